@@ -1,0 +1,273 @@
+"""Normalise `kubernetes/<cluster>/resources.json` (a `kubectl get -o json` List) into the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubeiam.credentials import SECRET_KEY_NAMES, STATIC_CREDENTIAL_VARIABLES
+from kubeiam.errors import InputError
+from kubeiam.evidence import Evidence
+from kubeiam.model import (
+    Cloud,
+    Cluster,
+    EnvCredential,
+    Inventory,
+    Namespace,
+    Node,
+    ServiceAccount,
+    Workload,
+)
+from kubeiam_kubernetes.netpol import egress_blocks
+
+# Why providerID: it is what the cloud controller manager writes on every node, so it is the one
+# platform signal that a plain `kubectl get nodes -o json` always carries.
+_PROVIDER_ID_CLOUD = {"aws": Cloud.AWS, "gce": Cloud.GCP, "azure": Cloud.AZURE}
+
+_WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
+
+
+def read_kubernetes(evidence: Evidence, inventory: Inventory) -> Inventory:
+    clusters, namespaces, sas, workloads, nodes, blocks, extras = [], [], [], [], [], [], []
+    for name in evidence.children("kubernetes"):
+        base = f"kubernetes/{name}"
+        items = _items(evidence, f"{base}/resources.json")
+        oidc = evidence.load_object(f"{base}/openid-configuration.json")
+        if oidc is not None and not isinstance(oidc.get("issuer"), str):
+            raise InputError(f"{base}/openid-configuration.json: missing field 'issuer'")
+        if items is None and oidc is None:
+            continue
+        items = items or []
+        parsed = _Cluster(name, f"{base}/resources.json", items)
+        clusters.append(
+            Cluster(
+                name=name,
+                cloud=parsed.cloud(),
+                issuer=oidc["issuer"] if oidc else None,
+                source=f"{base}/resources.json",
+            )
+        )
+        namespaces += parsed.namespaces()
+        sas += parsed.service_accounts()
+        workloads += parsed.workloads()
+        nodes += parsed.nodes()
+        blocks += egress_blocks(name, parsed.by_kind)
+        extras += [
+            {"cluster": name, **obj}
+            for kind, objs in parsed.by_kind.items()
+            if kind not in {"Namespace", "ServiceAccount", "Pod", "Node", "Secret"}
+            for obj in objs
+        ]
+    # Pods can name a ServiceAccount the evidence lacks (not collected, or deleted): keep the
+    # subject so its pods are still audited.
+    known = {sa.key for sa in sas}
+    for w in workloads:
+        if (w.cluster, w.namespace, w.service_account) not in known:
+            known.add((w.cluster, w.namespace, w.service_account))
+            sas.append(ServiceAccount(w.cluster, w.namespace, w.service_account, implicit=True))
+    views = dict(inventory.views)
+    views["kubernetes"] = KubernetesView(tuple(extras))
+    return inventory.with_(
+        clusters=inventory.clusters + tuple(clusters),
+        namespaces=inventory.namespaces + tuple(namespaces),
+        service_accounts=inventory.service_accounts + tuple(sorted(sas, key=lambda s: s.key)),
+        workloads=inventory.workloads + tuple(workloads),
+        nodes=inventory.nodes + tuple(nodes),
+        egress_blocks=inventory.egress_blocks + tuple(blocks),
+        views=views,
+    )
+
+
+class KubernetesView:
+    """Objects of other kinds (EC2NodeClass, Deployments...) for cloud providers' readers."""
+
+    def __init__(self, objects: tuple[Mapping[str, Any], ...]) -> None:
+        self.objects = objects
+
+    def of_kind(self, cluster: str, kind: str) -> tuple[Mapping[str, Any], ...]:
+        return tuple(o for o in self.objects if o.get("cluster") == cluster and o.get("kind") == kind)
+
+
+def _items(evidence: Evidence, relative: str) -> list[Mapping[str, Any]] | None:
+    doc = evidence.load(relative)
+    if doc is None:
+        return None
+    if isinstance(doc, dict) and "items" in doc:
+        items = doc["items"]
+    elif isinstance(doc, dict) and "kind" in doc and "metadata" in doc:
+        items = [doc]  # a single object is a list of one
+    else:
+        raise InputError(f"{relative}: expected a Kubernetes List (kubectl get ... -o json)")
+    if not isinstance(items, list):
+        raise InputError(f"{relative}: field 'items' must be a list")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+            raise InputError(f"{relative}: items[{i}] is not a Kubernetes object (no 'kind')")
+        if not isinstance(item.get("metadata"), dict) or not isinstance(item["metadata"].get("name"), str):
+            raise InputError(f"{relative}: items[{i}] ({item['kind']}) has no metadata.name")
+    return items
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()} if isinstance(value, dict) else {}
+
+
+class _Cluster:
+    def __init__(self, name: str, source: str, items: list[Mapping[str, Any]]) -> None:
+        self.name = name
+        self.source = source
+        self.by_kind: dict[str, list[Mapping[str, Any]]] = {}
+        for item in items:
+            self.by_kind.setdefault(item["kind"], []).append(item)
+        self.owners = {
+            (item["kind"], _meta(item).get("namespace"), _meta(item)["name"]): item
+            for kind in _WORKLOAD_KINDS
+            for item in self.by_kind.get(kind, [])
+        }
+        self.secret_keys = {
+            (_meta(s).get("namespace"), _meta(s)["name"]): {
+                k.lower() for k in (s.get("data") or {}) | (s.get("stringData") or {})
+            }
+            for s in self.by_kind.get("Secret", [])
+        }
+
+    def cloud(self) -> Cloud | None:
+        for node in self.by_kind.get("Node", []):
+            scheme = str((node.get("spec") or {}).get("providerID", "")).split(":", 1)[0]
+            if scheme in _PROVIDER_ID_CLOUD:
+                return _PROVIDER_ID_CLOUD[scheme]
+        return None
+
+    def namespaces(self) -> list[Namespace]:
+        return [
+            Namespace(self.name, _meta(ns)["name"], _str_map(_meta(ns).get("labels")))
+            for ns in self.by_kind.get("Namespace", [])
+        ]
+
+    def service_accounts(self) -> list[ServiceAccount]:
+        out = []
+        for sa in self.by_kind.get("ServiceAccount", []):
+            meta = _meta(sa)
+            automount = sa.get("automountServiceAccountToken")
+            out.append(
+                ServiceAccount(
+                    cluster=self.name,
+                    namespace=str(meta.get("namespace") or "default"),
+                    name=meta["name"],
+                    annotations=_str_map(meta.get("annotations")),
+                    labels=_str_map(meta.get("labels")),
+                    automount_token=automount if isinstance(automount, bool) else None,
+                )
+            )
+        return out
+
+    def nodes(self) -> list[Node]:
+        return [
+            Node(
+                cluster=self.name,
+                name=_meta(n)["name"],
+                provider_id=(n.get("spec") or {}).get("providerID"),
+                labels=_str_map(_meta(n).get("labels")),
+            )
+            for n in self.by_kind.get("Node", [])
+        ]
+
+    def workloads(self) -> list[Workload]:
+        out = []
+        for pod in self.by_kind.get("Pod", []):
+            meta, spec = _meta(pod), pod.get("spec") or {}
+            namespace = str(meta.get("namespace") or "default")
+            kind, owner = self._top_owner(pod, namespace)
+            out.append(
+                Workload(
+                    cluster=self.name,
+                    namespace=namespace,
+                    pod=meta["name"],
+                    service_account=spec.get("serviceAccountName") or spec.get("serviceAccount") or "default",
+                    node=spec.get("nodeName"),
+                    owner_kind=kind,
+                    owner_name=owner,
+                    host_network=bool(spec.get("hostNetwork")),
+                    labels=_str_map(meta.get("labels")),
+                    credentials=tuple(self._credentials(spec, namespace)),
+                )
+            )
+        return out
+
+    def _top_owner(self, obj: Mapping[str, Any], namespace: str) -> tuple[str, str]:
+        """Follow controller ownerReferences up to the top workload (Deployment, CronJob...)."""
+        kind, name = obj.get("kind", "Pod"), _meta(obj)["name"]
+        seen = set()
+        while (kind, name) not in seen:
+            seen.add((kind, name))
+            refs = _meta(obj).get("ownerReferences") or []
+            ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+            if not ref or not ref.get("kind") or not ref.get("name"):
+                break
+            parent = self.owners.get((ref["kind"], namespace, ref["name"]))
+            kind, name = ref["kind"], ref["name"]
+            if parent is None:
+                # The owner object was not collected: derive the usual parent by naming rules.
+                if kind == "ReplicaSet":
+                    hash_ = _meta(obj).get("labels", {}).get("pod-template-hash")
+                    if hash_ and name.endswith(f"-{hash_}"):
+                        kind, name = "Deployment", name[: -len(hash_) - 1]
+                break
+            obj = parent
+        return kind, name
+
+    def _credentials(self, spec: Mapping[str, Any], namespace: str) -> list[EnvCredential]:
+        secret_mounts = {
+            v["name"]: (v.get("secret") or {}).get("secretName")
+            for v in spec.get("volumes") or []
+            if isinstance(v, dict) and v.get("secret")
+        }
+        found: list[EnvCredential] = []
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        for c in containers:
+            cname = c.get("name", "")
+            mounts = [(m.get("mountPath", ""), m.get("name")) for m in c.get("volumeMounts") or []]
+            for env in c.get("env") or []:
+                var = env.get("name")
+                if var not in STATIC_CREDENTIAL_VARIABLES:
+                    continue
+                cred = _env_credential(cname, var, env, mounts, secret_mounts)
+                if cred:
+                    found.append(cred)
+            for src in c.get("envFrom") or []:
+                ref = src.get("secretRef") or {}
+                keys = self.secret_keys.get((namespace, ref.get("name")), set())
+                for key in sorted(keys & SECRET_KEY_NAMES):
+                    var = key.upper()
+                    found.append(EnvCredential(cname, var, "envFrom-secret", f"secret/{ref.get('name')}:{key}"))
+        return found
+
+
+def _env_credential(
+    container: str,
+    var: str,
+    env: Mapping[str, Any],
+    mounts: list[tuple[str, str | None]],
+    secret_mounts: Mapping[str, str | None],
+) -> EnvCredential | None:
+    src = env.get("valueFrom") or {}
+    if "secretKeyRef" in src:
+        ref = src["secretKeyRef"] or {}
+        return EnvCredential(container, var, "secretKeyRef", f"secret/{ref.get('name')}:{ref.get('key')}")
+    if "configMapKeyRef" in src:
+        ref = src["configMapKeyRef"] or {}
+        return EnvCredential(container, var, "configMapKeyRef", f"configmap/{ref.get('name')}:{ref.get('key')}")
+    value = env.get("value")
+    if not value:
+        return None
+    if var == "GOOGLE_APPLICATION_CREDENTIALS":
+        # A path, not a secret: a credential only when a Secret-backed volume provides the file.
+        for path, volume in mounts:
+            if volume in secret_mounts and str(value).startswith(path.rstrip("/") + "/"):
+                return EnvCredential(container, var, "mounted-file", f"secret/{secret_mounts[volume]} at {value}")
+        return None
+    return EnvCredential(container, var, "literal", None)

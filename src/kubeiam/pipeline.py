@@ -1,0 +1,95 @@
+"""The audit pipeline: evidence -> inventory -> findings -> report. Live audits collect first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kubeiam.engine import AnalysisConfig, analyse
+from kubeiam.evidence import Evidence
+from kubeiam.model import CoverageError, Inventory
+from kubeiam.providers import CollectRequest, Provider, load_providers
+from kubeiam.report import Report, build_report
+from kubeiam.rules import all_rules
+
+
+def read_inventory(evidence: Evidence, providers: Sequence[Provider]) -> Inventory:
+    inventory = Inventory()
+    for provider in providers:
+        inventory = provider.read(evidence, inventory)
+    return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)))
+
+
+def narrow(inventory: Inventory, namespace: str | None, name: str | None = None) -> Inventory:
+    """Keep only one namespace (or one ServiceAccount) and the nodes its pods run on."""
+    if namespace is None:
+        return inventory
+
+    def keep(obj: object) -> bool:
+        ns = getattr(obj, "namespace", None)
+        sa = getattr(obj, "service_account", getattr(obj, "name", None))
+        return ns == namespace and (name is None or sa == name)
+
+    workloads = tuple(w for w in inventory.workloads if keep(w))
+    used_nodes = {(w.cluster, w.node) for w in workloads}
+    return inventory.with_(
+        namespaces=tuple(n for n in inventory.namespaces if n.name == namespace),
+        service_accounts=tuple(s for s in inventory.service_accounts if keep(s)),
+        workloads=workloads,
+        nodes=tuple(n for n in inventory.nodes if (n.cluster, n.name) in used_nodes),
+        links=tuple(link for link in inventory.links if keep(link)),
+        errors=tuple(e for e in inventory.errors if e.subject is None or _subject_in(e.subject, namespace, name)),
+    )
+
+
+def _subject_in(subject: str, namespace: str, name: str | None) -> bool:
+    parts = subject.split("/")
+    if len(parts) != 3:  # a principal or cluster-level subject: keep, it may concern this SA
+        return True
+    return parts[1] == namespace and (name is None or parts[2] == name)
+
+
+def collect(request: CollectRequest, providers: Sequence[Provider]) -> tuple[Evidence, list[CoverageError]]:
+    """Live collection into `request.output`, provider by provider; returns what failed."""
+    request.output.mkdir(parents=True, exist_ok=True)
+    evidence = Evidence(request.output)
+    errors: list[CoverageError] = []
+    inventory = Inventory()
+    for provider in providers:
+        errors.extend(provider.collect(request, inventory))
+        # Each cloud provider needs what Kubernetes (and earlier providers) found: re-read.
+        inventory = provider.read(Evidence(request.output), inventory)
+    return evidence, errors
+
+
+def audit(
+    evidence: Evidence,
+    *,
+    namespace: str | None = None,
+    service_account: str | None = None,
+    mode: str = "audit",
+    providers: Sequence[Provider] | None = None,
+    config: AnalysisConfig | None = None,
+    collection_errors: Sequence[CoverageError] = (),
+    now: datetime | None = None,
+) -> Report:
+    providers = providers if providers is not None else load_providers()
+    inventory = read_inventory(evidence, providers)
+    if collection_errors:
+        inventory = inventory.with_(errors=inventory.errors + tuple(collection_errors))
+    inventory = narrow(inventory, namespace, service_account)
+    rules = all_rules(providers)
+    findings = analyse(inventory, rules, config)
+    return build_report(
+        inventory,
+        findings,
+        rules=rules,
+        mode=mode,
+        generated_at=now or datetime.now(UTC),
+    )
+
+
+def demo_dir() -> Path:
+    """The bundled demo evidence (fixtures/demo in the source tree)."""
+    return Path(__file__).resolve().parents[2] / "fixtures" / "demo"

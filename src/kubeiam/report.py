@@ -1,0 +1,132 @@
+"""The report: findings plus what was and was not checked (shared FINDINGS.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubeiam import __version__
+from kubeiam.findings import Finding, Severity
+from kubeiam.model import Inventory, LinkStatus
+from kubeiam.rules.base import Rule
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    coverage: Mapping[str, Any]
+    generated_at: datetime
+    mode: str = "audit"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Top-level additions from later stages (baseline `resolved`, `expired_suppressions`...)."""
+
+    @property
+    def open_findings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status == "open")
+
+    def worst_open(self) -> Severity | None:
+        ranked = sorted(self.open_findings, key=lambda f: -f.severity.rank)
+        return ranked[0].severity if ranked else None
+
+    def fails(self, threshold: Severity) -> bool:
+        return any(f.severity.rank >= threshold.rank for f in self.open_findings)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.coverage.get("errors")) or bool(self.coverage.get("unchecked"))
+
+    def summary(self) -> dict[str, Any]:
+        open_ = self.open_findings
+        return {
+            "total": len(self.findings),
+            "open": len(open_),
+            "suppressed": len(self.findings) - len(open_),
+            "by_severity": {s.value: sum(f.severity == s for f in open_) for s in Severity},
+            "by_category": dict(sorted(Counter(str(f.category) for f in open_).items())),
+            "by_cloud": dict(sorted(Counter(f.cloud for f in open_).items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "kubeiam", "version": __version__},
+            "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "mode": self.mode,
+            "findings": [f.to_dict() for f in self.findings],
+            "coverage": dict(self.coverage),
+            "summary": self.summary(),
+        }
+        out.update(self.extra)
+        return out
+
+
+def build_report(
+    inventory: Inventory,
+    findings: Sequence[Finding],
+    *,
+    rules: Sequence[Rule],
+    mode: str,
+    generated_at: datetime,
+) -> Report:
+    return Report(
+        findings=tuple(findings),
+        coverage=coverage(inventory, rules),
+        generated_at=generated_at,
+        mode=mode,
+    )
+
+
+def coverage(inventory: Inventory, rules: Sequence[Rule]) -> dict[str, Any]:
+    linked = {(lk.cluster, lk.namespace, lk.service_account) for lk in inventory.links}
+    identities: dict[str, dict[str, int]] = {}
+    for link in inventory.links:
+        per = identities.setdefault(link.cloud.value, {s.value: 0 for s in LinkStatus})
+        per[link.status.value] += 1
+    clusters = []
+    for c in inventory.clusters:
+        clusters.append(
+            {
+                "name": c.name,
+                "id": c.identity,
+                "cloud": c.cloud.value if c.cloud else None,
+                "issuer": c.issuer,
+                "service_accounts": sum(sa.cluster == c.name for sa in inventory.service_accounts),
+                "workloads": sum(w.cluster == c.name for w in inventory.workloads),
+                "nodes": sum(n.cluster == c.name for n in inventory.nodes),
+            }
+        )
+    unchecked = [
+        {
+            "cluster": lk.cluster,
+            "namespace": lk.namespace,
+            "service_account": lk.service_account,
+            "cloud": lk.cloud.value,
+            "principal": lk.principal,
+            "reason": lk.reason,
+        }
+        for lk in sorted(inventory.links, key=lambda k: (k.cluster, k.namespace, k.service_account, k.principal))
+        if lk.status is LinkStatus.UNCHECKED
+    ]
+    errors = [
+        {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
+        for e in sorted(set(inventory.errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
+    ]
+    return {
+        "clusters": clusters,
+        "service_accounts": {
+            "seen": len(inventory.service_accounts),
+            "with_cloud_identity": sum(sa.key in linked for sa in inventory.service_accounts),
+        },
+        "workloads": len(inventory.workloads),
+        "nodes": len(inventory.nodes),
+        "identities": dict(sorted(identities.items())),
+        "rules": len(rules),
+        "sources": sorted(inventory.sources),
+        "unchecked": unchecked,
+        "errors": errors,
+    }
