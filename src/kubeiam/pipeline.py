@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kubeiam.engine import AnalysisConfig, analyse
+from kubeiam.errors import InputError
 from kubeiam.evidence import Evidence
 from kubeiam.model import CoverageError, Inventory
 from kubeiam.providers import CollectRequest, Provider, load_providers
@@ -15,9 +16,21 @@ from kubeiam.rules import all_rules
 
 
 def read_inventory(evidence: Evidence, providers: Sequence[Provider]) -> Inventory:
+    known = {p.name for p in providers}
+    if not any(evidence.path(name).is_dir() for name in known):
+        # Most likely the wrong folder: auditing it would print an empty, "clean" report.
+        raise InputError(
+            f"{evidence.root}: not an evidence directory (no {'/, '.join(sorted(known))}/ folder in it)"
+        )
     inventory = Inventory()
     for provider in providers:
         inventory = provider.read(evidence, inventory)
+    if not inventory.clusters:
+        inventory = inventory.with_(
+            errors=(
+                CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited"),
+            )
+        )
     return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)))
 
 
