@@ -19,17 +19,13 @@ def read_inventory(evidence: Evidence, providers: Sequence[Provider]) -> Invento
     known = {p.name for p in providers}
     if not any(evidence.path(name).is_dir() for name in known):
         # Most likely the wrong folder: auditing it would print an empty, "clean" report.
-        raise InputError(
-            f"{evidence.root}: not an evidence directory (no {'/, '.join(sorted(known))}/ folder in it)"
-        )
+        raise InputError(f"{evidence.root}: not an evidence directory (no {'/, '.join(sorted(known))}/ folder in it)")
     inventory = Inventory()
     for provider in providers:
         inventory = provider.read(evidence, inventory)
     if not inventory.clusters:
         inventory = inventory.with_(
-            errors=(
-                CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited"),
-            )
+            errors=(CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited"),)
         )
     return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)))
 
