@@ -1,0 +1,157 @@
+"""Azure SDK clients for live collection: credential, endpoint, TLS, and turning failures into coverage.
+
+Settings come from the environment so that a test (or a sovereign cloud, or a proxy) can point the
+real SDK clients somewhere else without code changes:
+
+- `KUBEIAM_AZURE_ENDPOINT`: Resource Manager base URL (default https://management.azure.com); the
+  token scope follows it (`<endpoint>/.default`), as it does for sovereign clouds.
+- `KUBEIAM_AZURE_CA_BUNDLE`: a PEM file of CAs to trust instead of the system store.
+- `KUBEIAM_AZURE_ACCESS_TOKEN`: a bearer token to use instead of `DefaultAzureCredential`
+  (e.g. `az account get-access-token --query accessToken -o tsv`). Never logged nor written.
+- `KUBEIAM_AZURE_CONCURRENCY`: how many calls run at once (default 8).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+
+from kubeiam.model import CoverageError
+
+DEFAULT_ENDPOINT = "https://management.azure.com"
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    endpoint: str = DEFAULT_ENDPOINT
+    """Resource Manager base URL, without a trailing slash."""
+    ca_bundle: str | None = None
+    """PEM file passed to the SDK as `connection_verify`; None: the system trust store."""
+    concurrency: int = DEFAULT_CONCURRENCY
+
+    @property
+    def scope(self) -> str:
+        return f"{self.endpoint}/.default"
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        endpoint = (env.get("KUBEIAM_AZURE_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        try:
+            concurrency = max(1, int(env.get("KUBEIAM_AZURE_CONCURRENCY") or DEFAULT_CONCURRENCY))
+        except ValueError:
+            concurrency = DEFAULT_CONCURRENCY
+        return cls(endpoint=endpoint, ca_bundle=env.get("KUBEIAM_AZURE_CA_BUNDLE") or None, concurrency=concurrency)
+
+
+class StaticToken:
+    """A TokenCredential that returns one given bearer token (KUBEIAM_AZURE_ACCESS_TOKEN, tests)."""
+
+    def __init__(self, token: str, expires_in: int = 3600) -> None:
+        self._token = AccessToken(token, int(time.time()) + expires_in)
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return self._token
+
+    def __repr__(self) -> str:  # never show the token
+        return "StaticToken(***)"
+
+
+class SharedToken:
+    """Wraps a credential so that all clients share one token per scope.
+
+    Why: each SDK client has its own bearer policy and would ask the credential separately; with
+    DefaultAzureCredential falling back to the az CLI, each ask is a subprocess.
+    """
+
+    def __init__(self, inner: TokenCredential) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, ...], AccessToken] = {}
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        key = tuple(scopes)
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None or token.expires_on - 300 < time.time() or kwargs.get("claims"):
+                token = self._inner.get_token(*scopes, **kwargs)
+                self._tokens[key] = token
+            return token
+
+
+def make_credential(environ: os._Environ[str] | dict[str, str] | None = None) -> TokenCredential:
+    env = os.environ if environ is None else environ
+    token = env.get("KUBEIAM_AZURE_ACCESS_TOKEN")
+    if token:
+        return StaticToken(token.strip())
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The three management clients for one subscription, sharing one credential."""
+
+    subscription: str
+    authorization: Any
+    msi: Any
+    containerservice: Any
+
+
+def make_clients(subscription: str, credential: TokenCredential, settings: Settings) -> Clients:
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+
+    kwargs: dict[str, Any] = {"base_url": settings.endpoint, "credential_scopes": [settings.scope]}
+    if settings.ca_bundle:
+        kwargs["connection_verify"] = settings.ca_bundle
+    return Clients(
+        subscription=subscription,
+        authorization=AuthorizationManagementClient(credential, subscription, **kwargs),
+        msi=ManagedServiceIdentityClient(credential, subscription, **kwargs),
+        containerservice=ContainerServiceClient(credential, subscription, **kwargs),
+    )
+
+
+def to_rest(obj: Any) -> dict[str, Any]:
+    """The REST (wire) JSON of an SDK model: `properties` nested, camelCase, read-only fields kept.
+
+    The msrest models (authorization, msi) re-nest their flattened attributes on `serialize`; the
+    newer typespec models (containerservice) are mappings over the wire JSON already.
+    """
+    serialize = getattr(obj, "serialize", None)
+    if callable(serialize) and hasattr(obj, "_attribute_map"):
+        return serialize(keep_readonly=True)
+    return obj.as_dict()
+
+
+def coverage(exc: Exception, *, location: str, subject: str | None = None) -> CoverageError:
+    """A failed call as coverage: `403 AuthorizationFailed: ...` rather than a traceback."""
+    return CoverageError(source="azure", location=location, reason=describe(exc), subject=subject)
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
+        message = getattr(getattr(exc, "error", None), "message", None) or ""
+        text = f"{exc.status_code} {code}".strip()
+        return f"{text}: {_first_line(message)}" if message else text
+    if isinstance(exc, ClientAuthenticationError):
+        return f"authentication failed: {_first_line(exc.message or str(exc))}"
+    if isinstance(exc, AzureError):
+        return f"{type(exc).__name__}: {_first_line(exc.message or str(exc))}"
+    return f"{type(exc).__name__}: {_first_line(str(exc))}"
+
+
+def _first_line(text: str) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line[:500]

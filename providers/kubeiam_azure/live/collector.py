@@ -1,0 +1,303 @@
+"""Live Azure collection: the Azure files of EVIDENCE.md, from Resource Manager, each object fetched once.
+
+Order of calls, per subscription in scope (see docs/azure-live.md for the permissions):
+
+1. user-assigned identities (one paged list) and AKS clusters (one paged list), in parallel;
+2. federated credentials of the identities the ServiceAccounts name, and the role assignments of
+   those identities' principals and of the matched clusters' kubelet identities;
+3. the role definitions those assignments reference (those the bundled catalogue does not know).
+
+Every failed call becomes a `CoverageError` and leaves its file (or its entry) out, so the reader
+reports what depended on it as unchecked rather than clean.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError
+
+from kubeiam.model import CoverageError, Inventory
+from kubeiam.progress import progress_of
+from kubeiam.providers import CollectRequest
+from kubeiam_azure.live.clients import (
+    Clients,
+    Settings,
+    SharedToken,
+    coverage,
+    make_clients,
+    make_credential,
+    to_rest,
+)
+from kubeiam_azure.live.plan import Plan, make_plan, matches, parse_resource_id
+from kubeiam_azure.live.roles import RoleFetcher
+
+# Why 3: a filtered list costs one call per principal; the unfiltered subscription list costs one
+# call per page of *all* assignments, which in a real subscription is several pages. Few principals
+# (`check`, a small namespace) are cheaper one by one.
+PER_PRINCIPAL_MAX = 3
+
+
+def collect(
+    request: CollectRequest,
+    inventory: Inventory,
+    *,
+    credential: TokenCredential | None = None,
+    settings: Settings | None = None,
+) -> list[CoverageError]:
+    """Write `azure/<subscription>/...` into `request.output` for what `inventory` references."""
+    plan = make_plan(
+        inventory,
+        subscriptions=getattr(request.options, "azure_subscriptions", None),
+        namespace=request.namespace,
+        service_account=request.service_account,
+    )
+    if plan.empty:
+        return []
+    if not plan.subscriptions:
+        return [
+            CoverageError(
+                source="azure",
+                location="--azure-subscription",
+                reason="no Azure subscription in scope: no node has an azure:/// providerID; pass --azure-subscription",
+            )
+        ]
+    settings = settings or Settings.from_env()
+    try:
+        shared = SharedToken(credential or make_credential())
+        # One token up front: without credentials every call would fail the same way.
+        shared.get_token(settings.scope)
+    except (AzureError, ValueError, ImportError) as exc:
+        return [coverage(exc, location="DefaultAzureCredential (token for Azure Resource Manager)")]
+    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="kubeiam-azure") as pool:
+        run = _Run(request, plan, settings, shared, pool)
+        try:
+            run.execute()
+        except Exception as exc:  # never crash the audit: what is missing becomes coverage
+            run.errors.append(coverage(exc, location="azure live collection (stopped early)"))
+    return run.errors
+
+
+class _Run:
+    def __init__(
+        self,
+        request: CollectRequest,
+        plan: Plan,
+        settings: Settings,
+        credential: TokenCredential,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.plan = plan
+        self.output = Path(request.output)
+        self.progress = progress_of(request)
+        self.pool = pool
+        self.errors: list[CoverageError] = []
+        self._lock = threading.Lock()
+        # Shared clients, one set per subscription: connection pools and retry state live in them.
+        self.clients = {sub: make_clients(sub, credential, settings) for sub in plan.subscriptions}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], Any], location: str, subject: str | None = None) -> Any:
+        """Run one SDK call (pager included); a failure is recorded as coverage and gives None."""
+        try:
+            return fn()
+        except (AzureError, ValueError, KeyError, TypeError) as exc:  # the last three: a malformed response
+            with self._lock:
+                self.errors.append(coverage(exc, location=location, subject=subject))
+            return None
+
+    def _parallel(self, description: str, jobs: list[Callable[[], Any]]) -> list[Any]:
+        task = self.progress.task(description, total=len(jobs))
+
+        def run(job: Callable[[], Any]) -> Any:
+            try:
+                return job()
+            finally:
+                task.advance()
+
+        results = list(self.pool.map(run, jobs))
+        task.done()
+        return results
+
+    def _write(self, sub: str, relative: str, value: Any) -> None:
+        path = self.output / "azure" / sub / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+    # -- the three phases ------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        subs = self.plan.subscriptions
+        jobs: list[Callable[[], Any]] = []
+        if self.plan.client_ids:
+            jobs += [lambda s=s: ("identities", s, self._identities(s)) for s in subs]
+        if self.plan.clusters:
+            jobs += [lambda s=s: ("aks", s, self._managed_clusters(s)) for s in self.plan.cluster_subscriptions]
+        identities: dict[str, list[dict]] = {}
+        clusters: dict[str, list[dict] | None] = {}
+        for kind, sub, result in self._parallel("azure: identities and AKS clusters", jobs):
+            if kind == "identities" and result is not None:
+                identities[sub] = result
+            elif kind == "aks":
+                clusters[sub] = result
+        needed = [i for items in identities.values() for i in items if _client_id(i) in self.plan.client_ids]
+        kubelets = self._write_clusters(clusters)
+        principals = sorted({p for p in (_principal_id(i) for i in needed) if p} | kubelets)
+        assignments = self._phase_two(needed, principals)
+        RoleFetcher(self).fetch(assignments, principals)
+
+    def _identities(self, sub: str) -> list[dict] | None:
+        client = self.clients[sub].msi
+        items = self._call(
+            lambda: [to_rest(i) for i in client.user_assigned_identities.list_by_subscription()],
+            location=f"azure/{sub}/identities.json (GET /subscriptions/{sub}/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities)",
+        )
+        if items is not None:
+            self._write(sub, "identities.json", _sorted(items))
+        return items
+
+    def _managed_clusters(self, sub: str) -> list[dict] | None:
+        client = self.clients[sub].containerservice
+        return self._call(
+            lambda: [to_rest(c) for c in client.managed_clusters.list()],
+            location=f"azure/{sub}/aks (GET /subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters)",
+        )
+
+    def _write_clusters(self, clusters: dict[str, list[dict] | None]) -> set[str]:
+        """Write the AKS clusters that are clusters of the inventory; return their kubelet principals."""
+        kubelets: set[str] = set()
+        matched: set[str] = set()
+        for sub, items in clusters.items():
+            for mc in items or ():
+                hints = [h for h in self.plan.clusters if matches(h, mc)]
+                if not hints:
+                    continue  # another team's cluster: not ours to audit
+                try:
+                    _, rg, name = parse_resource_id(mc.get("id", ""))
+                except ValueError as exc:
+                    self.errors.append(coverage(exc, location=f"azure/{sub}/aks", subject=hints[0].name))
+                    continue
+                matched.update(h.name for h in hints)
+                self._write(sub, f"aks/{rg}/{name}.json", _scrub(mc))
+                kubelet = ((mc.get("properties") or {}).get("identityProfile") or {}).get("kubeletidentity") or {}
+                if kubelet.get("objectId"):
+                    kubelets.add(kubelet["objectId"].lower())
+        if clusters and all(v is not None for v in clusters.values()):
+            for hint in self.plan.clusters:
+                if hint.name not in matched:
+                    self.errors.append(
+                        CoverageError(
+                            source="azure",
+                            location=f"GET /subscriptions/{{{','.join(clusters)}}}/providers/"
+                            "Microsoft.ContainerService/managedClusters",
+                            reason=f"no AKS cluster in subscription(s) {', '.join(clusters)} matches this cluster "
+                            f"(node resource group {', '.join(sorted(hint.node_resource_groups)) or 'unknown'}, "
+                            f"issuer {hint.issuer or 'unknown'}): its kubelet identity is not checked",
+                            subject=hint.name,
+                        )
+                    )
+        return kubelets
+
+    def _phase_two(self, needed: list[dict], principals: list[str]) -> dict[str, list[dict]]:
+        jobs: list[Callable[[], Any]] = [lambda i=i: ("fic", i["id"], self._federated(i)) for i in needed]
+        per_principal = len(principals) <= PER_PRINCIPAL_MAX
+        if principals:
+            for sub in self.plan.subscriptions:
+                if per_principal:
+                    jobs += [lambda s=sub, p=p: ("ra", s, self._assignments(s, p)) for p in principals]
+                else:
+                    jobs.append(lambda s=sub: ("ra", s, self._assignments(s, None)))
+        credentials: dict[str, dict[str, list[dict]]] = {}
+        assignments: dict[str, dict[str, dict]] = {}
+        failed: set[str] = set()
+        for kind, key, result in self._parallel("azure: federated credentials and role assignments", jobs):
+            if kind == "fic":
+                if result is not None:
+                    sub = parse_resource_id(key)[0].lower()
+                    credentials.setdefault(sub, {})[key] = result
+            elif result is None:
+                failed.add(key)
+            else:
+                bucket = assignments.setdefault(key, {})
+                for ra in result:
+                    bucket.setdefault(ra.get("id", "").lower(), ra)
+        for sub, by_identity in credentials.items():
+            self._write(sub, "federated-credentials.json", dict(sorted(by_identity.items())))
+        written: dict[str, list[dict]] = {}
+        for sub, by_id in assignments.items():
+            # A partly failed per-principal listing would look like "no assignments" for the missing
+            # principal: the file is only written when every listing of the subscription succeeded.
+            if sub in failed:
+                continue
+            written[sub] = _sorted(by_id.values())
+            self._write(sub, "role-assignments.json", written[sub])
+        return written
+
+    def _federated(self, identity: dict) -> list[dict] | None:
+        sub, rg, name = parse_resource_id(identity["id"])
+        client = self.clients.get(sub.lower())
+        if client is None:  # listed in a subscription in scope, so always present; be safe
+            return None
+        return self._call(
+            lambda: _sorted(
+                to_rest(c)
+                for c in client.msi.federated_identity_credentials.list(resource_group_name=rg, resource_name=name)
+            ),
+            location=f"azure/{sub.lower()}/federated-credentials.json "
+            f"(GET {identity['id']}/federatedIdentityCredentials)",
+            subject=identity["id"],
+        )
+
+    def _assignments(self, sub: str, principal: str | None) -> list[dict] | None:
+        client = self.clients[sub].authorization
+        query = f"principalId eq '{principal}'" if principal else None
+        return self._call(
+            lambda: [to_rest(ra) for ra in client.role_assignments.list_for_subscription(filter=query)],
+            location=f"azure/{sub}/role-assignments.json (GET /subscriptions/{sub}/providers/"
+            f"Microsoft.Authorization/roleAssignments{f'?$filter={query}' if query else ''})",
+            subject=principal,
+        )
+
+    def clients_for(self, sub: str) -> Clients:
+        return self.clients[sub]
+
+
+# Write-only secrets of a managed cluster. ARM does not return them today; if an API version ever
+# did, they must still not reach an evidence directory.
+_CLUSTER_SECRETS = (
+    ("servicePrincipalProfile", "secret"),
+    ("windowsProfile", "adminPassword"),
+    ("aadProfile", "serverAppSecret"),
+)
+
+
+def _scrub(cluster: dict) -> dict:
+    props = cluster.get("properties")
+    if not isinstance(props, dict):
+        return cluster
+    props = dict(props)
+    for section, key in _CLUSTER_SECRETS:
+        if isinstance(props.get(section), dict) and key in props[section]:
+            props[section] = {k: v for k, v in props[section].items() if k != key}
+    return {**cluster, "properties": props}
+
+
+def _client_id(identity: dict) -> str:
+    return str((identity.get("properties") or {}).get("clientId") or "").lower()
+
+
+def _principal_id(identity: dict) -> str:
+    return str((identity.get("properties") or {}).get("principalId") or "").lower()
+
+
+def _sorted(items: Iterable[dict]) -> list[dict]:
+    """Sorted by id: two collections of the same state give the same files."""
+    return sorted(items, key=lambda x: str(x.get("id", "")).lower())

@@ -1,0 +1,34 @@
+"""Shared helpers for the live Azure tests (a module of its own: `conftest` is not importable by name)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from azure.core.credentials import AccessToken
+
+from kubeiam.providers import CollectRequest
+
+LIVE = Path(__file__).resolve().parents[3] / "fixtures" / "azure" / "live"
+SUB_A = "8f3c2d1e-4b5a-4c6d-9e8f-0a1b2c3d4e5f"
+SUB_B = "3b9f6a2e-7c1d-4e8f-a5b6-c7d8e9f0a1b2"
+
+
+class FakeCredential:
+    """A TokenCredential with a dummy token; counts how often it is asked."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        self.calls += 1
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+def make_request(output: Path, *, subscriptions=None, namespace=None, service_account=None) -> CollectRequest:
+    options = argparse.Namespace()
+    if subscriptions is not None:
+        options.azure_subscriptions = subscriptions
+    return CollectRequest(options=options, output=output, namespace=namespace, service_account=service_account)

@@ -1,0 +1,57 @@
+"""Fixtures for the live Azure tests: one local HTTPS ARM per xdist worker, reset for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import trustme
+from azure_live_helpers import LIVE, FakeCredential
+from kubeiam_azure.live.clients import Settings
+from kubeiam_kubernetes.reader import read_kubernetes
+
+from kubeiam.evidence import Evidence
+from kubeiam.model import Inventory
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("azure-ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def arm_server(ca: trustme.CA) -> Iterator[object]:
+    from azure_arm_server import ArmServer
+
+    server = ArmServer(ca)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def arm(arm_server):
+    arm_server.reset()
+    yield arm_server
+    arm_server.reset()
+
+
+@pytest.fixture
+def settings(arm, ca_bundle: str) -> Settings:
+    return Settings(endpoint=arm.url, ca_bundle=ca_bundle, concurrency=4)
+
+
+@pytest.fixture
+def credential(arm) -> FakeCredential:
+    return FakeCredential(arm.token)
+
+
+@pytest.fixture(scope="session")
+def k8s_inventory() -> Inventory:
+    return read_kubernetes(Evidence(LIVE), Inventory())
