@@ -1,4 +1,4 @@
-"""The `kubeiam` command line: audit, check, collect, rules."""
+"""The `kubeiam` command line: audit, check, collect, diff, rules."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kubeiam import __version__
+from kubeiam.config import Config, find_config
 from kubeiam.errors import InputError
 from kubeiam.evidence import Evidence
 from kubeiam.findings import Severity
 from kubeiam.providers import CollectRequest, Provider, load_providers
-from kubeiam.render import Format, render
+from kubeiam.render import GROUPED, Format, GroupBy, render
 from kubeiam.report import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -45,16 +46,32 @@ def build_parser(providers: Sequence[Provider]) -> argparse.ArgumentParser:
     audit.add_argument("--namespace", "-n", help="only this namespace")
     _add_source(audit, providers)
     _add_output(audit)
+    _add_quarterly(audit)
 
     check = sub.add_parser("check", help="audit one ServiceAccount: NAMESPACE/NAME")
     check.add_argument("target", metavar="NAMESPACE/NAME")
     _add_source(check, providers)
     _add_output(check)
+    _add_quarterly(check)
 
     collect = sub.add_parser("collect", help="write an evidence directory from the live cluster and clouds")
     collect.add_argument("--output", "-o", required=True, type=Path, metavar="DIR")
     collect.add_argument("--namespace", "-n", help="only this namespace")
+    collect.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    _add_config(collect)
     _add_live(collect, providers)
+
+    diff = sub.add_parser("diff", help="compare two JSON reports: new, unchanged and resolved findings")
+    diff.add_argument("old", type=Path, metavar="OLD.json")
+    diff.add_argument("new", type=Path, metavar="NEW.json")
+    diff.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    diff.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the diff here instead of stdout")
+    diff.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        help="exit 1 on a new open finding at or above this severity (default: the config file's, else high)",
+    )
+    _add_config(diff)
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=["table", "json"], default="table")
@@ -75,6 +92,13 @@ def _add_source(p: argparse.ArgumentParser, providers: Sequence[Provider]) -> No
 
 
 def _add_live(p: argparse.ArgumentParser, providers: Sequence[Provider]) -> None:
+    p.add_argument(
+        "--cloud",
+        action="append",
+        dest="clouds",
+        choices=["aws", "gcp", "azure"],
+        help="live runs: query only this cloud (repeatable; default: the config file's, else all)",
+    )
     for provider in providers:
         provider.add_arguments(p.add_argument_group(f"live collection: {provider.name}"))
 
@@ -85,11 +109,36 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
-        default="high",
-        help="exit 1 when an open finding is at or above this severity (default: high)",
+        help="exit 1 when an open finding is at or above this severity (default: the config file's, else high)",
     )
     p.add_argument("--strict", action="store_true", help="exit 3 when anything could not be checked")
-    p.add_argument("--quiet", "-q", action="store_true", help="no coverage notes on stderr")
+    p.add_argument("--quiet", "-q", action="store_true", help="no coverage notes or progress bars on stderr")
+    p.add_argument(
+        "--group-by",
+        choices=[g.value for g in GroupBy],
+        help="one record per ServiceAccount with its findings (json, jsonl, csv, markdown)",
+    )
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, metavar="FILE", help="config file (default: ./kubeiam.toml when present)")
+
+
+def _add_quarterly(p: argparse.ArgumentParser) -> None:
+    _add_config(p)
+    p.add_argument("--suppressions", type=Path, metavar="FILE", help="accepted risks (YAML or TOML)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="mark findings new or unchanged against this report (default: the previous run in --report-dir)",
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="write a dated run folder here: evidence, findings.json, report.html, summary.md",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,11 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
     if args.command == "rules":
         return _rules(args, providers)
+    config = find_config(args.config)
+    if args.command == "diff":
+        return _diff(args, config)
     if args.command == "collect":
-        _, errors = _collect(args, providers, args.output, namespace=args.namespace)
+        _, errors = _collect(args, providers, config, args.output, namespace=args.namespace)
         _warn_errors(errors, quiet=False)
         print(f"evidence written to {args.output}", file=sys.stderr)
         return EXIT_OK
+    if args.group_by and args.format and Format(args.format) not in GROUPED:
+        raise InputError(
+            f"--group-by {args.group_by} does not apply to --format {args.format} (one result per finding)"
+        )
     namespace, name = None, None
     if args.command == "check":
         m = _SA_ARG.match(args.target)
@@ -126,11 +182,46 @@ def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
         namespace, name = m["ns"], m["name"]
     else:
         namespace = args.namespace
-    return _audit(args, providers, namespace, name)
+    return _audit(args, providers, config, namespace, name)
 
 
-def _audit(args: argparse.Namespace, providers: Sequence[Provider], namespace: str | None, name: str | None) -> int:
-    from kubeiam.pipeline import audit, demo_dir
+def _audit(
+    args: argparse.Namespace, providers: Sequence[Provider], config: Config, namespace: str | None, name: str | None
+) -> int:
+    from kubeiam import report_dir as rdir
+    from kubeiam.baseline import load_previous
+    from kubeiam.suppressions import load_suppressions
+
+    now = datetime.now(UTC)
+    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
+    sup_file = args.suppressions or config.suppressions
+    suppressions = load_suppressions(sup_file) if sup_file else ()
+    folder = args.report_dir or config.report_dir
+    scope = {"namespace": namespace, "service_account": name} if namespace else None
+    baseline_file = args.baseline or (rdir.previous_findings(folder, scope) if folder else None)
+    baseline = load_previous(baseline_file) if baseline_file else None
+    run = rdir.new_run(folder, now) if folder else None
+    try:
+        report = _audit_into(args, providers, config, namespace, name, now, run, suppressions, baseline)
+    except BaseException:
+        if run is not None and not any(run.iterdir()):
+            run.rmdir()  # nothing was written: leave no empty run folder behind
+        raise
+    _emit(report, args)
+    if not args.quiet:
+        _warn_coverage(report)
+    if report.fails(fail_on):
+        return EXIT_FINDINGS
+    if args.strict and report.incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _audit_into(args, providers, config, namespace, name, now, run, suppressions, baseline) -> Report:
+    """Evidence (demo, offline or collected live) -> report; with a run folder, write it there."""
+    from kubeiam import report_dir as rdir
+    from kubeiam.pipeline import demo_dir
+    from kubeiam.workflow import Stages, run_audit
 
     collection_errors = []
     if args.demo:
@@ -142,47 +233,82 @@ def _audit(args: argparse.Namespace, providers: Sequence[Provider], namespace: s
         if not root.is_dir():
             raise InputError(f"--evidence {root}: not a directory")
     else:
-        root = args.keep_evidence or Path("kubeiam-evidence") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        _, collection_errors = _collect(args, providers, root, namespace=namespace, name=name)
-    report = audit(
+        default = run / "evidence" if run else Path("kubeiam-evidence") / now.strftime("%Y%m%dT%H%M%SZ")
+        root = args.keep_evidence or default
+        _, collection_errors = _collect(args, providers, config, root, namespace=namespace, name=name)
+    stages = Stages(
+        now=now,
+        owner_labels=config.owner_labels,
+        suppressions=suppressions,
+        baseline=baseline,
+        analysis=config.analysis(),
+    )
+    report = run_audit(
         Evidence(root),
+        providers,
+        stages,
         namespace=namespace,
         service_account=name,
         mode=args.command,
-        providers=providers,
         collection_errors=collection_errors,
     )
-    _emit(report, args)
-    if not args.quiet:
-        _warn_coverage(report)
-    if report.fails(Severity(args.fail_on)):
-        return EXIT_FINDINGS
-    if args.strict and report.incomplete:
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+    if run is not None:
+        rdir.write_run(run, report, root, rdir.trend(run.parent, exclude=run))
+        if not args.quiet:
+            print(f"kubeiam: report written to {run}", file=sys.stderr)
+    return report
 
 
-def _collect(args, providers, output: Path, *, namespace=None, name=None):
+def _collect(args, providers, config: Config, output: Path, *, namespace=None, name=None):
     from kubeiam.pipeline import collect
+    from kubeiam.terminal_progress import progress_for
 
-    request = CollectRequest(
-        options=args,
-        output=output,
-        namespace=namespace,
-        service_account=(namespace, name) if name else None,
-    )
-    return collect(request, providers)
+    if getattr(args, "contexts", None) is None and config.contexts:
+        args.contexts = list(config.contexts)  # the kubernetes provider's --context
+    clouds = args.clouds or config.clouds
+    # Clouds left out are not queried; their annotations still come out `unchecked` when reading.
+    chosen = [p for p in providers if p.name == "kubernetes" or not clouds or p.name in clouds]
+    with progress_for(args.quiet) as progress:  # type: ignore[attr-defined]
+        request = CollectRequest(
+            options=args,
+            output=output,
+            namespace=namespace,
+            service_account=(namespace, name) if name else None,
+            progress=progress,
+        )
+        return collect(request, chosen)
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
     to_terminal = args.output is None and sys.stdout.isatty()
     fmt = Format(args.format) if args.format else (Format.TABLE if to_terminal else Format.JSON)
     colour = to_terminal and "NO_COLOR" not in os.environ
-    text = render(report, fmt, colour=colour)
+    group_by = GroupBy(args.group_by) if args.group_by else None
+    text = render(report, fmt, colour=colour, group_by=group_by)
     if args.output:
         _write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+
+
+def _diff(args: argparse.Namespace, config: Config) -> int:
+    from kubeiam.baseline import diff_reports, load_previous, render_diff_text
+
+    old = load_previous(args.old)
+    try:
+        new_doc = json.loads(args.new.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{args.new}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{args.new}: not valid JSON ({exc})") from None
+    diff = diff_reports(old, new_doc, str(args.new))
+    text = json.dumps(diff.to_dict(), indent=2) + "\n" if args.format == "json" else render_diff_text(diff)
+    if args.output:
+        _write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
+    return EXIT_FINDINGS if diff.fails(fail_on) else EXIT_OK
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -196,6 +322,13 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _warn_coverage(report: Report) -> None:
+    expired = report.extra.get("expired_suppressions") or []
+    if expired:
+        print(
+            f"kubeiam: {len(expired)} suppression(s) expired and no longer mute anything "
+            "(see expired_suppressions in the JSON report)",
+            file=sys.stderr,
+        )
     cov = report.coverage
     errors, unchecked = cov.get("errors", []), cov.get("unchecked", [])
     if errors or unchecked:

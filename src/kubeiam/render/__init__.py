@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
-from kubeiam.render.json_format import render_json
+from kubeiam.errors import InputError
+from kubeiam.render.csv_format import render_csv, render_csv_grouped
+from kubeiam.render.html import render_html
+from kubeiam.render.json_format import render_json, render_json_grouped
+from kubeiam.render.jsonl import render_jsonl, render_jsonl_grouped
+from kubeiam.render.markdown import render_markdown, render_markdown_grouped
+from kubeiam.render.ocsf import render_ocsf
+from kubeiam.render.sarif import render_sarif
 from kubeiam.render.table import render_table
 from kubeiam.report import Report
 
@@ -13,6 +20,16 @@ from kubeiam.report import Report
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+    JSONL = "jsonl"
+    SARIF = "sarif"
+    OCSF = "ocsf"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+class GroupBy(StrEnum):
+    SERVICE_ACCOUNT = "service-account"
 
 
 Renderer = Callable[[Report, bool], str]
@@ -21,8 +38,28 @@ Renderer = Callable[[Report, bool], str]
 RENDERERS: dict[Format, Renderer] = {
     Format.TABLE: render_table,
     Format.JSON: render_json,
+    Format.JSONL: render_jsonl,
+    Format.SARIF: render_sarif,
+    Format.OCSF: render_ocsf,
+    Format.CSV: render_csv,
+    Format.MARKDOWN: render_markdown,
+    Format.HTML: render_html,
+}
+
+# Table and HTML are already organised per ServiceAccount; SARIF and OCSF are per-result by definition.
+GROUPED: dict[Format, Renderer] = {
+    Format.TABLE: render_table,
+    Format.HTML: render_html,
+    Format.JSON: render_json_grouped,
+    Format.JSONL: render_jsonl_grouped,
+    Format.CSV: render_csv_grouped,
+    Format.MARKDOWN: render_markdown_grouped,
 }
 
 
-def render(report: Report, fmt: Format, *, colour: bool = False) -> str:
-    return RENDERERS[fmt](report, colour)
+def render(report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None) -> str:
+    if group_by is None:
+        return RENDERERS[fmt](report, colour)
+    if fmt not in GROUPED:
+        raise InputError(f"--group-by {group_by} does not apply to --format {fmt} (one result per finding)")
+    return GROUPED[fmt](report, colour)

@@ -44,7 +44,9 @@ def render_table(report: Report, colour: bool = False) -> str:
         for f in items:
             sev = Text(f.severity.value, style=STYLE[f.severity])
             title = f.title if f.status == "open" else f"{f.title} [suppressed]"
-            table.add_row(sev, f.rule_id, f.category.value, title)
+            if f.extra.get("baseline") == "new":
+                title = f"{title} [new]"
+            table.add_row(sev, f.rule_id, f.category.value, Text(title))  # Text: "[new]" is not markup
         console.print(table)
         console.print()
     console.print(summary_line(report))
@@ -77,4 +79,10 @@ def summary_line(report: Report) -> Text:
         text.append(f", {s['suppressed']} suppressed")
     sas = cov.get("service_accounts", {})
     text.append(f" across {sas.get('seen', 0)} ServiceAccount(s) in {len(cov.get('clusters', []))} cluster(s)")
+    base = report.extra.get("baseline")
+    if base:
+        text.append(f"; since baseline: {base['new']} new, {base['resolved']} resolved")
+    expired = report.extra.get("expired_suppressions") or []
+    if expired:
+        text.append(f"; {len(expired)} expired suppression(s)", style="yellow")
     return text

@@ -1,0 +1,16 @@
+"""`--format jsonl`: one finding per line (or one ServiceAccount per line with --group-by)."""
+
+from __future__ import annotations
+
+import json
+
+from kubeiam.grouping import grouped_records
+from kubeiam.report import Report
+
+
+def render_jsonl(report: Report, colour: bool = False) -> str:
+    return "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in report.findings)
+
+
+def render_jsonl_grouped(report: Report, colour: bool = False) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in grouped_records(report))

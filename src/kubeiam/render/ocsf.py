@@ -1,0 +1,119 @@
+"""`--format ocsf`: a JSON array of OCSF Detection Finding events (class_uid 2004).
+
+Shape checked in the tests against `schema/ocsf-detection-finding.schema.json` (derived from the
+OCSF schema's detection_finding / finding / base_event / finding_info definitions).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from kubeiam import __version__
+from kubeiam.findings import Finding, Severity
+from kubeiam.render.catalogue import rule_info
+from kubeiam.report import Report
+
+OCSF_VERSION = "1.3.0"
+CLASS_UID, CATEGORY_UID = 2004, 2
+SEVERITY_ID = {
+    Severity.INFO: (1, "Informational"),
+    Severity.LOW: (2, "Low"),
+    Severity.MEDIUM: (3, "Medium"),
+    Severity.HIGH: (4, "High"),
+    Severity.CRITICAL: (5, "Critical"),
+}
+_PROVIDER = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _parse(text: Any) -> int | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return _ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def render_ocsf(report: Report, colour: bool = False) -> str:
+    events = [detection_finding(f, report) for f in report.findings]
+    return json.dumps(events, indent=2, ensure_ascii=False) + "\n"
+
+
+def detection_finding(f: Finding, report: Report) -> dict[str, Any]:
+    meta = rule_info(f)
+    extra = dict(f.extra)
+    # Create for a finding first seen now, Update for one a baseline already knew.
+    activity_id, activity = (2, "Update") if extra.get("baseline") == "unchanged" else (1, "Create")
+    status_id, status = (3, "Suppressed") if f.status == "suppressed" else (1, "New")
+    severity_id, severity = SEVERITY_ID[f.severity]
+    now = _ms(report.generated_at)
+    resources: list[dict[str, Any]] = []
+    if f.service_account is not None:
+        sa: dict[str, Any] = {
+            "uid": f"{f.cluster_id or f.cluster}/{f.namespace}/{f.service_account}",
+            "name": f.service_account,
+            "type": "Kubernetes ServiceAccount",
+            "namespace": f.namespace,
+            "labels": [f"cluster:{f.cluster}"],
+        }
+        if extra.get("owner"):
+            sa["owner"] = {"name": extra["owner"]}
+        resources.append(sa)
+    elif f.node is not None:
+        resources.append({"uid": f"{f.cluster}/node/{f.node}", "name": f.node, "type": "Kubernetes Node"})
+    if f.principal:
+        resources.append({"uid": f.principal, "name": f.principal.rsplit("/", 1)[-1], "type": f"{f.cloud} identity"})
+    info: dict[str, Any] = {
+        "uid": f.fingerprint,
+        "title": f.title,
+        "desc": meta.get("rationale") or f.title,
+        "types": [str(f.category)],
+        "analytic": {"uid": f.rule_id, "name": meta["title"], "type_id": 1, "type": "Rule"},
+        "created_time": now,
+        "last_seen_time": now,
+    }
+    first_seen = _parse(extra.get("first_seen"))
+    if first_seen is not None:
+        info["first_seen_time"] = first_seen
+    event: dict[str, Any] = {
+        "activity_id": activity_id,
+        "activity_name": activity,
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": CLASS_UID,
+        "class_name": "Detection Finding",
+        "type_uid": CLASS_UID * 100 + activity_id,
+        "type_name": f"Detection Finding: {activity}",
+        "severity_id": severity_id,
+        "severity": severity,
+        "status_id": status_id,
+        "status": status,
+        "time": now,
+        "message": f.title,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "kubeiam", "vendor_name": "kubeiam", "version": __version__},
+        },
+        "finding_info": info,
+        "resources": resources,
+        "remediation": {"desc": f.remediation, "references": list(meta.get("references") or [])},
+        "evidences": [{"data": dict(f.evidence)}],
+        "unmapped": {
+            "cluster": f.cluster,
+            "cluster_id": f.cluster_id or f.cluster,
+            "owner": extra.get("owner"),
+            "baseline": extra.get("baseline"),
+            "suppression": extra.get("suppression"),
+        },
+    }
+    if f.cloud in _PROVIDER:
+        event["cloud"] = {"provider": _PROVIDER[f.cloud]}
+    if not event["remediation"]["references"]:
+        del event["remediation"]["references"]
+    return event

@@ -1,0 +1,162 @@
+"""`--report-dir DIR`: one dated folder per run, so the quarter's audits sit side by side.
+
+```
+DIR/
+  2026-11-26T110707Z/
+    evidence/        the evidence audited (copied, or collected here by a live run): the audit trail
+    findings.json    the JSON report (`--format json`), written last: a folder without it is ignored
+    report.html      self-contained report: summary, charts, trend, drill-down per ServiceAccount
+    summary.md       markdown summary for a ticket or an email
+```
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kubeiam.errors import InputError
+from kubeiam.render.html import render_html
+from kubeiam.render.json_format import render_json
+from kubeiam.render.markdown import render_markdown
+from kubeiam.report import Report
+
+RUN_NAME = "%Y-%m-%dT%H%M%SZ"
+FINDINGS = "findings.json"
+
+
+def runs(root: Path) -> list[Path]:
+    """Completed runs (those with findings.json), oldest first (names sort by time)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / FINDINGS).is_file())
+
+
+def previous_findings(root: Path, scope: dict[str, str | None] | None = None) -> Path | None:
+    """The latest run of the same scope: a `check` of one ServiceAccount is no baseline for a full audit."""
+    for run in reversed(runs(root)):
+        try:
+            doc = json.loads((run / FINDINGS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return run / FINDINGS  # let the baseline reader report the damaged file
+        if isinstance(doc, dict) and doc.get("scope") == scope:
+            return run / FINDINGS
+    return None
+
+
+def new_run(root: Path, now: datetime) -> Path:
+    """Create the run folder; a second run in the same second gets a suffix rather than overwriting."""
+    base = now.strftime(RUN_NAME)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            candidate = root / (base if n == 1 else f"{base}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise InputError(f"--report-dir {root}: cannot create: {exc.strerror or exc}") from None
+    raise InputError(f"--report-dir {root}: too many runs named {base}")
+
+
+def trend(root: Path, exclude: Path | None = None) -> list[dict[str, Any]]:
+    """One point per earlier run: open findings by severity, and what its baseline said was new/resolved."""
+    points = []
+    for run in runs(root):
+        if exclude is not None and run.resolve() == exclude.resolve():
+            continue
+        try:
+            doc = json.loads((run / FINDINGS).read_text(encoding="utf-8"))
+            summary = doc["summary"]
+            base = doc.get("baseline") or {}
+            points.append(
+                {
+                    "generated_at": doc["generated_at"],
+                    "by_severity": summary["by_severity"],
+                    "new": base.get("new"),
+                    "resolved": base.get("resolved"),
+                    "run": run.name,
+                }
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            # A damaged earlier run only loses its trend point; the baseline read fails loudly instead.
+            continue
+    return points
+
+
+def write_run(run: Path, report: Report, evidence: Path | None, history: Sequence[dict[str, Any]]) -> None:
+    """Write one run folder. `evidence` is copied in unless it already is `run/evidence`."""
+    target = run / "evidence"
+    try:
+        if evidence is not None and evidence.resolve() != target.resolve():
+            copy_evidence(evidence, target)
+        _write(run / "report.html", render_html(report, trend=history))
+        _write(run / "summary.md", render_markdown(report))
+        _write(run / FINDINGS, render_json(report))
+    except OSError as exc:
+        raise InputError(f"--report-dir {run}: cannot write: {exc.strerror or exc}") from None
+
+
+def copy_evidence(src: Path, dst: Path) -> None:
+    """Copy an evidence directory, with secret values blanked in the copy.
+
+    Hand-built evidence may hold what no kubeiam file should (a Secret's data, a literal key in a pod's
+    env, the same inside `last-applied-configuration`). Names and keys stay, so the copy audits the same.
+    """
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".*"))
+    for path in sorted(dst.glob("kubernetes/*/resources.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue  # unreadable evidence is reported by the audit itself; the copy stays as found
+        if _redact(doc):
+            path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+_SECRET_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}
+_REDACTED = "<redacted by kubeiam>"
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _redact(node: Any) -> bool:
+    """Blank secret values in place; True when anything changed."""
+    changed = False
+    if isinstance(node, dict):
+        if node.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if isinstance(node.get(key), dict):
+                    changed |= any(v != "" for v in node[key].values())
+                    node[key] = dict.fromkeys(node[key], "")
+        if node.get("name") in _SECRET_ENV and isinstance(node.get("value"), str) and node["value"]:
+            changed |= node["value"] != _REDACTED
+            node["value"] = _REDACTED
+        annotations = (
+            (node.get("metadata") or {}).get("annotations") if isinstance(node.get("metadata"), dict) else None
+        )
+        if isinstance(annotations, dict) and isinstance(annotations.get(_LAST_APPLIED), str):
+            try:
+                inner = json.loads(annotations[_LAST_APPLIED])
+            except ValueError:
+                inner = None
+            if inner is not None and _redact(inner):
+                annotations[_LAST_APPLIED] = json.dumps(inner)
+                changed = True
+        for value in node.values():
+            changed |= _redact(value)
+    elif isinstance(node, list):
+        for value in node:
+            changed |= _redact(value)
+    return changed
+
+
+def _write(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp") as fh:
+        fh.write(text)
+    Path(fh.name).replace(path)

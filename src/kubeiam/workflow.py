@@ -1,0 +1,83 @@
+"""The quarterly audit: the pipeline's stages plus owners, suppressions and the baseline.
+
+Composed here from `kubeiam.pipeline`'s public stages (rather than inside `pipeline.audit`) because
+owners and annotation suppressions need the inventory, which `pipeline.audit` does not return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from kubeiam.baseline import Previous, compare, report_extra
+from kubeiam.engine import AnalysisConfig, analyse
+from kubeiam.evidence import Evidence
+from kubeiam.model import CoverageError, Inventory
+from kubeiam.ownership import DEFAULT_OWNER_LABELS, with_owners
+from kubeiam.pipeline import narrow, read_inventory
+from kubeiam.providers import Provider
+from kubeiam.report import Report, build_report
+from kubeiam.rules import all_rules
+from kubeiam.suppressions import Suppression, annotation_suppressions, apply_suppressions
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What happens after analysis; every field has a neutral default."""
+
+    now: datetime
+    """The clock for `first_seen` and suppression expiry (passed in: testable, reproducible)."""
+    owner_labels: tuple[str, ...] = DEFAULT_OWNER_LABELS
+    suppressions: tuple[Suppression, ...] = ()
+    baseline: Previous | None = None
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+
+def run_audit(
+    evidence: Evidence,
+    providers: Sequence[Provider],
+    stages: Stages,
+    *,
+    namespace: str | None = None,
+    service_account: str | None = None,
+    mode: str = "audit",
+    collection_errors: Sequence[CoverageError] = (),
+) -> Report:
+    inventory = read_inventory(evidence, providers)
+    if collection_errors:
+        inventory = inventory.with_(errors=inventory.errors + tuple(collection_errors))
+    inventory = narrow(inventory, namespace, service_account)
+    rules = all_rules(providers)
+    findings = analyse(inventory, rules, stages.analysis)
+    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=stages.now)
+    return enrich(report, inventory, stages, namespace=namespace, service_account=service_account)
+
+
+def enrich(
+    report: Report,
+    inventory: Inventory,
+    stages: Stages,
+    *,
+    namespace: str | None = None,
+    service_account: str | None = None,
+) -> Report:
+    findings = with_owners(report.findings, inventory, stages.owner_labels)
+    from_annotations, invalid = annotation_suppressions(inventory, stages.owner_labels)
+    outcome = apply_suppressions(findings, stages.suppressions + from_annotations, stages.now, invalid)
+    findings = outcome.findings
+    extra: dict = {"expired_suppressions": list(outcome.expired)}
+    if namespace is not None:
+        # Recorded so that a later run picks a baseline of the same scope (report_dir.previous_findings).
+        extra["scope"] = {"namespace": namespace, "service_account": service_account}
+    if outcome.unused:
+        extra["unused_suppressions"] = list(outcome.unused)
+    if outcome.invalid_annotations:
+        extra["invalid_suppressions"] = list(outcome.invalid_annotations)
+    if stages.baseline is not None:
+        comparison = compare(
+            findings, stages.baseline, stages.now, report.coverage, namespace=namespace, service_account=service_account
+        )
+        findings = comparison.findings
+        extra.update(report_extra(comparison))
+    return replace(report, findings=findings, extra={**report.extra, **extra})
