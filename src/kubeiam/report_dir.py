@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
+from kubeiam.redaction import redact
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import render_json
 from kubeiam.render.markdown import render_markdown
@@ -116,44 +117,8 @@ def copy_evidence(src: Path, dst: Path) -> None:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError):
             continue  # unreadable evidence is reported by the audit itself; the copy stays as found
-        if _redact(doc):
+        if redact(doc):
             path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-_SECRET_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD"}
-_REDACTED = "<redacted by kubeiam>"
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _redact(node: Any) -> bool:
-    """Blank secret values in place; True when anything changed."""
-    changed = False
-    if isinstance(node, dict):
-        if node.get("kind") == "Secret":
-            for key in ("data", "stringData"):
-                if isinstance(node.get(key), dict):
-                    changed |= any(v != "" for v in node[key].values())
-                    node[key] = dict.fromkeys(node[key], "")
-        if node.get("name") in _SECRET_ENV and isinstance(node.get("value"), str) and node["value"]:
-            changed |= node["value"] != _REDACTED
-            node["value"] = _REDACTED
-        annotations = (
-            (node.get("metadata") or {}).get("annotations") if isinstance(node.get("metadata"), dict) else None
-        )
-        if isinstance(annotations, dict) and isinstance(annotations.get(_LAST_APPLIED), str):
-            try:
-                inner = json.loads(annotations[_LAST_APPLIED])
-            except ValueError:
-                inner = None
-            if inner is not None and _redact(inner):
-                annotations[_LAST_APPLIED] = json.dumps(inner)
-                changed = True
-        for value in node.values():
-            changed |= _redact(value)
-    elif isinstance(node, list):
-        for value in node:
-            changed |= _redact(value)
-    return changed
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,0 +1,48 @@
+"""Blank secret values in Kubernetes JSON before it is written anywhere (evidence, report folders).
+
+EVIDENCE.md: a Secret is recorded by namespace, name, type and key names only, and no literal
+credential value from a pod spec may reach an evidence file. Applied by live collection and when a
+report folder copies a hand-made evidence directory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubeiam.credentials import STATIC_CREDENTIAL_VARIABLES
+
+# GOOGLE_APPLICATION_CREDENTIALS holds a file path, not the key: keep it (the reader needs it).
+SECRET_ENV = frozenset(v for v in STATIC_CREDENTIAL_VARIABLES if v != "GOOGLE_APPLICATION_CREDENTIALS")
+REDACTED = "<redacted by kubeiam>"
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def redact(node: Any) -> bool:
+    """Blank secret values in place, recursively; True when anything changed."""
+    changed = False
+    if isinstance(node, dict):
+        if node.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if isinstance(node.get(key), dict):
+                    changed |= any(v != "" for v in node[key].values())
+                    node[key] = dict.fromkeys(node[key], "")
+        if node.get("name") in SECRET_ENV and isinstance(node.get("value"), str) and node["value"]:
+            changed |= node["value"] != REDACTED
+            node["value"] = REDACTED
+        metadata = node.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        if isinstance(annotations, dict) and isinstance(annotations.get(_LAST_APPLIED), str):
+            try:
+                inner = json.loads(annotations[_LAST_APPLIED])
+            except ValueError:
+                inner = None
+            if inner is not None and redact(inner):
+                annotations[_LAST_APPLIED] = json.dumps(inner)
+                changed = True
+        for value in node.values():
+            changed |= redact(value)
+    elif isinstance(node, list):
+        for value in node:
+            changed |= redact(value)
+    return changed
