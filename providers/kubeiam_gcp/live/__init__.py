@@ -1,0 +1,52 @@
+"""Live Google Cloud collection: the GCP files of EVIDENCE.md, fetched with the google-cloud clients.
+
+Only this package imports the Google SDKs (inside functions), so reading evidence needs none of them.
+See docs/gcp-live.md for the calls made and the permissions they need.
+"""
+
+from __future__ import annotations
+
+from kubeiam.model import CoverageError, Inventory
+from kubeiam.progress import progress_of
+from kubeiam.providers import CollectRequest
+
+from .clients import Caller, Clients, Pools, Settings
+from .plan import Plan, make_plan
+from .roles import fetch_predefined_roles, refresh_role_catalogue
+
+__all__ = ["Settings", "collect", "fetch_predefined_roles", "make_plan", "refresh_role_catalogue"]
+
+
+def collect(request: CollectRequest, inventory: Inventory, *, settings: Settings | None = None) -> list[CoverageError]:
+    """Fetch what the inventory's ServiceAccounts, nodes and clusters reference into `request.output`."""
+    settings = settings or Settings.from_env()
+    plan = make_plan(
+        inventory,
+        projects=getattr(request.options, "gcp_projects", None),
+        namespace=request.namespace,
+        service_account=request.service_account,
+    )
+    errors = list(plan.skipped)
+    if not plan.projects:
+        return errors
+    return errors + run(plan, request, settings)
+
+
+def run(plan: Plan, request: CollectRequest, settings: Settings) -> list[CoverageError]:
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from .collector import Collector
+
+    clients = Clients(settings)
+    caller = Caller(settings)
+    try:
+        if not (settings.rest_endpoint and settings.iam_grpc_endpoint):
+            clients.credentials(False)  # fail once, clearly, rather than once per call
+    except DefaultCredentialsError as exc:
+        reason = f"no Google credentials (google.auth.default): {' '.join(str(exc).split())[:200]}"
+        return [CoverageError("gcp", f"projects/{p}", reason, f"projects/{p}") for p in plan.projects]
+    collector = Collector(plan, clients, caller, request.output, progress_of(request))
+    with Pools(settings.per_service) as pools:
+        collector.run(pools)
+    collector.write()
+    return caller.errors

@@ -1,0 +1,249 @@
+"""Google Cloud clients (created once per collection, shared by all threads) and the guarded call.
+
+Every API call goes through `Caller.call`: a per-service concurrency bound, back-off retries on
+quota errors, a call count, and PermissionDenied (or any API failure) turned into a CoverageError,
+so that nothing is ever reported clean because a call failed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kubeiam.model import CoverageError
+
+T = TypeVar("T")
+
+REST_ENDPOINT_VAR = "KUBEIAM_GCP_ENDPOINT"
+"""Base URL (e.g. http://127.0.0.1:8080) for Resource Manager, Container and Cloud Asset (REST)."""
+IAM_GRPC_ENDPOINT_VAR = "KUBEIAM_GCP_IAM_GRPC_ENDPOINT"
+"""host:port of a plaintext gRPC server for the IAM admin API (it has no REST transport)."""
+MAX_CALLS_VAR = "KUBEIAM_GCP_MAX_CONCURRENCY"
+"""Concurrent calls per API (default 4)."""
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+# Every API method the collection calls and the one permission it needs: docs/gcp-live.md lists the
+# same (a test keeps them equal), and `Caller.call` refuses a method missing here.
+PERMISSIONS: dict[str, str] = {
+    "projects.get": "resourcemanager.projects.get",
+    "projects.getIamPolicy": "resourcemanager.projects.getIamPolicy",
+    "folders.get": "resourcemanager.folders.get",
+    "folders.getIamPolicy": "resourcemanager.folders.getIamPolicy",
+    "organizations.getIamPolicy": "resourcemanager.organizations.getIamPolicy",
+    "searchAllIamPolicies": "cloudasset.assets.searchAllIamPolicies",
+    "projects.serviceAccounts.list": "iam.serviceAccounts.list",
+    "projects.serviceAccounts.get": "iam.serviceAccounts.get",
+    "projects.serviceAccounts.getIamPolicy": "iam.serviceAccounts.getIamPolicy",
+    "projects.serviceAccounts.keys.list": "iam.serviceAccountKeys.list",
+    "projects.roles.list": "iam.roles.list",
+    "projects.roles.get": "iam.roles.get",
+    "organizations.roles.get": "iam.roles.get",
+    "projects.locations.clusters.get": "container.clusters.get",
+    "projects.locations.clusters.list": "container.clusters.list",
+    "roles.list": "",  # predefined roles (catalogue refresh): any authenticated caller
+}
+
+NOT_FOUND = object()
+"""Returned by `Caller.call(..., not_found_ok=True)` when the object does not exist."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    rest_endpoint: str | None = None
+    iam_grpc_endpoint: str | None = None
+    per_service: int = 4
+    """Concurrent calls per API. Why 4: IAM read quotas are per project per minute and shared with
+    production; a few calls in flight already hide the latency without bursting the quota."""
+    retry_initial: float = 1.0
+    retry_maximum: float = 32.0
+    retry_deadline: float = 300.0
+    """Give up retrying a quota error after this many seconds (then it becomes coverage)."""
+    call_timeout: float = 60.0
+    """Seconds per attempt (a page), so that a stalled connection cannot hang the audit."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        per_service = env.get(MAX_CALLS_VAR, "")
+        return cls(
+            rest_endpoint=env.get(REST_ENDPOINT_VAR) or None,
+            iam_grpc_endpoint=env.get(IAM_GRPC_ENDPOINT_VAR) or None,
+            per_service=max(1, int(per_service)) if per_service.isdigit() else 4,
+        )
+
+
+class Clients:
+    """One client per API for the whole collection (clients hold channels/sessions and are thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._made: dict[str, Any] = {}
+        self._credentials: Any = None
+
+    def credentials(self, local: bool) -> Any:
+        if local:
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        if self._credentials is None:
+            import google.auth
+
+            self._credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+        return self._credentials
+
+    def _get(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = make()
+            return self._made[key]
+
+    def _rest(self, cls: Any) -> Any:
+        from google.api_core.client_options import ClientOptions
+
+        endpoint = self.settings.rest_endpoint
+        options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+        return cls(credentials=self.credentials(bool(endpoint)), transport="rest", client_options=options)
+
+    def projects(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        return self._get("projects", lambda: self._rest(resourcemanager_v3.ProjectsClient))
+
+    def folders(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        return self._get("folders", lambda: self._rest(resourcemanager_v3.FoldersClient))
+
+    def organizations(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        return self._get("organizations", lambda: self._rest(resourcemanager_v3.OrganizationsClient))
+
+    def container(self) -> Any:
+        from google.cloud import container_v1
+
+        return self._get("container", lambda: self._rest(container_v1.ClusterManagerClient))
+
+    def asset(self) -> Any:
+        from google.cloud import asset_v1
+
+        return self._get("asset", lambda: self._rest(asset_v1.AssetServiceClient))
+
+    def iam(self) -> Any:
+        def make() -> Any:
+            from google.cloud import iam_admin_v1
+
+            target = self.settings.iam_grpc_endpoint
+            if not target:
+                return iam_admin_v1.IAMClient(credentials=self.credentials(False))
+            import grpc
+            from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+
+            channel = grpc.insecure_channel(target)
+            return iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=channel))
+
+        return self._get("iam", make)
+
+
+class Pools:
+    """One thread pool per API, `size` workers each: the concurrency bound per service, and a slow
+    or throttled API never holds the workers another one needs."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    def submit(self, service: str, job: Callable[[], None]) -> Future:
+        if service not in self._pools:  # only the orchestrating thread submits: no lock needed
+            self._pools[service] = ThreadPoolExecutor(self.size, thread_name_prefix=f"kubeiam-gcp-{service}")
+        return self._pools[service].submit(job)
+
+    def __enter__(self) -> Pools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Caller:
+    """Runs API calls with bounded concurrency per service, quota retries and error capture."""
+
+    def __init__(self, settings: Settings) -> None:
+        from google.api_core import exceptions, retry
+
+        self.settings = settings
+        self.errors: list[CoverageError] = []
+        self.calls: Counter[str] = Counter()
+        """API method -> calls started (pages after the first are counted by the servers, not here)."""
+        self._lock = threading.Lock()
+        self._limits: dict[str, threading.BoundedSemaphore] = {}
+        # Quota (429 / RESOURCE_EXHAUSTED) and transient unavailability are worth waiting for;
+        # anything else is an answer (denied, not found) and is not retried.
+        self.retry = retry.Retry(
+            predicate=retry.if_exception_type(exceptions.TooManyRequests, exceptions.ServiceUnavailable),
+            initial=settings.retry_initial,
+            maximum=settings.retry_maximum,
+            multiplier=2.0,
+            timeout=settings.retry_deadline,
+        )
+
+    def _limit(self, service: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if service not in self._limits:
+                self._limits[service] = threading.BoundedSemaphore(self.settings.per_service)
+            return self._limits[service]
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        resource: str,
+        fn: Callable[[Any, float], T],
+        *,
+        subject: str | None = None,
+        not_found_ok: bool = False,
+    ) -> Any:
+        """`fn(retry, timeout)` performs the call (and drains its pages).
+
+        Returns its result, `NOT_FOUND` (when `not_found_ok`), or None on failure (recorded in `errors`).
+        """
+        from google.api_core import exceptions
+        from google.auth.exceptions import GoogleAuthError
+
+        if method not in PERMISSIONS:
+            raise KeyError(f"{method}: not in PERMISSIONS (and so not in docs/gcp-live.md)")
+        location = f"{service} {method} {resource}"
+        with self._lock:
+            self.calls[method] += 1
+        try:
+            with self._limit(service):
+                return fn(self.retry, self.settings.call_timeout)
+        except exceptions.NotFound as exc:
+            if not_found_ok:
+                return NOT_FOUND
+            self._error(location, f"not found: {_message(exc)}", subject)
+        except (exceptions.Forbidden, exceptions.Unauthenticated) as exc:
+            # Never clean: what this call would have shown stays unchecked, and the report says so.
+            self._error(location, f"permission denied: {_message(exc)}", subject)
+        except exceptions.RetryError as exc:
+            self._error(location, f"gave up after quota retries: {_message(exc.cause or exc)}", subject)
+        except (exceptions.GoogleAPICallError, GoogleAuthError, OSError) as exc:
+            self._error(location, f"{type(exc).__name__}: {_message(exc)}", subject)
+        return None
+
+    def _error(self, location: str, reason: str, subject: str | None) -> None:
+        with self._lock:
+            self.errors.append(CoverageError("gcp", location, reason, subject))
+
+
+def _message(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(text).split())[:300]

@@ -1,0 +1,274 @@
+"""Local stand-ins for Google Cloud: a REST server (Resource Manager, Asset, Container) and a gRPC
+IAM admin server, both serving the fixture files of fixtures/gcp/live, counting requests and able to
+inject failures (403 / PERMISSION_DENIED, 429 / RESOURCE_EXHAUSTED)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import grpc
+from google.cloud import iam_admin_v1
+from google.iam.v1 import iam_policy_pb2, policy_pb2
+from google.protobuf import json_format
+from kubeiam_gcp.live.clients import Settings
+
+from kubeiam.providers import CollectRequest
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "gcp" / "live"
+
+_STATUS = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
+
+
+class _Faults:
+    """Per key, a queue of failures served before the normal answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: dict[Any, list[Any]] = {}
+        self.requests: Counter[Any] = Counter()
+
+    def fail(self, key: Any, failure: Any, times: int = 1_000_000) -> None:
+        with self._lock:
+            self._queue.setdefault(key, []).extend([failure] * times)
+
+    def take(self, key: Any) -> Any:
+        with self._lock:
+            self.requests[key] += 1
+            queue = self._queue.get(key)
+            return queue.pop(0) if queue else None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
+
+class RestServer(_Faults):
+    """Keys are "METHOD /path" with the path as sent (e.g. `POST /v3/projects/acme-data:getIamPolicy`).
+
+    Serves `routes` (URL path -> body) first, then the fixture files under `root`; `latency` seconds
+    are added to every answer (benchmarks).
+    """
+
+    def __init__(
+        self, root: Path = FIXTURES / "rest", *, routes: dict[str, Any] | None = None, latency: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.root = root
+        self.routes = dict(routes or {})
+        self.latency = latency
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                server._serve(self, "POST")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> RestServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        path = unquote(parts.path)
+        failure = self.take(f"{method} {path}")
+        if self.latency:
+            time.sleep(self.latency)
+        if failure is not None:
+            return _send(handler, failure, _error(failure, f"injected failure for {path}"))
+        file = self.root / (path.lstrip("/").replace(":", "/") + ".json")
+        if path in self.routes:
+            body = self.routes[path]
+        elif file.is_file():
+            body = json.loads(file.read_text())
+        else:
+            return _send(handler, 404, _error(404, f"{path} not found"))
+        if "_pages" in body:
+            token = parse_qs(parts.query).get("pageToken", ["0"])[0]
+            body = body["_pages"][int(token or 0)]
+        _send(handler, 200, body)
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": _STATUS.get(code, "UNKNOWN")}}
+
+
+def _send(handler: BaseHTTPRequestHandler, code: int, body: Any) -> None:
+    data = json.dumps(body).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json; charset=UTF-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class IamServer(_Faults):
+    """google.iam.admin.v1.IAM over plaintext gRPC. Keys are (rpc name, resource name).
+
+    Data: the files under `root`, or `projects` ({project: {"accounts", "policies", "keys", "roles"}})
+    and `organizations` ({number: {"roles"}}) given directly (benchmarks); `latency` per answer.
+    """
+
+    def __init__(
+        self,
+        root: Path = FIXTURES / "iam",
+        *,
+        projects: dict[str, dict] | None = None,
+        organizations: dict[str, dict] | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.latency = latency
+        self.accounts: dict[str, tuple[str, dict]] = {}  # email -> (project, account)
+        self.policies: dict[str, dict] = {}
+        self.keys: dict[str, list[dict]] = {}
+        self.roles: dict[str, list[dict]] = {}  # parent ("" = predefined) -> roles
+        if projects is None:
+            projects = {f.stem: json.loads(f.read_text()) for f in sorted((root / "projects").glob("*.json"))}
+        if organizations is None:
+            organizations = {f.stem: json.loads(f.read_text()) for f in sorted((root / "organizations").glob("*.json"))}
+        for project, data in projects.items():
+            for account in data["accounts"]:
+                self.accounts[account["email"]] = (project, account)
+            self.policies.update(data.get("policies", {}))
+            self.keys.update(data.get("keys", {}))
+            self.roles[f"projects/{project}"] = data.get("roles", [])
+        for number, data in organizations.items():
+            self.roles[f"organizations/{number}"] = data.get("roles", [])
+        predefined = root / "predefined-roles.json"
+        self.roles[""] = json.loads(predefined.read_text())["roles"] if predefined.is_file() else []
+
+        t = iam_admin_v1
+        methods = {
+            "ListServiceAccounts": (
+                self.list_service_accounts,
+                t.ListServiceAccountsRequest,
+                t.ListServiceAccountsResponse,
+            ),
+            "GetServiceAccount": (self.get_service_account, t.GetServiceAccountRequest, t.ServiceAccount),
+            "ListServiceAccountKeys": (
+                self.list_keys,
+                t.ListServiceAccountKeysRequest,
+                t.ListServiceAccountKeysResponse,
+            ),
+            "ListRoles": (self.list_roles, t.ListRolesRequest, t.ListRolesResponse),
+            "GetRole": (self.get_role, t.GetRoleRequest, t.Role),
+        }
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(
+                self._guard(name, fn), request_deserializer=req.deserialize, response_serializer=resp.serialize
+            )
+            for name, (fn, req, resp) in methods.items()
+        }
+        handlers["GetIamPolicy"] = grpc.unary_unary_rpc_method_handler(
+            self._guard("GetIamPolicy", self.get_iam_policy),
+            request_deserializer=iam_policy_pb2.GetIamPolicyRequest.FromString,
+            response_serializer=policy_pb2.Policy.SerializeToString,
+        )
+        self.server = grpc.server(ThreadPoolExecutor(max_workers=8))
+        generic = grpc.method_handlers_generic_handler("google.iam.admin.v1.IAM", handlers)
+        self.server.add_generic_rpc_handlers((generic,))
+        self.target = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+
+    def start(self) -> IamServer:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)
+
+    def _guard(self, rpc: str, fn: Any) -> Any:
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+            resource = next((getattr(request, f) for f in ("name", "resource", "parent") if hasattr(request, f)), "")
+            failure = self.take((rpc, resource))
+            if self.latency:
+                time.sleep(self.latency)
+            if failure is not None:
+                context.abort(failure, f"injected {failure.name} for {resource}")
+            return fn(request, context)
+
+        return handle
+
+    def _account(self, name: str, context: grpc.ServicerContext) -> tuple[str, dict]:
+        email = name.rsplit("/", 1)[-1]
+        found = self.accounts.get(email)
+        project = name.split("/")[1]
+        if found is None or project not in ("-", found[0]):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Service account {email} does not exist.")
+        return found
+
+    def list_service_accounts(self, request: Any, context: grpc.ServicerContext) -> Any:
+        project = request.name.split("/")[1]
+        accounts = [a for p, a in self.accounts.values() if p == project]
+        start = int(request.page_token or 0)
+        size = request.page_size or 100
+        page = [iam_admin_v1.ServiceAccount.from_json(json.dumps(a)) for a in accounts[start : start + size]]
+        token = str(start + size) if start + size < len(accounts) else ""
+        return iam_admin_v1.ListServiceAccountsResponse(accounts=page, next_page_token=token)
+
+    def get_service_account(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return iam_admin_v1.ServiceAccount.from_json(json.dumps(self._account(request.name, context)[1]))
+
+    def get_iam_policy(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _, account = self._account(request.resource, context)
+        policy = self.policies.get(account["email"], {"etag": "ACAB"})
+        return json_format.ParseDict(policy, policy_pb2.Policy())
+
+    def list_keys(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _, account = self._account(request.name, context)
+        wanted = {iam_admin_v1.ListServiceAccountKeysRequest.KeyType(k).name for k in request.key_types}
+        keys = [k for k in self.keys.get(account["email"], []) if not wanted or k["keyType"] in wanted]
+        return iam_admin_v1.ListServiceAccountKeysResponse(
+            keys=[iam_admin_v1.ServiceAccountKey.from_json(json.dumps(k)) for k in keys]
+        )
+
+    def list_roles(self, request: Any, context: grpc.ServicerContext) -> Any:
+        roles = self.roles.get(request.parent, [])
+        full = request.view == iam_admin_v1.RoleView.FULL
+        out = [{k: v for k, v in r.items() if full or k != "includedPermissions"} for r in roles]
+        return iam_admin_v1.ListRolesResponse(roles=[iam_admin_v1.Role.from_json(json.dumps(r)) for r in out])
+
+    def get_role(self, request: Any, context: grpc.ServicerContext) -> Any:
+        for roles in self.roles.values():
+            for role in roles:
+                if role["name"] == request.name:
+                    return iam_admin_v1.Role.from_json(json.dumps(role))
+        context.abort(grpc.StatusCode.NOT_FOUND, f"Role {request.name} not found.")
+
+
+@dataclass(frozen=True)
+class FakeGcp:
+    rest: RestServer
+    iam: IamServer
+    settings: Settings
+
+
+def make_request(output: Path, *, projects: list[str] | None = None, **kwargs: object) -> CollectRequest:
+    options = argparse.Namespace(gcp_projects=projects)
+    return CollectRequest(options=options, output=output, **kwargs)  # type: ignore[arg-type]
