@@ -1,0 +1,289 @@
+"""Rules on how workloads reach Azure identities: federation, the webhook's label, AKS nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from kubeiam.annotations import AZURE_CLIENT_ID, AZURE_USE_LABEL
+from kubeiam.findings import Category, Severity
+from kubeiam.model import Cloud, Inventory, LinkStatus, Node, Workload
+from kubeiam.rules.base import Match, rule
+from kubeiam_azure.profile import scope_label
+from kubeiam_azure.rules_grants import view_of
+from kubeiam_azure.shapes import AUDIENCE, AksCluster
+from kubeiam_azure.trust import subject_patterns, wildcard
+from kubeiam_azure.view import AzureView
+
+EVIDENCE_SAMPLE = 20
+WI_DOCS = "https://azure.github.io/azure-workload-identity/docs/"
+
+
+@rule(
+    "AZ-007",
+    "Managed identity is federated to more than one ServiceAccount or cluster",
+    Category.TRUST_UNSCOPED,
+    Severity.HIGH,
+    rationale=(
+        "Each federated credential admits one issuer and subject. An identity with several (or a "
+        "wildcard subject) can be taken by every one of those ServiceAccounts, so a compromise of the "
+        "least trusted workload yields the identity."
+    ),
+    remediation="Give each ServiceAccount its own managed identity; delete the other federated credentials.",
+    cloud="azure",
+    references=("https://learn.microsoft.com/entra/workload-id/workload-identity-federation",),
+)
+def shared_identity(inv: Inventory) -> Iterator[Match]:
+    view = view_of(inv)
+    if view is None:
+        return
+    trusted: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}  # per identity, not per ServiceAccount
+    for sa in inv.service_accounts:
+        for link in inv.links_of(sa):
+            if link.cloud is not Cloud.AZURE or link.status is not LinkStatus.RESOLVED:
+                continue
+            if link.principal not in trusted:
+                creds = [c for c in view.federated.get(link.principal, ()) if AUDIENCE in c.audiences]
+                trusted[link.principal] = (
+                    sorted({(c.issuer, p) for c in creds for p in subject_patterns(c)}),
+                    sorted(c.name for c in creds if wildcard(c)),
+                )
+            subjects, wild = trusted[link.principal]
+            if len(subjects) < 2 and not wild:
+                continue
+            # Severity rises with what the identity can do: a shared admin identity is critical.
+            admin = any(v.admin for v in view.verdicts(link.identity))
+            yield Match.for_sa(
+                sa,
+                item=link.principal,
+                cloud="azure",
+                principal=link.principal,
+                source=link.principal,
+                detail=f"{len(subjects)} subjects" + (f", wildcard in {', '.join(wild)}" if wild else ""),
+                severity=Severity.CRITICAL if admin else None,
+                evidence={
+                    # A sample keeps reports small when an identity is shared by hundreds.
+                    "federated_credentials": [{"issuer": i, "subject": s} for i, s in subjects[:EVIDENCE_SAMPLE]],
+                    "federated_credential_count": len(subjects),
+                    "wildcard_credentials": wild,
+                },
+            )
+
+
+@rule(
+    "AZ-008",
+    "Azure workload identity binding is broken",
+    Category.BINDING_BROKEN,
+    Severity.MEDIUM,
+    rationale=(
+        "Entra ID exchanges the ServiceAccount token only if a federated credential of the identity "
+        "has exactly the cluster's issuer, the subject system:serviceaccount:NS:NAME and the audience "
+        "api://AzureADTokenExchange (and the tenant matches). Otherwise the SDK's credential chain "
+        "falls through to other credentials, often the node's."
+    ),
+    remediation=(
+        "az identity federated-credential create --identity-name NAME --resource-group RG "
+        "--issuer <cluster issuer> --subject system:serviceaccount:NS:SA --audiences api://AzureADTokenExchange"
+    ),
+    cloud="azure",
+    references=(WI_DOCS,),
+)
+def broken_binding(inv: Inventory) -> Iterator[Match]:
+    for sa in inv.service_accounts:
+        for link in inv.links_of(sa):
+            if link.cloud is Cloud.AZURE and link.status is LinkStatus.UNTRUSTED:
+                cluster = inv.cluster(sa.cluster)
+                yield Match.for_sa(
+                    sa,
+                    item=link.principal,
+                    cloud="azure",
+                    principal=link.principal,
+                    source=link.principal,
+                    detail=link.reason,
+                    evidence={
+                        "client_id": sa.annotations.get(AZURE_CLIENT_ID),
+                        "identity": link.principal,
+                        "reason": link.reason,
+                        "expected": {
+                            "issuer": cluster.issuer if cluster else None,
+                            "subject": f"system:serviceaccount:{sa.namespace}:{sa.name}",
+                            "audience": AUDIENCE,
+                        },
+                    },
+                )
+
+
+@rule(
+    "AZ-009",
+    "Pods of an Azure workload-identity ServiceAccount lack the use label",
+    Category.BINDING_BROKEN,
+    # FINDINGS.md puts binding-broken at medium at least, so this cannot be lower.
+    Severity.MEDIUM,
+    rationale=(
+        "Since azure-workload-identity v1.0 the webhook injects the token and AZURE_* variables only "
+        'into pods labelled azure.workload.identity/use: "true" (a label on the ServiceAccount is not '
+        "enough). Unlabelled pods get no token and fall back to other credentials."
+    ),
+    remediation='Add the label azure.workload.identity/use: "true" to the pod template.',
+    cloud="azure",
+    references=(WI_DOCS + "topics/service-account-labels-and-annotations.html",),
+)
+def missing_use_label(inv: Inventory) -> Iterator[Match]:
+    for sa in inv.service_accounts:
+        link = next((lk for lk in inv.links_of(sa) if lk.cloud is Cloud.AZURE), None)
+        if link is None:
+            continue
+        owners = sorted(
+            {(w.owner_kind, w.owner_name) for w in inv.workloads_of(sa) if w.labels.get(AZURE_USE_LABEL) != "true"}
+        )
+        for kind, name in owners:
+            yield Match.for_sa(
+                sa,
+                item=f"{kind}/{name}",
+                cloud="azure",
+                principal=link.principal,
+                source=f"{kind}/{name}",
+                detail=f"{kind} {name}",
+                evidence={"workload": f"{kind}/{name}", "label": AZURE_USE_LABEL, "expected": "true"},
+            )
+
+
+def _self_managed_webhook(inv: Inventory) -> set[str]:
+    """Clusters running the azure-workload-identity webhook installed with Helm (no AKS add-on needed)."""
+    return {
+        w.cluster
+        for w in inv.workloads
+        if w.namespace == "azure-workload-identity-system" or w.owner_name.startswith("azure-wi-")
+    }
+
+
+@rule(
+    "AZ-010",
+    "AKS cluster has no OIDC issuer or workload identity",
+    Category.BINDING_BROKEN,
+    Severity.MEDIUM,
+    rationale=(
+        "Without the OIDC issuer Entra ID cannot verify ServiceAccount tokens; without the workload "
+        "identity webhook pods get no federated token. ServiceAccounts annotated with a client id "
+        "then silently use other credentials."
+    ),
+    remediation="az aks update --resource-group RG --name CLUSTER --enable-oidc-issuer --enable-workload-identity",
+    cloud="azure",
+    references=("https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster",),
+)
+def cluster_without_workload_identity(inv: Inventory) -> Iterator[Match]:
+    view = view_of(inv)
+    if view is None:
+        return
+    webhook = _self_managed_webhook(inv)
+    for sa in inv.service_accounts:
+        aks = view.aks.get(sa.cluster)
+        if aks is None or AZURE_CLIENT_ID not in sa.annotations:
+            continue
+        missing = []
+        if not aks.oidc_issuer_enabled:
+            missing.append("oidc-issuer")
+        if not aks.workload_identity_enabled and sa.cluster not in webhook:
+            missing.append("workload-identity")
+        for what in missing:
+            yield Match.for_sa(
+                sa,
+                item=what,
+                cloud="azure",
+                principal=sa.annotations.get(AZURE_CLIENT_ID),
+                source=aks.id,
+                detail=f"{what} not enabled on {aks.name}",
+                evidence={"cluster": aks.id, "missing": what, "file": aks.source},
+            )
+
+
+def _pool(node: Node) -> str | None:
+    pool = node.labels.get("kubernetes.azure.com/agentpool") or node.labels.get("agentpool")
+    if pool:
+        return pool
+    parts = node.name.split("-")  # aks-<pool>-<id>-vmss000000
+    return parts[1] if len(parts) > 3 and parts[0] == "aks" else None
+
+
+def imds_reachable(inv: Inventory, aks: AksCluster, node: Node, pods: Sequence[Workload]) -> bool:
+    """Whether `pods` on `node` can reach IMDS, as far as the API and the network policies tell."""
+    pool = next((p for p in aks.agent_pools if p.name == _pool(node)), None)
+    access = (pool.pod_link_local_access if pool else None) or aks.pod_link_local_access or "IMDS"
+    if any(w.host_network for w in pods):
+        return True  # hostNetwork pods are the node: no setting or policy stops them
+    if access.lower() == "none":
+        return False
+    if (aks.network_policy or "").lower() == "none":
+        return True  # no policy engine: NetworkPolicy objects exist but nothing enforces them
+    # No pods in the evidence is not "no exposure": the next pod scheduled there can reach it.
+    return not pods or any(inv.imds_block(w.cluster, w.namespace) is None for w in pods)
+
+
+@rule(
+    "AZ-011",
+    "Pods can take the AKS kubelet identity from IMDS",
+    Category.IMDS_EXPOSURE,
+    Severity.MEDIUM,
+    rationale=(
+        "Any pod that reaches 169.254.169.254 can ask IMDS for a token of the node's kubelet managed "
+        "identity, whatever its ServiceAccount. Whatever that identity is granted beyond pulling "
+        "images, every workload on the node has."
+    ),
+    remediation=(
+        "Keep the kubelet identity to AcrPull; move other roles to workload identities. Block IMDS "
+        "egress with a network policy, or set podLinkLocalAccess to None on the node pools."
+    ),
+    cloud="azure",
+    references=("https://learn.microsoft.com/azure/aks/use-managed-identity",),
+)
+def kubelet_identity_exposed(inv: Inventory) -> Iterator[Match]:
+    view = view_of(inv)
+    if view is None:
+        return
+    pods: dict[tuple[str, str | None], list[Workload]] = {}
+    for w in inv.workloads:  # indexed once: a per-node scan would be nodes x pods
+        pods.setdefault((w.cluster, w.node), []).append(w)
+    for node in inv.nodes:
+        yield from _kubelet_match(inv, view, node, pods.get((node.cluster, node.name), []))
+
+
+def _kubelet_match(inv: Inventory, view: AzureView, node: Node, pods: Sequence[Workload]) -> Iterator[Match]:
+    aks, kubelet = view.aks.get(node.cluster), view.kubelet.get(node.cluster)
+    if aks is None or kubelet is None:
+        return
+    verdicts = [v for v in view.verdicts(kubelet) if v.profile and not v.profile.read_only]
+    if not verdicts or not imds_reachable(inv, aks, node, pods):
+        return
+    # Severity follows what the identity can do (FINDINGS: rises with reach).
+    if any(v.admin for v in verdicts):
+        severity = Severity.CRITICAL
+    elif any(v.escalation for v in verdicts):
+        severity = Severity.HIGH
+    else:
+        severity = None
+    yield Match(
+        cluster=node.cluster,
+        node=node.name,
+        item=kubelet.principal,
+        cloud="azure",
+        principal=kubelet.principal,
+        source=aks.id,
+        detail=", ".join(f"{v.role_name} on {scope_label(v.assignment.scope)}" for v in verdicts),
+        severity=severity,
+        evidence={
+            "kubelet_identity": kubelet.principal,
+            "role_assignments": [
+                {"id": v.assignment.id, "role": v.role_name, "scope": v.assignment.scope} for v in verdicts
+            ],
+            "pod_link_local_access": aks.pod_link_local_access or "IMDS (default)",
+            "file": aks.source,
+        },
+    )
+
+
+BINDING_RULES = (
+    shared_identity,
+    broken_binding,
+    missing_use_label,
+    cluster_without_workload_identity,
+    kubelet_identity_exposed,
+)

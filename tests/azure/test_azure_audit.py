@@ -1,0 +1,132 @@
+"""Audits end to end: the demo's AKS cluster, both shapes, memoisation, the documented read-only role."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from azure_builder import Scenario
+from kubeiam_azure.profile import judge
+
+from kubeiam.evidence import Evidence
+from kubeiam.findings import Severity
+from kubeiam.pipeline import audit, demo_dir
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "azure.md"
+CLIENT, PRINCIPAL = "10000000-0000-4000-8000-000000000001", "20000000-0000-4000-8000-000000000001"
+KUBELET = ("30000000-0000-4000-8000-000000000003", "40000000-0000-4000-8000-000000000003")
+
+
+def _aks_findings(report):
+    return {
+        (f.rule_id, f.namespace, f.service_account, f.node, f.severity.value)
+        for f in report.findings
+        if f.cluster == "aks-apps"
+    }
+
+
+def test_demo_aks_cluster_shows_the_azure_findings(providers):
+    report = audit(Evidence(demo_dir()), providers=providers)
+    found = _aks_findings(report)
+    assert ("AZ-001", "platform", "deployer", None, "critical") in found  # Owner on the subscription
+    assert ("AZ-008", "orders", "worker", None, "medium") in found  # federated credential for "workers"
+    assert ("AZ-009", "orders", "worker", None, "medium") in found  # pods without the use label
+    assert ("K8S-001", "legacy", "app", None, "high") in found  # static client secret (core rule)
+    kubelet = {f for f in found if f[0] == "AZ-011"}
+    assert {f[3] for f in kubelet} == {"aks-system-31415926-vmss000000", "aks-apps-27182818-vmss000001"}
+    assert {f[4] for f in kubelet} == {"high"}  # Contributor on rg-apps: can federate any identity there
+    assert not {f for f in found if f[1:3] == ("orders", "api")}, "orders/api is the clean one"
+    cluster = next(c for c in report.coverage["clusters"] if c["name"] == "aks-apps")
+    assert cluster["id"].endswith(
+        "/resourcegroups/rg-apps/providers/microsoft.containerservice/managedclusters/aks-apps"
+    )
+    assert report.coverage["identities"]["azure"] == {"resolved": 2, "missing": 0, "untrusted": 1, "unchecked": 0}
+
+
+def test_demo_fingerprints_use_the_aks_resource_id(providers):
+    report = audit(Evidence(demo_dir()), providers=providers)
+    owner = next(f for f in report.findings if f.rule_id == "AZ-001")
+    assert owner.cluster_id.startswith("/subscriptions/8f3c2d1e-4b5a-4c6d-9e8f-0a1b2c3d4e5f/")
+    assert owner.principal.endswith("/userassignedidentities/id-platform-deployer")
+
+
+def _rich() -> Scenario:
+    s = Scenario().sa("orders", "app", CLIENT).sa("orders", "batch", CLIENT, pod_label=False)
+    s.identity("id-app", CLIENT, PRINCIPAL).identity("aks-test-agentpool", *KUBELET)
+    s.fic("id-app", "system:serviceaccount:orders:app").fic("id-app", "system:serviceaccount:orders:batch")
+    s.managed_cluster(kubelet=KUBELET)
+    s.custom_role("Storage Admin", ["Microsoft.Storage/*", "Microsoft.Authorization/*/write"])
+    s.assign(PRINCIPAL, "Storage Admin", s.scope("rg"))
+    s.assign(PRINCIPAL, "Storage Blob Data Owner", s.scope("subscription"))
+    s.assign(PRINCIPAL, "Storage Blob Data Reader", s.scope("storage", "st1"))
+    s.assign(KUBELET[1], "Contributor", s.scope("subscription"))
+    return s
+
+
+def test_flattened_and_rest_shapes_give_the_same_findings(audit_of):
+    cli, rest = audit_of(_rich()), audit_of(_rich(), rest=True)
+    key = [(f.fingerprint, f.rule_id, f.severity) for f in cli.findings]
+    assert key == [(f.fingerprint, f.rule_id, f.severity) for f in rest.findings]
+    assert {f.rule_id for f in cli.findings} >= {
+        "AZ-002",
+        "AZ-003",
+        "AZ-004",
+        "AZ-005",
+        "AZ-006",
+        "AZ-007",
+        "AZ-009",
+        "AZ-011",
+    }
+
+
+def test_judged_once_per_assignment_not_per_service_account(audit_of):
+    judge.cache_clear()
+    audit_of(_rich())
+    info = judge.cache_info()
+    # 4 assignments; two ServiceAccounts and 11 rules ask about them many times over.
+    assert info.misses == 4
+    assert info.hits > info.misses
+
+
+def test_fingerprints_ignore_file_order(tmp_path, providers):
+    first = _rich()
+    second = _rich()
+    second.assignments.reverse()
+    for creds in second.federated.values():
+        creds.reverse()
+    a = audit(Evidence(first.write(tmp_path / "a")), providers=providers)
+    b = audit(Evidence(second.write(tmp_path / "b")), providers=providers)
+    assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
+
+
+def _documented_role() -> dict:
+    text = DOCS.read_text()
+    block = re.search(r"<!-- minimal-role -->\s*```json\n(.*?)```", text, re.S)
+    assert block, "docs/azure.md must hold the minimal role as a ```json block after <!-- minimal-role -->"
+    return json.loads(block.group(1))
+
+
+def test_minimal_read_only_role_audits_at_most_low(audit_of):
+    role = _documented_role()
+    assert role["Actions"] and all(a.endswith("/read") for a in role["Actions"]), (
+        "the collection role must be read-only"
+    )
+    assert not role["DataActions"]
+    s = Scenario().sa("kubeiam", "collector", CLIENT).identity("id-kubeiam", CLIENT, PRINCIPAL)
+    s.fic("id-kubeiam", "system:serviceaccount:kubeiam:collector").managed_cluster()
+    s.custom_role(role["Name"], role["Actions"], not_actions=role["NotActions"], data_actions=role["DataActions"])
+    s.assign(PRINCIPAL, role["Name"], s.scope("subscription"))
+    report = audit_of(s)
+    assert report.coverage["identities"]["azure"]["resolved"] == 1
+    assert report.coverage["errors"] == []
+    worst = [f for f in report.findings if f.severity.rank > Severity.LOW.rank]
+    assert worst == [], [f.title for f in worst]
+
+
+def test_docs_rule_table_matches_the_rules():
+    from kubeiam_azure import RULES
+
+    text = DOCS.read_text()
+    for r in RULES:
+        assert re.search(rf"^\| {r.id} \| {r.category} \| {r.severity}", text, re.M), r.id
