@@ -1,0 +1,108 @@
+"""IAM member strings that name Kubernetes ServiceAccounts (GKE Workload Identity).
+
+Three spellings reach a KSA:
+- `serviceAccount:POOL[NS/KSA]` (legacy, on a Google service account's policy),
+- `principal://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/subject/ns/NS/sa/KSA`
+  (Workload Identity Federation for GKE, granted directly),
+- `principalSet://.../workloadIdentityPools/POOL/...` for many: a namespace, a cluster, a
+  ServiceAccount uid, or the whole pool (`/*`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LEGACY = re.compile(r"^serviceAccount:(?P<pool>[^\[\]]+\.svc\.id\.goog)\[(?P<ns>[^/\]]+)/(?P<sa>[^\]]+)\]$")
+_WIF = re.compile(
+    r"^(?P<kind>principal|principalSet)://iam\.googleapis\.com/projects/(?P<number>[^/]+)"
+    r"/locations/global/workloadIdentityPools/(?P<pool>[^/]+)/(?P<rest>.+)$"
+)
+_CLUSTER_URL = re.compile(
+    r"projects/(?P<project>[^/]+)/(?:locations|zones)/(?P<location>[^/]+)/clusters/(?P<name>[^/]+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KsaMember:
+    """What a member string admits, in Kubernetes terms."""
+
+    member: str
+    """The member as written."""
+    pool: str
+    """`PROJECT.svc.id.goog` (or a fleet pool)."""
+    number: str | None
+    """The pool project's number from a principal member; None for the legacy form."""
+    scope: str
+    """`serviceaccount`, `namespace`, `cluster`, `uid`, `pool`."""
+    namespace: str | None = None
+    name: str | None = None
+    cluster: str | None = None
+    """For `cluster` scope: `PROJECT/LOCATION/NAME` of the cluster URL."""
+    uid: str | None = None
+
+    @property
+    def is_set(self) -> bool:
+        """True when more than one ServiceAccount can match (everything but one named KSA)."""
+        return self.scope not in ("serviceaccount", "uid")
+
+
+def parse_member(member: str) -> KsaMember | None:
+    """The KSA meaning of an IAM member, or None when it names no Kubernetes ServiceAccount."""
+    m = _LEGACY.match(member)
+    if m:
+        return KsaMember(member, m["pool"], None, "serviceaccount", m["ns"], m["sa"])
+    m = _WIF.match(member)
+    if not m or not m["pool"].endswith(".svc.id.goog"):
+        # Other pools (AWS, self-managed OIDC) are not GKE; their subjects are not ours to resolve.
+        return None
+    pool, number, rest = m["pool"], m["number"], m["rest"]
+    if m["kind"] == "principal":
+        sub = re.fullmatch(r"subject/ns/([^/]+)/sa/([^/]+)", rest)
+        return KsaMember(member, pool, number, "serviceaccount", sub[1], sub[2]) if sub else None
+    if rest == "*":
+        return KsaMember(member, pool, number, "pool")
+    if rest.startswith("namespace/"):
+        return KsaMember(member, pool, number, "namespace", namespace=rest[len("namespace/") :])
+    if rest.startswith("kubernetes.namespace/"):
+        return KsaMember(member, pool, number, "namespace", namespace=rest[len("kubernetes.namespace/") :])
+    if rest.startswith("kubernetes.serviceaccount.uid/"):
+        return KsaMember(member, pool, number, "uid", uid=rest.rsplit("/", 1)[-1])
+    if rest.startswith("kubernetes.cluster/"):
+        c = _CLUSTER_URL.search(rest)
+        return KsaMember(member, pool, number, "cluster", cluster=f"{c[1]}/{c[2]}/{c[3]}" if c else rest)
+    return None
+
+
+def cluster_key(url: str) -> tuple[str, str, str] | None:
+    """(project, location, name) of a GKE cluster URL, selfLink or issuer (`zones/` or `locations/`)."""
+    c = _CLUSTER_URL.search(url or "")
+    return (c[1], c[2], c[3]) if c else None
+
+
+def admits(member: KsaMember, *, pool: str, number: str | None, cluster: str | None, namespace: str, name: str) -> bool:
+    """Whether `member` admits the KSA NAMESPACE/NAME of a cluster in `pool`.
+
+    `number` is the pool project's number when known; a principal member naming another number
+    is another pool (same id in another project cannot happen, but a typo can). `cluster` is
+    `PROJECT/LOCATION/NAME` of the KSA's cluster when known.
+    """
+    if member.pool != pool or (member.number and number and member.number != number):
+        return False
+    if member.scope == "serviceaccount":
+        return member.namespace == namespace and member.name == name
+    if member.scope == "namespace":
+        return member.namespace == namespace
+    if member.scope == "pool":
+        return True
+    if member.scope == "cluster":
+        return cluster is not None and member.cluster == cluster
+    return False  # uid: the evidence does not carry ServiceAccount uids reliably
+
+
+def principal_of(number: str | None, pool: str, namespace: str, name: str) -> str:
+    """The canonical `principal://` member for a KSA (used as a direct-grant link's principal)."""
+    return (
+        f"principal://iam.googleapis.com/projects/{number or 'PROJECT_NUMBER'}/locations/global/"
+        f"workloadIdentityPools/{pool}/subject/ns/{namespace}/sa/{name}"
+    )

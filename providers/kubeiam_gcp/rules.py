@@ -1,0 +1,362 @@
+"""Google Cloud rules over the GKE identity links and the GCP view (see docs/gcp.md for the table)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kubeiam.findings import Category, Severity
+from kubeiam.model import Cloud, Grant, IdentityLink, Inventory, LinkStatus
+from kubeiam.rules.base import Match, rule
+from kubeiam_gcp.classify import RoleProfile, classify, describe
+from kubeiam_gcp.members import parse_member
+from kubeiam_gcp.rules_nodes import node_metadata_exposed
+from kubeiam_gcp.view import GcpView
+
+_BROAD_LEVELS = ("project", "folder", "organization")
+_REF_WI = "https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity"
+_REF_PRIVESC = "https://rhinosecuritylabs.com/gcp/privilege-escalation-google-cloud-platform-part-1/"
+
+
+def _view(inv: Inventory) -> GcpView:
+    return inv.views.get("gcp") or GcpView()
+
+
+def _links(inv: Inventory, *statuses: LinkStatus) -> Iterator[IdentityLink]:
+    for link in inv.links:
+        if link.cloud is Cloud.GCP and link.status in statuses:
+            yield link
+
+
+def _match(link: IdentityLink, item: str, **kw: Any) -> Match:
+    return Match(
+        cluster=link.cluster,
+        namespace=link.namespace,
+        service_account=link.service_account,
+        cloud="gcp",
+        principal=link.principal,
+        item=item,
+        **kw,
+    )
+
+
+def _profile(view: GcpView, grant: Grant) -> RoleProfile | None:
+    perms = view.permissions.get(grant.role or "")
+    return classify(grant.role or "", perms) if perms is not None else None
+
+
+def _scope(link: IdentityLink, grant: Grant) -> str:
+    """Where a grant applies, as `RoleProfile.escalation_on` understands it."""
+    if grant.scope_level in _BROAD_LEVELS:
+        return "broad"
+    scope = grant.scope or ""
+    if "/serviceAccounts/" in scope:
+        return "own-account" if scope.rsplit("/", 1)[-1] == link.principal else "other-account"
+    return "resource"
+
+
+def _grants(inv: Inventory) -> Iterator[tuple[IdentityLink, Grant, RoleProfile]]:
+    view = _view(inv)
+    for link in _links(inv, LinkStatus.RESOLVED):
+        for grant in link.identity.grants if link.identity else ():
+            profile = _profile(view, grant)
+            if profile is not None:
+                yield link, grant, profile
+
+
+def _evidence(link: IdentityLink, grant: Grant, **extra: Any) -> dict[str, Any]:
+    return {"binding": dict(grant.document or {}), "mechanism": link.mechanism, "link": link.reason, **extra}
+
+
+@rule(
+    "GCP-001",
+    "Workload identity holds roles/owner or roles/editor",
+    Category.ADMIN_ACCESS,
+    Severity.CRITICAL,
+    rationale="Owner and Editor carry most permissions of every service (Editor ~12,000): the pod can "
+    "read, change and delete nearly everything in the scope, and act as other service accounts.",
+    remediation="Replace the basic role with the predefined roles the workload needs (IAM Recommender "
+    "lists them), granted on the resources it uses.",
+    cloud="gcp",
+    references=("https://cloud.google.com/iam/docs/understanding-roles#basic",),
+)
+def admin_roles(inv: Inventory) -> Iterator[Match]:
+    for link, grant, profile in _grants(inv):
+        if profile.admin:
+            yield _match(
+                link,
+                grant.role or "",
+                source=grant.source,
+                detail=f"{grant.role} on {grant.scope}",
+                evidence=_evidence(link, grant),
+            )
+
+
+@rule(
+    "GCP-002",
+    "Workload identity can escalate its privileges",
+    Category.PRIVILEGE_ESCALATION,
+    Severity.HIGH,
+    rationale="setIamPolicy grants any role on the resource; key creation, token minting, signing and "
+    "actAs on other service accounts become those accounts (at project level: every account of the "
+    "project); Cloud Build, Deployment Manager and org-policy changes run as or unlock more.",
+    remediation="Remove the role, or grant it on the one resource that needs it (a single service "
+    "account, bucket or secret) with an IAM condition.",
+    cloud="gcp",
+    references=(_REF_PRIVESC, "https://cloud.google.com/iam/docs/service-account-permissions"),
+)
+def privilege_escalation(inv: Inventory) -> Iterator[Match]:
+    for link, grant, profile in _grants(inv):
+        if profile.admin:
+            continue  # GCP-001 reports it: one ticket for the basic role
+        where = _scope(link, grant)
+        found = profile.escalation_on(where)
+        if found:
+            reach = {
+                "broad": f"every resource and service account in {grant.scope}",
+                "other-account": f"service account {(grant.scope or '').rsplit('/', 1)[-1]}",
+            }.get(where, grant.scope)
+            yield _match(
+                link,
+                grant.role or "",
+                source=grant.source,
+                detail=f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
+                evidence=_evidence(link, grant, reach=reach, permissions={p: describe(p) for p in found}),
+            )
+
+
+@rule(
+    "GCP-003",
+    "Workload identity can read data across the project",
+    Category.DATA_ACCESS,
+    Severity.MEDIUM,
+    rationale="secretmanager.versions.access, storage.objects.get or KMS decrypt granted at project, "
+    "folder or organisation level reach every secret, object or key below it, not the few the "
+    "workload uses.",
+    remediation="Grant the role on the secret, bucket or key the workload reads, or add an IAM "
+    "condition on resource.name.",
+    cloud="gcp",
+    references=("https://cloud.google.com/secret-manager/docs/access-control",),
+)
+def data_access(inv: Inventory) -> Iterator[Match]:
+    for link, grant, profile in _grants(inv):
+        if profile.admin or not profile.data or grant.scope_level not in _BROAD_LEVELS or grant.condition:
+            continue
+        yield _match(
+            link,
+            grant.role or "",
+            source=grant.source,
+            detail=f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
+            evidence=_evidence(link, grant, permissions={p: describe(p) for p in profile.data}),
+        )
+
+
+@rule(
+    "GCP-004",
+    "Workload identity is granted a role at folder or organisation level",
+    Category.BROAD_SCOPE,
+    Severity.MEDIUM,
+    rationale="A folder or organisation binding applies to every project below it, now and later. "
+    "Read-only roles (only get/list/search permissions) are left out: reading across an organisation "
+    "is what inventory and audit roles are for.",
+    remediation="Grant the role on the project or resource the workload uses.",
+    cloud="gcp",
+)
+def broad_scope(inv: Inventory) -> Iterator[Match]:
+    for link, grant, profile in _grants(inv):
+        # Why not read-only roles: an auditor or inventory role must read the whole organisation.
+        if grant.scope_level in ("folder", "organization") and not profile.read_only:
+            yield _match(
+                link,
+                grant.role or "",
+                source=grant.source,
+                detail=f"{grant.role} on {grant.scope}",
+                evidence=_evidence(link, grant),
+            )
+
+
+@rule(
+    "GCP-005",
+    "Sensitive role granted without an IAM condition",
+    Category.MISSING_CONDITION,
+    Severity.LOW,
+    rationale="A role that escalates, or reads data project-wide, is least privilege only when a "
+    "condition narrows it (resource.name, a time limit).",
+    remediation="Add an IAM condition to the binding, e.g. "
+    "resource.name.startsWith('projects/P/secrets/app-'), or move it to the resource.",
+    cloud="gcp",
+    references=("https://cloud.google.com/iam/docs/conditions-overview",),
+)
+def missing_condition(inv: Inventory) -> Iterator[Match]:
+    for link, grant, profile in _grants(inv):
+        if grant.condition or profile.admin:
+            continue
+        broad = grant.scope_level in _BROAD_LEVELS
+        escalates = bool(profile.escalation_on(_scope(link, grant)))
+        if escalates or (broad and profile.data):
+            yield _match(
+                link,
+                grant.role or "",
+                source=grant.source,
+                detail=f"{grant.role} on {grant.scope}",
+                evidence=_evidence(link, grant),
+            )
+
+
+def _admin(view: GcpView, link: IdentityLink) -> bool:
+    return any(
+        (p := _profile(view, g)) is not None and p.admin for g in (link.identity.grants if link.identity else ())
+    )
+
+
+@rule(
+    "GCP-006",
+    "Workload identity is open to more than this ServiceAccount",
+    Category.TRUST_UNSCOPED,
+    Severity.HIGH,
+    rationale="A principalSet member (a namespace, a cluster or the whole workload pool) lets every "
+    "ServiceAccount it covers take the identity; a Google service account trusted by several "
+    "ServiceAccounts mixes their permissions.",
+    remediation="Bind roles/iam.workloadIdentityUser (or the role) to the one member "
+    "serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA] or principal://.../subject/ns/NAMESPACE/sa/KSA.",
+    cloud="gcp",
+    references=(_REF_WI,),
+)
+def trust_unscoped(inv: Inventory) -> Iterator[Match]:
+    view = _view(inv)
+    for link in _links(inv, LinkStatus.RESOLVED):
+        severity = Severity.CRITICAL if _admin(view, link) else None
+        if link.mechanism == "gke-direct":
+            m = parse_member(link.principal)
+            if m is not None and m.is_set:
+                yield _match(
+                    link,
+                    link.principal,
+                    source=link.principal,
+                    severity=severity,
+                    detail=f"roles granted to the {m.scope}-wide member {link.principal}",
+                    evidence={"member": link.principal, "grants": [g.source for g in link.identity.grants]},
+                )
+            continue
+        trust = view.trusted_by.get(link.principal, ())
+        sets = sorted({b.member for b in trust if (m := parse_member(b.member)) and m.is_set})
+        for member in sets:
+            yield _match(
+                link,
+                member,
+                source=f"{link.principal} trust",
+                severity=severity,
+                detail=f"{link.principal} trusts {member}",
+                evidence={"trusted_member": member, "bindings": [b.document() for b in trust if b.member == member]},
+            )
+        # One KSA may be named twice (legacy serviceAccount: and principal:// forms): count KSAs.
+        single = sorted(
+            {f"{m.pool}[{m.namespace}/{m.name}]" for b in trust if (m := parse_member(b.member)) and not m.is_set}
+        )
+        if len(single) > 1:
+            yield _match(
+                link,
+                "shared",
+                source=f"{link.principal} trust",
+                severity=severity,
+                detail=f"{link.principal} is trusted by {len(single)} ServiceAccounts",
+                evidence={"trusted_members": single},
+            )
+
+
+@rule(
+    "GCP-007",
+    "GKE Workload Identity binding is broken",
+    Category.BINDING_BROKEN,
+    Severity.MEDIUM,
+    rationale="When the Google service account does not exist, is disabled, or does not grant "
+    "roles/iam.workloadIdentityUser to this ServiceAccount, the pod gets no token for it and falls "
+    "back to other credentials (the node's, on pools without GKE_METADATA).",
+    remediation="gcloud iam service-accounts add-iam-policy-binding GSA --role roles/iam.workloadIdentityUser "
+    "--member 'serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA]', or fix the annotation.",
+    cloud="gcp",
+    references=(_REF_WI,),
+)
+def binding_broken(inv: Inventory) -> Iterator[Match]:
+    view = _view(inv)
+    for link in _links(inv, LinkStatus.UNTRUSTED, LinkStatus.MISSING):
+        gke = view.clusters.get(link.cluster)
+        pool = gke.workload_pool if gke and gke.workload_pool else "PROJECT.svc.id.goog"
+        fix = None
+        if link.status is LinkStatus.UNTRUSTED and "workloadIdentityUser" in link.reason:
+            fix = (
+                f"gcloud iam service-accounts add-iam-policy-binding {link.principal} "
+                f"--role=roles/iam.workloadIdentityUser "
+                f"--member='serviceAccount:{pool}[{link.namespace}/{link.service_account}]'"
+            )
+        yield _match(
+            link,
+            link.status.value,
+            source=link.principal,
+            detail=link.reason,
+            evidence={"annotation": link.principal, "status": link.status.value, "reason": link.reason},
+            remediation=fix,
+        )
+
+
+@rule(
+    "GCP-008",
+    "Google service account has user-managed keys",
+    Category.STATIC_CREDENTIAL,
+    Severity.HIGH,
+    rationale="A user-managed key is a long-lived credential for the same identity the workload "
+    "gets through Workload Identity; it works from anywhere until deleted.",
+    remediation="Delete the keys (gcloud iam service-accounts keys delete) and enforce "
+    "constraints/iam.disableServiceAccountKeyCreation.",
+    cloud="gcp",
+    references=("https://cloud.google.com/iam/docs/best-practices-for-managing-service-account-keys",),
+)
+def user_managed_keys(inv: Inventory) -> Iterator[Match]:
+    view = _view(inv)
+    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED):
+        gsa = view.service_accounts.get(link.principal)
+        keys = [k for k in (gsa.keys or ()) if k.key_type == "USER_MANAGED" and not k.disabled] if gsa else []
+        if keys:
+            yield _match(
+                link,
+                "user-managed-keys",
+                source=link.principal,
+                detail=f"{len(keys)} key(s) on {link.principal}",
+                evidence={
+                    "keys": [{"id": k.key_id, "created": k.valid_after, "expires": k.valid_before} for k in keys]
+                },
+            )
+
+
+@rule(
+    "GCP-009",
+    "Workload uses the Compute Engine default service account",
+    Category.TRUST_UNSCOPED,
+    Severity.HIGH,
+    rationale="Every VM and node pool that names no service account runs as the default compute "
+    "account, so the pod shares an identity (often holding roles/editor) with all of them.",
+    remediation="Create a dedicated Google service account for the workload with only the roles it needs.",
+    cloud="gcp",
+)
+def default_compute_account(inv: Inventory) -> Iterator[Match]:
+    view = _view(inv)
+    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED):
+        if link.mechanism == "gke-workload-identity" and link.principal.endswith(
+            "-compute@developer.gserviceaccount.com"
+        ):
+            severity = Severity.CRITICAL if _admin(view, link) else None
+            yield _match(link, link.principal, source=link.principal, severity=severity, detail=link.principal)
+
+
+GCP_RULES = (
+    admin_roles,
+    privilege_escalation,
+    data_access,
+    broad_scope,
+    missing_condition,
+    trust_unscoped,
+    binding_broken,
+    user_managed_keys,
+    default_compute_account,
+    node_metadata_exposed,
+)

@@ -1,0 +1,87 @@
+"""GCP-010: GKE node pools that let pods read the node service account's token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kubeiam.findings import Category, Severity
+from kubeiam.model import Inventory
+from kubeiam.rules.base import Match, rule
+from kubeiam_gcp.classify import classify
+from kubeiam_gcp.view import GcpView, NodePool
+
+_BROAD_LEVELS = ("project", "folder", "organization")
+
+
+@rule(
+    "GCP-010",
+    "Node pool exposes the node service account to pods",
+    Category.IMDS_EXPOSURE,
+    Severity.MEDIUM,
+    rationale="Without Workload Identity or with a metadata mode other than GKE_METADATA, every pod "
+    "on the node reads the node service account's token from 169.254.169.254; the default compute "
+    "account with roles/editor makes that project-wide control.",
+    remediation="Enable Workload Identity on the cluster and set the pool's workload metadata mode to "
+    "GKE_METADATA (gcloud container node-pools update --workload-metadata=GKE_METADATA); give nodes "
+    "a minimal service account (roles/container.defaultNodeServiceAccount).",
+    cloud="gcp",
+    references=("https://cloud.google.com/kubernetes-engine/docs/how-to/protecting-cluster-metadata",),
+)
+def node_metadata_exposed(inv: Inventory) -> Iterator[Match]:
+    view = inv.views.get("gcp") or GcpView()
+    judged: dict[tuple[str, str], tuple[Severity | None, dict[str, Any]] | None] = {}
+    on_node: dict[tuple[str, str | None], set[str]] | None = None
+    for node in inv.nodes:
+        pool = view.node_pool(node)
+        if pool is None:
+            continue
+        key = (pool.cluster, pool.name)
+        if key not in judged:  # one judgement per pool, not per node
+            judged[key] = _judge_pool(view, pool)
+        verdict = judged[key]
+        if verdict is None:
+            continue
+        severity, evidence = verdict
+        if on_node is None:  # built once: which ServiceAccounts' pods run where
+            on_node = {}
+            for w in inv.workloads:
+                on_node.setdefault((w.cluster, w.node), set()).add(f"{w.namespace}/{w.service_account}")
+        # Why list them: a pod here gets the node's token even when its KSA is bound to a GSA.
+        evidence = {**evidence, "service_accounts_on_node": sorted(on_node.get((node.cluster, node.name), ()))}
+        yield Match(
+            cluster=node.cluster,
+            node=node.name,
+            cloud="gcp",
+            principal=pool.service_account,
+            item=f"node-pool/{pool.name}",
+            source=pool.self_link or pool.source,
+            severity=severity,
+            detail=f"pool {pool.name} ({evidence['reason']}) runs as {pool.service_account}",
+            evidence=evidence,
+        )
+
+
+def _judge_pool(view: GcpView, pool: NodePool) -> tuple[Severity | None, dict[str, Any]] | None:
+    cluster = view.clusters[pool.cluster]
+    if cluster.workload_pool is None:
+        reason = "Workload Identity disabled"
+    elif pool.metadata_mode != "GKE_METADATA":
+        reason = f"metadata mode {pool.metadata_mode or 'unset'}"
+    else:
+        return None
+    roles: list[str] = []
+    severity: Severity | None = None
+    for grant in view.grants.get(f"serviceAccount:{pool.service_account}", ()):
+        perms = view.permissions.get(grant.role or "")
+        if perms is None:
+            continue
+        profile = classify(grant.role or "", perms)
+        if profile.admin:
+            severity = Severity.CRITICAL
+        elif profile.escalation and grant.scope_level in _BROAD_LEVELS and severity is None:
+            severity = Severity.HIGH
+        roles.append(grant.source)
+    evidence = {"reason": reason, "node_pool": pool.name, "service_account": pool.service_account, "roles": roles}
+    evidence["file"] = pool.source
+    return severity, evidence

@@ -1,0 +1,127 @@
+"""The typed view the GCP rules read (`inventory.views["gcp"]`): frozen, built by the reader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeiam.model import Grant, Node
+
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One role granted to one member at one scope, as an IAM policy binding says."""
+
+    role: str
+    member: str
+    scope: str
+    """`projects/ID`, `folders/N`, `organizations/N`, or a full resource name (`//storage...`)."""
+    scope_level: str
+    """`organization`, `folder`, `project` or `resource`."""
+    source: str
+    """The evidence file it was read from."""
+    condition: Mapping[str, Any] | None = None
+    """The IAM condition as found (`expression`, `title`, `description`)."""
+    resource_type: str | None = None
+    """Cloud Asset type for resource-level bindings, e.g. `storage.googleapis.com/Bucket`."""
+
+    @property
+    def grant_source(self) -> str:
+        """What a person looks up (and what fingerprints hash): `ROLE@SCOPE`, plus the condition title."""
+        title = (self.condition or {}).get("title") or (self.condition or {}).get("expression")
+        return f"{self.role}@{self.scope}" + (f" if {title}" if title else "")
+
+    def document(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "member": self.member, "scope": self.scope, "file": self.source}
+        if self.condition:
+            out["condition"] = dict(self.condition)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountKey:
+    name: str
+    """`projects/P/serviceAccounts/EMAIL/keys/KEY_ID`."""
+    key_type: str
+    """`USER_MANAGED` or `SYSTEM_MANAGED`."""
+    origin: str | None = None
+    valid_after: str | None = None
+    valid_before: str | None = None
+    disabled: bool = False
+
+    @property
+    def key_id(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleServiceAccount:
+    email: str
+    project: str
+    unique_id: str | None = None
+    disabled: bool = False
+    display_name: str = ""
+    source: str = ""
+    keys: tuple[ServiceAccountKey, ...] | None = None
+    """None when the keys were not collected (never read as "no keys")."""
+
+    @property
+    def is_default_compute(self) -> bool:
+        """The Compute Engine default account, shared by every VM and node pool that does not pick one."""
+        return self.email.endswith("-compute@developer.gserviceaccount.com")
+
+
+@dataclass(frozen=True, slots=True)
+class NodePool:
+    cluster: str
+    """Kubernetes cluster name (evidence folder)."""
+    name: str
+    service_account: str
+    """Email of the node service account (`default` resolved to the Compute Engine default)."""
+    metadata_mode: str | None
+    """`workloadMetadataConfig.mode`: GKE_METADATA hides node credentials; None when not set."""
+    source: str
+    self_link: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GkeCluster:
+    k8s_name: str
+    """The Kubernetes evidence folder it matched."""
+    project: str
+    location: str
+    name: str
+    stable_id: str
+    """`//container.googleapis.com/projects/P/locations/L/clusters/N`."""
+    workload_pool: str | None
+    """`PROJECT.svc.id.goog` when Workload Identity is enabled, else None."""
+    autopilot: bool
+    node_pools: tuple[NodePool, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class GcpView:
+    clusters: Mapping[str, GkeCluster] = field(default_factory=dict)
+    """By Kubernetes cluster name."""
+    service_accounts: Mapping[str, GoogleServiceAccount] = field(default_factory=dict)
+    """By email, every project read."""
+    grants: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
+    """Member string (`serviceAccount:EMAIL`, `principal://...`) -> its grants, every scope."""
+    trusted_by: Mapping[str, tuple[Binding, ...]] = field(default_factory=dict)
+    """GSA email -> the bindings that let Kubernetes ServiceAccounts impersonate it."""
+    permissions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Role -> permissions, for every role some grant uses (custom roles included)."""
+    project_numbers: Mapping[str, str] = field(default_factory=dict)
+    """Project id -> number."""
+
+    def node_pool(self, node: Node) -> NodePool | None:
+        """The node pool a Kubernetes node belongs to (GKE's `cloud.google.com/gke-nodepool` label)."""
+        cluster = self.clusters.get(node.cluster)
+        pool = node.labels.get("cloud.google.com/gke-nodepool")
+        if cluster is None or pool is None:
+            return None
+        return next((p for p in cluster.node_pools if p.name == pool), None)

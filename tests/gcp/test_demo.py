@@ -1,0 +1,70 @@
+"""The demo's GKE cluster (fixtures/demo: gke-data in project acme-data) shows the GCP findings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kubeiam.evidence import Evidence
+from kubeiam.model import Cloud, LinkStatus
+from kubeiam.pipeline import audit, demo_dir, read_inventory
+from kubeiam.providers import load_providers
+
+
+def test_demo_gke_findings() -> None:
+    report = audit(Evidence(demo_dir()))
+    got = {
+        (f.rule_id, f.namespace, f.service_account, f.node, f.severity.value)
+        for f in report.findings
+        if f.rule_id.startswith("GCP-") and f.cluster == "gke-data"
+    }
+    assert got == {
+        ("GCP-001", "analytics", "notebook", None, "critical"),
+        ("GCP-007", "web", "frontend", None, "medium"),
+        ("GCP-003", "batch", "exporter", None, "medium"),
+        ("GCP-005", "batch", "exporter", None, "low"),
+        ("GCP-008", "ops", "gcs-sync", None, "high"),
+        ("GCP-010", None, None, "gke-data-batch-pool-7c6d5e4f-2lm8", "critical"),
+    }
+    assert not [f for f in report.findings if f.service_account == "bq-loader"]  # the clean one
+
+
+def test_demo_links_and_cluster_identity() -> None:
+    inv = read_inventory(Evidence(demo_dir()), load_providers())
+    links = {(lk.namespace, lk.service_account, lk.mechanism): lk.status for lk in inv.links if lk.cloud is Cloud.GCP}
+    assert links == {
+        ("analytics", "bq-loader", "gke-workload-identity"): LinkStatus.RESOLVED,
+        ("analytics", "notebook", "gke-workload-identity"): LinkStatus.RESOLVED,
+        ("web", "frontend", "gke-workload-identity"): LinkStatus.UNTRUSTED,
+        ("batch", "exporter", "gke-direct"): LinkStatus.RESOLVED,
+        ("ops", "gcs-sync", "gke-workload-identity"): LinkStatus.RESOLVED,
+    }
+    cluster = inv.cluster("gke-data")
+    assert cluster.stable_id == "//container.googleapis.com/projects/acme-data/locations/europe-west1/clusters/gke-data"
+    assert not [e for e in inv.errors if e.source == "gcp"]
+
+
+def test_demo_cli_json_shows_gcp(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    kubeiam = Path(sys.executable).with_name("kubeiam")
+    done = subprocess.run(
+        [str(kubeiam), "audit", "--demo", "--format", "json", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(out.read_text())
+    assert {f["rule_id"] for f in report["findings"] if f["cloud"] == "gcp"} >= {"GCP-001", "GCP-007", "GCP-010"}
+    gke = next(c for c in report["coverage"]["clusters"] if c["name"] == "gke-data")
+    assert gke["id"].startswith("//container.googleapis.com/")
+
+
+def test_demo_exposed_node_lists_the_pods_that_get_the_node_token() -> None:
+    (finding,) = [f for f in audit(Evidence(demo_dir())).findings if f.rule_id == "GCP-010"]
+    # cdn-purger's misspelled annotation binds nothing: on this pool it runs as the default compute
+    # account, which holds roles/editor.
+    assert "web/cdn-purger" in finding.evidence["service_accounts_on_node"]
+    assert finding.evidence["roles"] == ["roles/editor@projects/acme-data"]
