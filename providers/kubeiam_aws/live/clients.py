@@ -1,0 +1,209 @@
+"""boto3 sessions and clients for live collection: one client per (account, service, region), counted.
+
+Why one shared client per service and region: botocore clients are thread-safe, and the adaptive
+retry mode keeps its client-side rate limiter inside the client object, so one client per service
+is what makes the limiter see every call we make to that service.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Why these limits: IAM's rate limits are low, unpublished and shared with the production workloads
+# of the account being audited; a handful of parallel requests already hides most of the latency,
+# and the adaptive limiter slows us further as soon as AWS starts throttling.
+CONCURRENCY = {"iam": 4, "ec2": 4, "eks": 4, "sts": 1}
+MAX_ATTEMPTS = 8
+"""Attempts per call, the first included (`KUBEIAM_AWS_MAX_ATTEMPTS` overrides)."""
+
+# Error codes meaning "we were not allowed", and "AWS kept throttling until retries ran out".
+DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AuthFailure",
+}
+THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+NOT_FOUND = {
+    "NoSuchEntity",
+    "NoSuchEntityException",
+    "ResourceNotFoundException",
+    "InvalidInstanceID.NotFound",
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.VersionNotFound",
+}
+
+ENDPOINT_ENV = "KUBEIAM_AWS_ENDPOINT_URL"
+"""Send every AWS call to this URL (tests, benchmarks, VPC endpoints); `KUBEIAM_AWS_ENDPOINT_URL_<SERVICE>`
+overrides it for one service. botocore's own `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` work too."""
+
+
+class AwsCallFailed(Exception):
+    """An AWS call that failed for good (denied, throttled past retries, unreachable)."""
+
+    def __init__(self, location: str, code: str, message: str) -> None:
+        super().__init__(f"{location}: {code}: {message}")
+        self.location = location
+        self.code = code
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.code in NOT_FOUND
+
+    @property
+    def reason(self) -> str:
+        if self.code in DENIED:
+            return f"access denied ({self.code}): {self.message}"
+        if self.code in THROTTLED:
+            return f"throttled until retries ran out ({self.code}): {self.message}"
+        return f"{self.code}: {self.message}"
+
+
+class CallCounter:
+    """API calls per `service:Operation` (logical calls; `attempts` also counts retries)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+
+    def _on_call(self, event_name: str = "", **_: Any) -> None:
+        self._add(self.calls, event_name)
+
+    def _on_send(self, event_name: str = "", **_: Any) -> None:
+        self._add(self.attempts, event_name)
+
+    def _add(self, counter: Counter[str], event_name: str) -> None:
+        # event names look like "before-call.iam.GetRole"
+        parts = event_name.split(".")
+        key = f"{parts[1]}:{parts[2]}" if len(parts) >= 3 else event_name
+        with self._lock:
+            counter[key] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.calls.items()))
+
+
+@dataclass
+class Clients:
+    """Sessions (one per profile) and their clients, created once and shared by worker threads."""
+
+    profile: str | None
+    region: str | None
+    counter: CallCounter
+    account_profiles: dict[str, str] = field(default_factory=dict)
+    """account id -> profile for roles in other accounts (`--aws-account-profile ACCOUNT=PROFILE`)."""
+    _sessions: dict[str | None, Any] = field(default_factory=dict)
+    _clients: dict[tuple[str | None, str, str | None], Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pools: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
+
+    def session(self, profile: str | None = None) -> Any:
+        import boto3
+
+        with self._lock:
+            if profile not in self._sessions:
+                self._sessions[profile] = boto3.Session(profile_name=profile, region_name=self.region)
+            return self._sessions[profile]
+
+    def default_region(self) -> str | None:
+        return self.session(self.profile).region_name
+
+    def client(self, service: str, region: str | None = None, profile: str | None = None) -> Any:
+        """The shared client for `service` in `region`, under `profile` (default: `--aws-profile`)."""
+        profile = profile or self.profile
+        key = (profile, service, region)
+        session = self.session(profile)
+        with self._lock:  # Session.client is not thread-safe; the clients it returns are
+            if key not in self._clients:
+                from botocore.config import Config
+
+                # A user's own botocore settings are honoured; ours are only the defaults.
+                mode = os.environ.get("KUBEIAM_AWS_RETRY_MODE") or os.environ.get("AWS_RETRY_MODE") or "adaptive"
+                attempts = int(
+                    os.environ.get("KUBEIAM_AWS_MAX_ATTEMPTS") or os.environ.get("AWS_MAX_ATTEMPTS") or MAX_ATTEMPTS
+                )
+                config = Config(
+                    retries={"mode": mode, "total_max_attempts": attempts},
+                    max_pool_connections=max(CONCURRENCY.get(service, 4), 10),
+                    user_agent_extra="kubeiam",
+                )
+                kwargs: dict[str, Any] = {"config": config}
+                if region:
+                    kwargs["region_name"] = region
+                endpoint = os.environ.get(f"{ENDPOINT_ENV}_{service.upper()}") or os.environ.get(ENDPOINT_ENV)
+                if endpoint:
+                    kwargs["endpoint_url"] = endpoint
+                client = session.client(service, **kwargs)
+                client.meta.events.register("before-call", self.counter._on_call)
+                client.meta.events.register("before-send", self.counter._on_send)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def map(self, service: str, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`fn` over `items` with the service's bounded concurrency, results in input order."""
+        items = list(items)
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with self._lock:
+            pool = self._pools.get(service)
+            if pool is None:
+                pool = ThreadPoolExecutor(CONCURRENCY.get(service, 4), thread_name_prefix=f"kubeiam-{service}")
+                self._pools[service] = pool
+        return list(pool.map(fn, items))
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+        self._pools.clear()
+
+
+def call(client: Any, operation: str, location: str, **params: Any) -> dict[str, Any]:
+    """One API call; any failure becomes AwsCallFailed naming `location` (never a bare crash)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = getattr(client, operation)(**params)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise AwsCallFailed(location, str(err.get("Code", "Error")), str(err.get("Message", ""))) from None
+    except BotoCoreError as exc:  # no credentials, endpoint unreachable, retries exhausted on errors
+        raise AwsCallFailed(location, type(exc).__name__, str(exc)) from None
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def pages(client: Any, operation: str, location: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a paginated call, each turned into AwsCallFailed on failure."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    paginator = client.get_paginator(operation)
+    try:
+        for page in paginator.paginate(**params):
+            page.pop("ResponseMetadata", None)
+            yield page
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise AwsCallFailed(location, str(err.get("Code", "Error")), str(err.get("Message", ""))) from None
+    except BotoCoreError as exc:
+        raise AwsCallFailed(location, type(exc).__name__, str(exc)) from None

@@ -1,0 +1,287 @@
+"""Live AWS collection: from the Kubernetes inventory to the AWS files of the evidence directory.
+
+Order (each step needs the one before): EKS per cluster (cluster, node groups, Pod Identity) ->
+EC2 per account and region (instances, launch templates) -> IAM per account (roles reached by
+IRSA, Pod Identity, node groups and instance profiles; their policies; OIDC providers) -> files.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from kubeiam.model import CoverageError, Inventory
+from kubeiam.progress import progress_of
+from kubeiam.providers import CollectRequest
+from kubeiam_aws.live.clients import AwsCallFailed, CallCounter, Clients, call
+from kubeiam_aws.live.ec2 import describe_instances, instance_profiles, launch_template_versions
+from kubeiam_aws.live.eks import EksCluster, collect_cluster
+from kubeiam_aws.live.iam import AccountIam, AccountResult
+from kubeiam_aws.live.scope import Scope, build_scope, parse_role_arn
+from kubeiam_aws.live.writer import write_json
+
+
+def collect(request: CollectRequest, inventory: Inventory, counter: CallCounter | None = None) -> list[CoverageError]:
+    """Fetch what `inventory`'s ServiceAccounts and nodes need from AWS into `request.output`."""
+    counter = counter or getattr(request.options, "aws_call_counter", None) or CallCounter()
+    try:
+        import boto3  # noqa: F401  (the [aws] extra: reading evidence needs no SDK)
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        scope = build_scope(request, inventory, None)
+        return _everything_failed(scope, "boto3", "boto3 is not installed (pip install 'kubeiam[aws]')")
+    clients = Clients(
+        profile=getattr(request.options, "aws_profile", None),
+        region=getattr(request.options, "aws_region", None),
+        counter=counter,
+        account_profiles=_account_profiles(getattr(request.options, "aws_account_profiles", None)),
+    )
+    try:
+        default_region = clients.default_region()
+    except BotoCoreError as exc:  # e.g. --aws-profile names no profile
+        scope = build_scope(request, inventory, None)
+        return _everything_failed(scope, "aws session", str(exc))
+    scope = build_scope(request, inventory, default_region)
+    if not scope.clusters:
+        return []
+    try:
+        return _Run(request, inventory, scope, clients).run()
+    finally:
+        clients.close()
+
+
+class _Run:
+    def __init__(self, request: CollectRequest, inventory: Inventory, scope: Scope, clients: Clients) -> None:
+        self.request = request
+        self.inventory = inventory
+        self.scope = scope
+        self.clients = clients
+        self.progress = progress_of(request)
+        self.errors: list[CoverageError] = []
+        self._caller: tuple[str, str] | None = None
+        self._caller_error: AwsCallFailed | None = None
+
+    def run(self) -> list[CoverageError]:
+        clusters = self._eks()
+        accounts = self._ec2_and_roles(clusters)
+        self._iam(accounts)
+        return self.errors
+
+    # -- EKS ---------------------------------------------------------------------------------
+
+    def _eks(self) -> list[EksCluster]:
+        task = self.progress.task("aws: EKS clusters", total=len(self.scope.clusters))
+        out = []
+        for cs in self.scope.clusters:  # one at a time: each cluster's own calls already run in parallel
+            if not cs.region:
+                self.errors.append(
+                    CoverageError("aws", f"cluster {cs.name}", "no AWS region: pass --aws-region", f"cluster {cs.name}")
+                )
+                out.append(EksCluster(cs, ""))
+                continue
+            found = collect_cluster(self.clients, self.scope, cs)
+            self.errors += found.errors
+            if found.cluster is None and not found.errors:
+                self.errors.append(
+                    CoverageError(
+                        "aws",
+                        f"eks:DescribeCluster {cs.name} ({cs.region})",
+                        "no EKS cluster with this name or issuer in the region: Pod Identity, node groups not checked",
+                        f"cluster {cs.name}",
+                    )
+                )
+            out.append(found)
+            task.advance()
+        task.done()
+        return out
+
+    def _account_of(self, cluster: EksCluster) -> str | None:
+        if cluster.account:
+            return cluster.account
+        caller = self._caller_identity()
+        return caller[0] if caller else None
+
+    def _caller_identity(self) -> tuple[str, str] | None:
+        """(account, partition) of the credentials, asked of STS only when no EKS cluster told us."""
+        if self._caller is None and self._caller_error is None:
+            try:
+                arn = call(
+                    self.clients.client("sts", self.clients.default_region() or "us-east-1"),
+                    "get_caller_identity",
+                    "sts:GetCallerIdentity",
+                )["Arn"]
+            except AwsCallFailed as exc:
+                self._caller_error = exc
+                self.errors.append(CoverageError("aws", exc.location, exc.reason, None))
+                return None
+            parts = arn.split(":")
+            self._caller = (parts[4], parts[1])
+        return self._caller
+
+    # -- EC2 and the set of roles ------------------------------------------------------------
+
+    def _ec2_and_roles(self, clusters: list[EksCluster]) -> dict[str, AccountIam]:
+        """Write the EC2 and EKS files; return, per account, the roles and instance profiles needed."""
+        needs: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        profiles: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        home: dict[str, str] = {}  # account -> partition, for the accounts we hold credentials for
+        issuers: dict[str, set[str]] = defaultdict(set)  # account -> the issuers of its clusters
+        instances: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # (account, region) -> id -> subject
+        templates: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for c in clusters:
+            cs = c.scope
+            for arn, subjects in cs.irsa.items():
+                needs[arn.split(":")[4]][arn].update(subjects)
+            account = self._account_of(c) if cs.region else None
+            if account is None:
+                continue
+            cluster_arn = (c.cluster or {}).get("cluster", {}).get("arn", "")
+            home[account] = cluster_arn.split(":")[1] if cluster_arn else (self._caller or ("", "aws"))[1]
+            base = f"aws/{account}/{cs.region}"
+            issuer = (c.cluster or {}).get("cluster", {}).get("identity", {}).get("oidc", {}).get("issuer")
+            if issuer or cs.cluster.issuer:
+                issuers[account].add(issuer or cs.cluster.issuer or "")
+            if c.cluster is not None:
+                write_json(self.request.output, f"{base}/eks/{cs.name}/cluster.json", c.cluster)
+            if c.nodegroups is not None:
+                write_json(self.request.output, f"{base}/eks/{cs.name}/nodegroups.json", {"nodegroups": c.nodegroups})
+                for ng in c.nodegroups:
+                    if role := ng.get("nodeRole"):
+                        needs[role.split(":")[4]][role].add(f"nodegroup {cs.name}/{ng['nodegroupName']}")
+                    if ng.get("launchTemplate"):
+                        templates[(account, cs.region)].append(ng["launchTemplate"])
+            if self.scope.single is None:
+                self._node_classes(cs.name, account, home[account], needs, profiles)
+            if c.associations is not None:
+                write_json(
+                    self.request.output,
+                    f"{base}/eks/{cs.name}/pod-identity-associations.json",
+                    {"associations": c.associations},
+                )
+                for a in c.associations:
+                    who = f"{cs.name}/{a.get('namespace')}/{a.get('serviceAccount')}"
+                    for key in ("roleArn", "targetRoleArn"):
+                        if parse_role_arn(a.get(key) or ""):
+                            needs[a[key].split(":")[4]][a[key]].add(who)
+            nodes = cs.node_of_instance()
+            for region, ids in cs.instances().items():
+                for i in ids:
+                    instances[(account, region)][i] = f"node {cs.name}/{nodes[i].name}"
+        task = self.progress.task("aws: EC2 instances and launch templates", total=len(instances) + len(templates))
+        for (account, region), ids in sorted(instances.items()):
+            found, failures = describe_instances(self.clients, region, sorted(ids))
+            for f in failures:
+                self.errors += [CoverageError("aws", f.location, f.reason, s) for s in sorted(set(ids.values()))]
+            # Why not write what we have: a file lacking an instance would say that node is gone;
+            # without the file its nodes are unchecked, which is the truth.
+            if not failures:
+                write_json(self.request.output, f"aws/{account}/{region}/ec2-instances.json", found)
+            for instance, profile in instance_profiles(found).items():
+                profiles[profile.split(":")[4]][profile].add(ids.get(instance, f"instance {instance}"))
+            task.advance()
+        for (account, region), tpl in sorted(templates.items()):
+            found, failures = launch_template_versions(self.clients, region, tpl)
+            self.errors += [CoverageError("aws", f.location, f.reason, None) for f in failures]
+            if not failures:
+                write_json(self.request.output, f"aws/{account}/{region}/launch-template-versions.json", found)
+            task.advance()
+        task.done()
+        return self._accounts(needs, profiles, home, issuers)
+
+    def _node_classes(
+        self,
+        cluster: str,
+        account: str,
+        partition: str,
+        needs: dict[str, dict[str, set[str]]],
+        profiles: dict[str, dict[str, set[str]]],
+    ) -> None:
+        """Karpenter EC2NodeClasses name the node role (or instance profile) of nodes yet to start."""
+        view = self.inventory.views.get("kubernetes")
+        for nc in view.of_kind(cluster, "EC2NodeClass") if view is not None else ():
+            spec, name = nc.get("spec") or {}, (nc.get("metadata") or {}).get("name", "")
+            who = f"ec2nodeclass {cluster}/{name}"
+            role = str(spec.get("role") or "")
+            if role:  # a name (Karpenter's usual form) or an ARN
+                arn = role if role.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{role}"
+                if parse_role_arn(arn):
+                    needs[arn.split(":")[4]][arn].add(who)
+            if spec.get("instanceProfile"):
+                arn = f"arn:{partition}:iam::{account}:instance-profile/{spec['instanceProfile']}"
+                profiles[account][arn].add(who)
+
+    def _accounts(
+        self,
+        needs: dict[str, dict[str, set[str]]],
+        profiles: dict[str, dict[str, set[str]]],
+        home: dict[str, str],
+        issuers: dict[str, set[str]],
+    ) -> dict[str, AccountIam]:
+        if not home and (needs or profiles):  # no EKS cluster told us whose credentials these are
+            caller = self._caller_identity()
+            if caller:
+                home[caller[0]] = caller[1]
+        out: dict[str, AccountIam] = {}
+        held = ", ".join(f"{a} ({p})" for a, p in sorted(home.items())) or "none"
+        for account in sorted(set(needs) | set(profiles)):
+            profile = None if account in home else self.clients.account_profiles.get(account)
+            arns = needs.get(account, {})
+            partition = home.get(account) or next((a.split(":")[1] for a in sorted(arns)), "aws")
+            reachable = {}
+            for arn, subjects in sorted(arns.items()):
+                if (account in home or profile) and arn.split(":")[1] == partition:
+                    reachable[arn] = set(subjects)
+                    continue
+                # Why not try anyway: GetRole takes only a name and answers for the caller's own
+                # account, so asking would read a same-named role of the wrong account.
+                reason = (
+                    f"the role is in account {account} ({arn.split(':')[1]}); the credentials in use are for {held}"
+                    f" (map a profile to that account to read it: --aws-account-profile {account}=PROFILE)"
+                )
+                if not home and self._caller_error is not None:
+                    reason = f"no usable AWS credentials: {self._caller_error.reason}"
+                self.errors += [CoverageError("aws", f"iam:GetRole {arn}", reason, s) for s in sorted(subjects)]
+            if account not in home and not profile:
+                continue
+            acct = AccountIam(self.clients, account, partition, profile)
+            acct.roles = reachable
+            acct.instance_profiles = {a: set(s) for a, s in profiles.get(account, {}).items()}
+            acct.issuers = issuers.get(account, set())
+            out[account] = acct
+        return out
+
+    # -- IAM ---------------------------------------------------------------------------------
+
+    def _iam(self, accounts: dict[str, AccountIam]) -> None:
+        task = self.progress.task("aws: IAM roles and policies", total=len(accounts))
+        for account, acct in accounts.items():
+            result: AccountResult = acct.collect()
+            self.errors += result.errors
+            if result.iam is not None:
+                write_json(self.request.output, f"aws/{account}/iam.json", result.iam)
+            if result.oidc is not None:
+                write_json(self.request.output, f"aws/{account}/oidc-providers.json", result.oidc)
+            task.advance()
+        task.done()
+
+
+def _account_profiles(value: Any) -> dict[str, str]:
+    """`ACCOUNT=PROFILE` strings (repeatable option, or one comma-separated string) -> {account: profile}."""
+    if not value:
+        return {}
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = {}
+    for item in items:
+        account, sep, profile = str(item).partition("=")
+        if sep and account.strip().isdigit() and profile.strip():
+            out[account.strip()] = profile.strip()
+    return out
+
+
+def _everything_failed(scope: Scope, location: str, reason: str) -> list[CoverageError]:
+    out = []
+    for cs in scope.clusters:
+        subjects = sorted({s for subjects in cs.irsa.values() for s in subjects})
+        out += [CoverageError("aws", location, reason, s) for s in subjects]
+        out.append(CoverageError("aws", location, reason, f"cluster {cs.name}"))
+    return out

@@ -1,0 +1,337 @@
+"""IAM: the roles kubeiam needs (IRSA, Pod Identity, node roles), their policies, the OIDC providers.
+
+Two ways to read one account, chosen by count (see docs/aws-live.md, "Per-role or bulk"):
+
+- per role: GetRole (trust, boundary), ListRolePolicies + GetRolePolicy, ListAttachedRolePolicies,
+  then GetPolicy + GetPolicyVersion once per distinct managed policy;
+- bulk: GetAccountAuthorizationDetails (roles, customer managed policies, attached AWS managed
+  policies, all in pages), cheaper as soon as the needed roles are more than a few percent of the
+  account.
+
+Either way the result is written as one `get-account-authorization-details` document, so the reader
+never knows which way it was fetched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeiam.model import CoverageError
+from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
+
+# Why these numbers: AWS documents 100 as GetAccountAuthorizationDetails' default page; we ask for
+# 1000 per page, so 100 per page is a pessimistic estimate (real pages are never smaller in count).
+GAAD_ITEMS_PER_PAGE = 100
+GAAD_PAGE_SIZE = 1000
+# Attached AWS managed policies are not counted by GetAccountSummary; accounts typically attach a
+# few dozen to a few hundred. Over-estimating only makes us choose per-role calls a bit earlier.
+AWS_MANAGED_ESTIMATE = 100
+# Per needed role: GetRole + ListRolePolicies + ListAttachedRolePolicies + ~1 GetRolePolicy +
+# ~1 managed policy (GetPolicy + GetPolicyVersion, shared between roles, so counted as one call).
+PER_ROLE_CALLS = 5
+# Per needed managed policy: GetPolicy + GetPolicyVersion.
+PER_POLICY_CALLS = 2
+_PARTITION_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+_ROLE_KEYS = (
+    "Path",
+    "RoleName",
+    "RoleId",
+    "Arn",
+    "CreateDate",
+    "AssumeRolePolicyDocument",
+    "PermissionsBoundary",
+    "Tags",
+    "RoleLastUsed",
+)
+
+
+@dataclass
+class AccountResult:
+    account: str
+    iam: dict[str, Any] | None = None
+    """`get-account-authorization-details` shape: RoleDetailList and Policies."""
+    oidc: dict[str, Any] | None = None
+    """{"OpenIDConnectProviderList": [...]}"""
+    errors: list[CoverageError] = field(default_factory=list)
+    mode: str = ""
+    """`bulk` or `per-role`: which way the roles were read."""
+
+
+@dataclass
+class AccountIam:
+    clients: Clients
+    account: str
+    partition: str
+    profile: str | None
+    roles: dict[str, set[str]] = field(default_factory=dict)
+    """role ARN -> subjects that depend on it."""
+    instance_profiles: dict[str, set[str]] = field(default_factory=dict)
+    """instance profile ARN -> subjects (nodes) that depend on it."""
+    issuers: set[str] = field(default_factory=set)
+    """The OIDC issuers of the clusters in this account (their providers are always described)."""
+
+    def __post_init__(self) -> None:
+        default = self.clients.session(self.profile).region_name
+        same_partition = default and _partition_of_region(default) == self.partition
+        region = default if same_partition else _PARTITION_REGION.get(self.partition, "us-east-1")
+        self.iam = self.clients.client("iam", region, self.profile)
+        self.result = AccountResult(self.account)
+        self._roles: dict[str, dict[str, Any]] = {}
+        self._policies: dict[str, dict[str, Any]] = {}
+        self._profile_docs: dict[str, dict[str, Any]] = {}
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def collect(self) -> AccountResult:
+        summary = self._summary()
+        if summary is not None and self._bulk_is_cheaper(summary):
+            self.result.mode = "bulk"
+            try:
+                self._bulk(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+            except AwsCallFailed:
+                # Denied the bulk API but maybe not the per-role ones: fall back, lose nothing.
+                self.result.mode = "per-role"
+                self._roles.clear()
+                self._policies.clear()
+        if self.result.mode != "bulk":
+            self.result.mode = "per-role"
+            self._per_role()
+        else:  # node roles reached through instance profiles: their policies are needed too
+            for role in self._roles.values():
+                for p in role.get("InstanceProfileList", []):
+                    if p["Arn"] in self.instance_profiles:
+                        self.roles.setdefault(role["Arn"], set()).update(self.instance_profiles[p["Arn"]])
+        self._missing_policies(summary)
+        self.result.iam = {
+            "RoleDetailList": [self._roles[a] for a in sorted(self._roles)],
+            "Policies": [self._policies[a] for a in sorted(self._policies)],
+        }
+        self.result.oidc = self._oidc_providers()
+        return self.result
+
+    # -- choosing ----------------------------------------------------------------------------
+
+    def _summary(self) -> dict[str, int] | None:
+        try:
+            return call(self.iam, "get_account_summary", "iam:GetAccountSummary").get("SummaryMap", {})
+        except AwsCallFailed:
+            return None  # not a coverage loss: we simply read role by role
+
+    def _bulk_is_cheaper(self, summary: dict[str, int]) -> bool:
+        items = summary.get("Roles", 0) + summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE
+        bulk_calls = math.ceil(items / GAAD_ITEMS_PER_PAGE)
+        per_role_calls = PER_ROLE_CALLS * len(self.roles) + len(self.instance_profiles)
+        return bulk_calls < per_role_calls
+
+    # -- bulk --------------------------------------------------------------------------------
+
+    def _bulk(self, filters: list[str]) -> None:
+        loc = f"iam:GetAccountAuthorizationDetails {self.account}"
+        for page in pages(
+            self.iam,
+            "get_account_authorization_details",
+            loc,
+            Filter=filters,
+            PaginationConfig={"PageSize": GAAD_PAGE_SIZE},
+        ):
+            for role in page.get("RoleDetailList", []):
+                self._roles[role["Arn"]] = role
+            for policy in page.get("Policies", []):
+                # AWS returns only the AWS managed policies in use; some emulators return them all.
+                if ":iam::aws:policy/" in policy["Arn"] and not (
+                    policy.get("AttachmentCount") or policy.get("PermissionsBoundaryUsageCount")
+                ):
+                    continue
+                # The API always names the policy; some emulators leave PolicyName out.
+                policy.setdefault("PolicyName", policy["Arn"].rsplit("/", 1)[-1])
+                self._policies[policy["Arn"]] = policy
+
+    # -- per role ----------------------------------------------------------------------------
+
+    def _per_role(self) -> None:
+        profile_roles = self.clients.map("iam", self._instance_profile, sorted(self.instance_profiles))
+        for profile_arn, role_arns in zip(sorted(self.instance_profiles), profile_roles, strict=True):
+            for role_arn in role_arns:
+                self.roles.setdefault(role_arn, set()).update(self.instance_profiles[profile_arn])
+        wanted = sorted(a for a in self.roles if a not in self._roles)
+        for arn, detail in zip(wanted, self.clients.map("iam", self._role, wanted), strict=True):
+            if detail is not None:
+                self._roles[arn] = detail
+
+    def _instance_profile(self, arn: str) -> list[str]:
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            doc = call(self.iam, "get_instance_profile", f"iam:GetInstanceProfile {arn}", InstanceProfileName=name)
+        except AwsCallFailed as exc:
+            if not exc.not_found:
+                self._fail(exc, self.instance_profiles[arn])
+            return []
+        profile = doc["InstanceProfile"]
+        # Kept whole, as GetAccountAuthorizationDetails' InstanceProfileList entries are.
+        self._profile_docs[arn] = profile
+        return [r["Arn"] for r in profile.get("Roles", [])]
+
+    def _role(self, arn: str) -> dict[str, Any] | None:
+        name = arn.rsplit("/", 1)[-1]
+        subjects = self.roles[arn]
+        try:
+            role = call(self.iam, "get_role", f"iam:GetRole {arn}", RoleName=name)["Role"]
+        except AwsCallFailed as exc:
+            if not exc.not_found:
+                self._fail(exc, subjects)
+            return None  # does not exist: absent from the document, the reader reports it missing
+        if role.get("Arn") != arn:  # same name, other path: the annotation's role does not exist
+            return None
+        detail = {k: role[k] for k in _ROLE_KEYS if k in role}
+        detail["InstanceProfileList"] = [
+            p for p_arn, p in sorted(self._profile_docs.items()) if any(r["Arn"] == arn for r in p.get("Roles", []))
+        ]
+        # A role whose policies could not all be read is still written (its trust was read), and
+        # the coverage error says what is missing: its permissions are then a lower bound.
+        try:
+            names = [
+                n
+                for page in pages(self.iam, "list_role_policies", f"iam:ListRolePolicies {arn}", RoleName=name)
+                for n in page.get("PolicyNames", [])
+            ]
+            detail["RolePolicyList"] = [self._inline(arn, name, n) for n in sorted(names)]
+        except AwsCallFailed as exc:
+            self._fail(exc, subjects)
+            detail["RolePolicyList"] = []
+        try:
+            detail["AttachedManagedPolicies"] = [
+                {"PolicyName": p["PolicyName"], "PolicyArn": p["PolicyArn"]}
+                for page in pages(
+                    self.iam, "list_attached_role_policies", f"iam:ListAttachedRolePolicies {arn}", RoleName=name
+                )
+                for p in page.get("AttachedPolicies", [])
+            ]
+        except AwsCallFailed as exc:
+            self._fail(exc, subjects)
+            detail["AttachedManagedPolicies"] = []
+        return detail
+
+    def _inline(self, arn: str, role: str, policy: str) -> dict[str, Any]:
+        loc = f"iam:GetRolePolicy {arn} {policy}"
+        doc = call(self.iam, "get_role_policy", loc, RoleName=role, PolicyName=policy)
+        return {"PolicyName": doc["PolicyName"], "PolicyDocument": doc["PolicyDocument"]}
+
+    # -- managed policies --------------------------------------------------------------------
+
+    def _missing_policies(self, summary: dict[str, int] | None) -> None:
+        """Fetch every managed policy the needed roles use (attached or as boundary) not read yet."""
+        users: dict[str, set[str]] = {}
+        for arn, subjects in self.roles.items():
+            role = self._roles.get(arn)
+            if role is None:
+                continue
+            refs = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
+            if role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"):
+                refs.append(role["PermissionsBoundary"]["PermissionsBoundaryArn"])
+            for ref in refs:
+                users.setdefault(ref, set()).update(subjects)
+        wanted = sorted(a for a in users if a not in self._policies)
+        if not wanted:
+            return
+        if summary is not None and self.result.mode == "per-role":
+            pages_needed = math.ceil((summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE) / GAAD_ITEMS_PER_PAGE)
+            if pages_needed < PER_POLICY_CALLS * len(wanted):
+                with contextlib.suppress(AwsCallFailed):  # else the per-policy calls below
+                    self._bulk(["LocalManagedPolicy", "AWSManagedPolicy"])
+                wanted = [a for a in wanted if a not in self._policies]
+        for arn, found in zip(wanted, self.clients.map("iam", self._policy, wanted), strict=True):
+            if isinstance(found, AwsCallFailed):
+                self._fail(found, users[arn])
+            elif found is not None:
+                self._policies[arn] = found
+
+    def _policy(self, arn: str) -> dict[str, Any] | AwsCallFailed | None:
+        try:
+            policy = call(self.iam, "get_policy", f"iam:GetPolicy {arn}", PolicyArn=arn)["Policy"]
+            loc = f"iam:GetPolicyVersion {arn} {policy['DefaultVersionId']}"
+            version = call(self.iam, "get_policy_version", loc, PolicyArn=arn, VersionId=policy["DefaultVersionId"])[
+                "PolicyVersion"
+            ]
+        except AwsCallFailed as exc:
+            return None if exc.not_found else exc
+        policy.pop("Tags", None)  # not part of get-account-authorization-details' ManagedPolicyDetail
+        policy["PolicyVersionList"] = [version]
+        return policy
+
+    # -- OIDC providers ----------------------------------------------------------------------
+
+    def _oidc_providers(self) -> dict[str, Any] | None:
+        """Every provider of the account; the full description of those the needed roles trust.
+
+        Why not describe them all: an account with many clusters has one provider per cluster,
+        and only the ones our roles name (and our clusters' issuers) decide anything. The others
+        are written as ListOpenIDConnectProviders prints them (`{"Arn": ...}`), so the list stays
+        complete: a provider missing from it really does not exist.
+        """
+        try:
+            listed = call(self.iam, "list_open_id_connect_providers", "iam:ListOpenIDConnectProviders")
+        except AwsCallFailed as exc:
+            self._fail(exc, {s for subjects in self.roles.values() for s in subjects} or {None})
+            return None
+        arns = sorted(p["Arn"] for p in listed.get("OpenIDConnectProviderList", []))
+        wanted = self._trusted_providers()
+        hosts = {i.removeprefix("https://").rstrip("/") for i in self.issuers}
+        described = [a for a in arns if a in wanted or a.split(":oidc-provider/", 1)[-1] in hosts]
+
+        def get(arn: str) -> dict[str, Any] | AwsCallFailed:
+            try:
+                loc = f"iam:GetOpenIDConnectProvider {arn}"
+                doc = call(self.iam, "get_open_id_connect_provider", loc, OpenIDConnectProviderArn=arn)
+            except AwsCallFailed as exc:
+                return exc
+            return {"Arn": arn, **doc}
+
+        found = dict(zip(described, self.clients.map("iam", get, described), strict=True))
+        out = []
+        for arn in arns:
+            entry = found.get(arn, {"Arn": arn})
+            if isinstance(entry, AwsCallFailed):
+                if not entry.not_found:
+                    self._fail(entry, self._subjects_trusting(arn) or {None})
+                entry = {"Arn": arn}
+            out.append(entry)
+        return {"OpenIDConnectProviderList": out}
+
+    def _trusted_providers(self) -> set[str]:
+        return {p for arn in self.roles if arn in self._roles for p in _federated(self._roles[arn])}
+
+    def _subjects_trusting(self, provider: str) -> set[str]:
+        return {
+            s
+            for arn, subjects in self.roles.items()
+            if provider in _federated(self._roles.get(arn, {}))
+            for s in subjects
+        }
+
+    def _fail(self, exc: AwsCallFailed, subjects: set[str] | set[str | None]) -> None:
+        for s in sorted(subjects, key=lambda x: x or ""):
+            self.result.errors.append(CoverageError(source="aws", location=exc.location, reason=exc.reason, subject=s))
+
+
+def _federated(role: dict[str, Any]) -> set[str]:
+    """The OIDC provider ARNs a role's trust policy names."""
+    out: set[str] = set()
+    statements = (role.get("AssumeRolePolicyDocument") or {}).get("Statement") or []
+    for st in statements if isinstance(statements, list) else [statements]:
+        principal = st.get("Principal") if isinstance(st, dict) else None
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        for value in [federated] if isinstance(federated, str) else federated or []:
+            if ":oidc-provider/" in str(value):
+                out.add(str(value))
+    return out
+
+
+def _partition_of_region(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

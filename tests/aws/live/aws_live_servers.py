@@ -1,0 +1,210 @@
+"""Local AWS for the live tests: moto in server mode, and a small front server for what moto lacks.
+
+The front server speaks the EKS Pod Identity REST routes (ListPodIdentityAssociations,
+DescribePodIdentityAssociation) with the shapes of the EKS API reference, can answer chosen
+operations with AccessDenied or Throttling (as AWS does: IAM's XML error, EKS's JSON error), logs
+every operation it sees, and forwards everything else to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+_PIA_LIST = re.compile(r"^/clusters/(?P<cluster>[^/]+)/pod-identity-associations$")
+_PIA_ONE = re.compile(r"^/clusters/(?P<cluster>[^/]+)/pod-identity-associations/(?P<id>[^/]+)$")
+_EKS_ROUTES = (
+    (re.compile(r"^/clusters$"), "ListClusters"),
+    (re.compile(r"^/clusters/[^/]+$"), "DescribeCluster"),
+    (re.compile(r"^/clusters/[^/]+/node-groups$"), "ListNodegroups"),
+    (re.compile(r"^/clusters/[^/]+/node-groups/[^/]+$"), "DescribeNodegroup"),
+    (_PIA_LIST, "ListPodIdentityAssociations"),
+    (_PIA_ONE, "DescribePodIdentityAssociation"),
+)
+
+
+@dataclass
+class FrontServer:
+    """Pod Identity routes + fault injection in front of moto."""
+
+    moto_port: int
+    associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """cluster name -> DescribePodIdentityAssociation `association` objects."""
+    deny: set[str] = field(default_factory=set)
+    """Operations (e.g. `iam:GetRole`, `eks:ListPodIdentityAssociations`) answered with AccessDenied."""
+    throttle: set[str] = field(default_factory=set)
+    """Operations always answered with a throttling error (retries then run out)."""
+    page_size: int = 2
+    """Pod Identity list page size (small, so paging is exercised)."""
+    latency: float = 0.0
+    """Seconds added to every request (benchmarks: what concurrency buys)."""
+    log: list[str] = field(default_factory=list)
+
+    def start(self) -> FrontServer:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                service, operation = _operation(self.command, self.path, self.headers, body)
+                name = f"{service}:{operation}"
+                front.log.append(name)
+                if front.latency:
+                    time.sleep(front.latency)
+                if name in front.deny:  # each service's own code for it
+                    code = {"eks": "AccessDeniedException", "ec2": "UnauthorizedOperation"}.get(service, "AccessDenied")
+                    return self._error(
+                        service,
+                        403,
+                        code,
+                        f"User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: {operation}",
+                    )
+                if name in front.throttle:
+                    code = {"eks": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(service, "Throttling")
+                    return self._error(
+                        service,
+                        429 if service == "eks" else 503 if service == "ec2" else 400,
+                        code,
+                        "Rate exceeded",
+                    )
+                if service == "eks" and operation in ("ListPodIdentityAssociations", "DescribePodIdentityAssociation"):
+                    return self._pod_identity(operation)
+                self._forward(body)
+
+            def _pod_identity(self, operation: str) -> None:
+                url = urlsplit(self.path)
+                if operation == "DescribePodIdentityAssociation":
+                    m = _PIA_ONE.match(url.path)
+                    assert m
+                    found = [
+                        a for a in front.associations.get(unquote(m["cluster"]), []) if a["associationId"] == m["id"]
+                    ]
+                    if not found:
+                        return self._json(
+                            404,
+                            {"message": "Pod Identity association not found"},
+                            {"x-amzn-ErrorType": "ResourceNotFoundException"},
+                        )
+                    return self._json(200, {"association": found[0]})
+                m = _PIA_LIST.match(url.path)
+                assert m
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                items = [
+                    a
+                    for a in front.associations.get(unquote(m["cluster"]), [])
+                    if query.get("namespace") in (None, a["namespace"])
+                    and query.get("serviceAccount") in (None, a["serviceAccount"])
+                ]
+                start = int(query.get("nextToken", "0"))
+                size = min(int(query.get("maxResults", front.page_size)), front.page_size)
+                keys = ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId", "ownerArn")
+                page = {"associations": [{k: a[k] for k in keys if k in a} for a in items[start : start + size]]}
+                if start + size < len(items):
+                    page["nextToken"] = str(start + size)
+                self._json(200, page)
+
+            def _forward(self, body: bytes) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", front.moto_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            def _error(self, service: str, status: int, code: str, message: str) -> None:
+                if service == "eks":
+                    return self._json(status, {"message": message}, {"x-amzn-ErrorType": code})
+                if service == "ec2":  # EC2's query errors have their own envelope
+                    return self._xml(
+                        status,
+                        f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+                        "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>",
+                    )
+                self._xml(
+                    status,
+                    f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+                    "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>",
+                )
+
+            def _xml(self, status: int, text: str) -> None:
+                xml = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(xml)))
+                self.end_headers()
+                self.wfile.write(xml)
+
+            def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @contextmanager
+    def faults(self, deny: set[str] = frozenset(), throttle: set[str] = frozenset()) -> Iterator[FrontServer]:  # type: ignore[assignment]
+        self.deny, self.throttle = set(deny), set(throttle)
+        try:
+            yield self
+        finally:
+            self.deny, self.throttle = set(), set()
+
+    def operations(self) -> list[str]:
+        return list(self.log)
+
+
+def _operation(method: str, path: str, headers: Any, body: bytes) -> tuple[str, str]:
+    """(service, operation) of a request: from the SigV4 scope and the Action or the REST route."""
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/", headers.get("Authorization", ""))
+    service = scope["service"] if scope else "?"
+    if service == "eks":
+        route = urlsplit(path).path
+        for pattern, name in _EKS_ROUTES:
+            if pattern.match(route):
+                return service, name
+        return service, f"{method} {route}"
+    params = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(urlsplit(path).query)
+    return service, (params.get("Action") or ["?"])[0]

@@ -1,0 +1,73 @@
+"""Fixtures for the live AWS tests: one moto server and one front server per xdist worker, seeded once."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aws_live_estate import Estate, seed
+from aws_live_harness import LiveAws
+from aws_live_servers import FrontServer
+
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def aws_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FrontServer, Estate, Path]]:
+    """(moto URL, front server, seeded estate, empty AWS config dir), once per worker process."""
+    pytest.importorskip("moto.server")
+    from moto.server import ThreadedMotoServer
+
+    config = tmp_path_factory.mktemp("aws-config")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    moto_url = f"http://{host}:{port}"
+    front = FrontServer(moto_port=port).start()
+    # The fake environment only while seeding: other tests of this worker must not inherit it.
+    with pytest.MonkeyPatch.context() as mp:
+        _fake_aws_env(mp, config)
+        mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # read by moto on the first IAM call
+        estate = seed(moto_url)
+    front.associations = {estate.cluster: estate.associations}
+    try:
+        yield moto_url, front, estate, config
+    finally:
+        front.stop()
+        server.stop()
+
+
+_AMBIENT = ("AWS_PROFILE", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "AWS_REGION")
+
+
+def _fake_aws_env(mp: pytest.MonkeyPatch, config: Path) -> None:
+    for key, value in _FAKE_ENV.items():
+        mp.setenv(key, value)
+    mp.setenv("AWS_CONFIG_FILE", str(config / "config"))  # never the developer's own profiles
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config / "credentials"))
+    for key in [k for k in os.environ if k.startswith(("AWS_ENDPOINT_URL", "KUBEIAM_AWS_")) or k in _AMBIENT]:
+        mp.delenv(key)
+
+
+@pytest.fixture
+def live_aws(
+    aws_servers: tuple[str, FrontServer, Estate, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> LiveAws:
+    moto_url, front, estate, config = aws_servers
+    _fake_aws_env(monkeypatch, config)
+    # botocore's own per-service endpoint variables: EKS and IAM through the front server (Pod
+    # Identity routes, fault injection), everything else straight to moto.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", front.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", front.url)
+    return LiveAws(moto_url, front, estate, tmp_path)
