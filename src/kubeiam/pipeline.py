@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,17 @@ def read_inventory(evidence: Evidence, providers: Sequence[Provider]) -> Invento
     if not any(evidence.path(name).is_dir() for name in known):
         # Most likely the wrong folder: auditing it would print an empty, "clean" report.
         raise InputError(f"{evidence.root}: not an evidence directory (no {'/, '.join(sorted(known))}/ folder in it)")
-    inventory = Inventory()
+    # Errors of the live collection that wrote this directory come first, so a provider's reader
+    # can tell "not collected (AccessDenied)" from "does not exist".
+    inventory = Inventory(errors=read_collection_errors(evidence))
     for provider in providers:
         inventory = provider.read(evidence, inventory)
     if not inventory.clusters:
         inventory = inventory.with_(
-            errors=(CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited"),)
+            errors=(
+                *inventory.errors,
+                CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited"),
+            )
         )
     return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)))
 
@@ -69,7 +75,36 @@ def collect(request: CollectRequest, providers: Sequence[Provider]) -> tuple[Evi
         errors.extend(provider.collect(request, inventory))
         # Each cloud provider needs what Kubernetes (and earlier providers) found: re-read.
         inventory = provider.read(Evidence(request.output), inventory)
+    write_collection_errors(request.output, errors)
     return evidence, errors
+
+
+COLLECTION_ERRORS = "collection-errors.json"
+"""What a live collection could not read, kept in the evidence directory it wrote: an offline
+re-audit of that directory then reports the same coverage as the live audit did."""
+
+
+def write_collection_errors(root: Path, errors: Sequence[CoverageError]) -> None:
+    rows = [
+        {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
+        for e in sorted(set(errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
+    ]
+    (root / COLLECTION_ERRORS).write_text(json.dumps({"errors": rows}, indent=2) + "\n", encoding="utf-8")
+
+
+def read_collection_errors(evidence: Evidence) -> tuple[CoverageError, ...]:
+    rows = evidence.load_list(COLLECTION_ERRORS, key="errors")
+    if rows is None:
+        return ()
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("source", "location", "reason")):
+            raise InputError(f"{COLLECTION_ERRORS}: errors[{i}] needs string fields source, location, reason")
+        subject = row.get("subject")
+        out.append(
+            CoverageError(row["source"], row["location"], row["reason"], subject if isinstance(subject, str) else None)
+        )
+    return tuple(out)
 
 
 def audit(
