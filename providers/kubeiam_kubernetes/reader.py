@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from kubeiam.credentials import SECRET_KEY_NAMES, STATIC_CREDENTIAL_VARIABLES
@@ -29,6 +32,7 @@ _WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "
 
 def read_kubernetes(evidence: Evidence, inventory: Inventory) -> Inventory:
     clusters, namespaces, sas, workloads, nodes, blocks, extras = [], [], [], [], [], [], []
+    misplaced: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
     for name in evidence.children("kubernetes"):
         base = f"kubernetes/{name}"
         items = _items(evidence, f"{base}/resources.json")
@@ -49,6 +53,7 @@ def read_kubernetes(evidence: Evidence, inventory: Inventory) -> Inventory:
         )
         namespaces += parsed.namespaces()
         sas += parsed.service_accounts()
+        misplaced.update(parsed.misplaced_annotations())
         workloads += parsed.workloads()
         nodes += parsed.nodes()
         blocks += egress_blocks(name, parsed.by_kind)
@@ -66,7 +71,7 @@ def read_kubernetes(evidence: Evidence, inventory: Inventory) -> Inventory:
             known.add((w.cluster, w.namespace, w.service_account))
             sas.append(ServiceAccount(w.cluster, w.namespace, w.service_account, implicit=True))
     views = dict(inventory.views)
-    views["kubernetes"] = KubernetesView(tuple(extras))
+    views["kubernetes"] = KubernetesView(tuple(extras), misplaced)
     return inventory.with_(
         clusters=inventory.clusters + tuple(clusters),
         namespaces=inventory.namespaces + tuple(namespaces),
@@ -79,10 +84,17 @@ def read_kubernetes(evidence: Evidence, inventory: Inventory) -> Inventory:
 
 
 class KubernetesView:
-    """Objects of other kinds (EC2NodeClass, Deployments...) for cloud providers' readers."""
+    """Objects of other kinds (EC2NodeClass, Deployments...) for cloud providers' readers, and
+    what the model cannot hold: annotation maps under a misspelled metadata field."""
 
-    def __init__(self, objects: tuple[Mapping[str, Any], ...]) -> None:
+    def __init__(
+        self,
+        objects: tuple[Mapping[str, Any], ...],
+        misplaced_annotations: Mapping[tuple[str, str, str], Mapping[str, Mapping[str, str]]] | None = None,
+    ) -> None:
         self.objects = objects
+        self.misplaced_annotations = dict(misplaced_annotations or {})
+        """ServiceAccount key -> {metadata field as written (e.g. `annotation`) -> its map}."""
 
     def of_kind(self, cluster: str, kind: str) -> tuple[Mapping[str, Any], ...]:
         return tuple(o for o in self.objects if o.get("cluster") == cluster and o.get("kind") == kind)
@@ -106,6 +118,32 @@ def _items(evidence: Evidence, relative: str) -> list[Mapping[str, Any]] | None:
         if not isinstance(item.get("metadata"), dict) or not isinstance(item["metadata"].get("name"), str):
             raise InputError(f"{relative}: items[{i}] ({item['kind']}) has no metadata.name")
     return items
+
+
+_SCHEDULED_JOB = re.compile(r"^(?P<cronjob>.+)-(?P<minutes>[0-9]{8,10})$")
+
+
+def _cronjob_of(job: str, created: Any) -> str | None:
+    """The CronJob that scheduled `job`, when the Job object itself is not in the evidence.
+
+    Why: the CronJob controller names each Job `<cronjob>-<scheduled time in minutes since the
+    epoch>`, so without this every run of a CronJob would be a new subject (a new fingerprint).
+    The pod's creation time must fall within a day after that scheduled minute, which rules out
+    a hand-made Job that merely ends in digits (`migrate-20240101`).
+    """
+    m = _SCHEDULED_JOB.match(job)
+    if not m or not isinstance(created, str):
+        return None
+    try:
+        started = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    delay = started.timestamp() / 60 - int(m["minutes"])
+    return m["cronjob"] if 0 <= delay <= 24 * 60 else None
+
+
+def _near_annotations(field: str) -> bool:
+    return bool(difflib.get_close_matches(field.lower(), ["annotations"], n=1, cutoff=0.85))
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -165,6 +203,22 @@ class _Cluster:
             )
         return out
 
+    def misplaced_annotations(self) -> dict[tuple[str, str, str], dict[str, dict[str, str]]]:
+        """Maps under a near-miss of `metadata.annotations` (`annotation:`, `anotations:`).
+
+        Why: a manifest with `metadata.annotation:` (seen in real docs) applies with its
+        annotations silently dropped (or is refused); evidence built from such manifests keeps
+        them, and they bind nothing. Which keys they hold is for the rules to judge.
+        """
+        out: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
+        for sa in self.by_kind.get("ServiceAccount", []):
+            meta = _meta(sa)
+            for field, value in meta.items():
+                if field != "annotations" and isinstance(value, dict) and _near_annotations(field):
+                    key = (self.name, str(meta.get("namespace") or "default"), meta["name"])
+                    out.setdefault(key, {})[field] = _str_map(value)
+        return out
+
     def nodes(self) -> list[Node]:
         return [
             Node(
@@ -216,6 +270,10 @@ class _Cluster:
                     hash_ = _meta(obj).get("labels", {}).get("pod-template-hash")
                     if hash_ and name.endswith(f"-{hash_}"):
                         kind, name = "Deployment", name[: -len(hash_) - 1]
+                elif kind == "Job":
+                    cronjob = _cronjob_of(name, _meta(obj).get("creationTimestamp"))
+                    if cronjob:
+                        kind, name = "CronJob", cronjob
                 break
             obj = parent
         return kind, name
@@ -227,7 +285,11 @@ class _Cluster:
             if isinstance(v, dict) and v.get("secret")
         }
         found: list[EnvCredential] = []
-        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        containers = [
+            *(spec.get("initContainers") or []),
+            *(spec.get("containers") or []),
+            *(spec.get("ephemeralContainers") or []),  # kubectl debug: same env, same keys
+        ]
         for c in containers:
             cname = c.get("name", "")
             mounts = [(m.get("mountPath", ""), m.get("name")) for m in c.get("volumeMounts") or []]

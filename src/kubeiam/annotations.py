@@ -28,9 +28,13 @@ class IdentityAnnotation:
 
 
 _ARN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# Google service account emails are lower case: NAME@PROJECT.iam.gserviceaccount.com (PROJECT may
+# be domain-scoped: my-proj.example.com), the default compute and App Engine accounts. Why strict:
+# docs placeholders (`NAME@PROJECT_ID.iam...`, `<PROJECT_ID>`) must count as malformed, not valid.
 _EMAIL = re.compile(
-    r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$"
-    r"|^[\w.+-]+@[\w-]+(\.[\w-]+)*\.gserviceaccount\.com$"
+    r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9](\.[a-z0-9-]+)*\.iam\.gserviceaccount\.com$"
+    r"|^[0-9]+-compute@developer\.gserviceaccount\.com$"
+    r"|^[a-z][a-z0-9-]{4,28}[a-z0-9]@appspot\.gserviceaccount\.com$"
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

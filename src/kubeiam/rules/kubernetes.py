@@ -89,6 +89,28 @@ def near_miss_annotation(inv: Inventory) -> Iterator[Match]:
                 evidence={"annotation": key, "value": value, "expected_key": meant.key},
                 remediation=f"Rename annotation '{key}' to '{meant.key}'.",
             )
+    # Identity annotations under a misspelled metadata field (`metadata.annotation:`): the
+    # Kubernetes reader keeps those maps in its view, since the model only has real annotations.
+    misplaced = getattr(inv.views.get("kubernetes"), "misplaced_annotations", None) or {}
+    for sa in inv.service_accounts:
+        for field, stray in sorted(misplaced.get(sa.key, {}).items()):
+            for key, value in sorted(stray.items()):
+                meant = BY_KEY.get(key) or near_miss(key)
+                if meant is None or meant.key in sa.annotations:
+                    continue
+                yield Match.for_sa(
+                    sa,
+                    item=f"metadata.{field}/{key}",
+                    cloud=meant.cloud.value,
+                    detail=f"'{key}' is under metadata.{field}, not metadata.annotations",
+                    evidence={
+                        "field": f"metadata.{field}",
+                        "annotation": key,
+                        "value": value,
+                        "expected_key": meant.key,
+                    },
+                    remediation=f"Move '{key}' under metadata.annotations (spelled '{meant.key}').",
+                )
 
 
 @rule(
@@ -107,7 +129,8 @@ def malformed_annotation(inv: Inventory) -> Iterator[Match]:
     for sa in inv.service_accounts:
         for key, value in sorted(sa.annotations.items()):
             ann = BY_KEY.get(key)
-            if ann is None or ann.value_pattern.match(value.strip()):
+            # Why no strip: the webhook passes the value on as written; a stray space or newline breaks it.
+            if ann is None or ann.value_pattern.fullmatch(value):
                 continue
             yield Match.for_sa(
                 sa,

@@ -1,0 +1,71 @@
+"""Turn an API object into what `kubectl get -o json` prints, minus anything secret.
+
+Why redact: an evidence directory is an audit trail handed to auditors; a pod that sets
+`AWS_SECRET_ACCESS_KEY` as a literal must be reported (the variable and where it comes from) without
+its value ever being written anywhere. The reader only needs to know that a literal is there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubeiam.credentials import STATIC_CREDENTIAL_VARIABLES
+
+REDACTED = "<redacted by kubeiam>"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+# Credential variables, plus names that by convention hold secrets. GOOGLE_APPLICATION_CREDENTIALS
+# is a file path, not a secret, and the reader needs it to find the mounted key.
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.IGNORECASE)
+_KEEP = {"GOOGLE_APPLICATION_CREDENTIALS"}
+
+# Kinds collected only for their ownerReferences: their pod templates (with env) are dropped.
+METADATA_ONLY = {"ReplicaSet", "Job"}
+
+
+def is_secret_variable(name: str) -> bool:
+    return name not in _KEEP and (name in STATIC_CREDENTIAL_VARIABLES or bool(_SECRET_NAME.search(name)))
+
+
+def as_kubectl_item(raw: Mapping[str, Any], kind: str, api_version: str) -> dict[str, Any]:
+    """`kind`/`apiVersion` first (typed lists omit them on items), no managedFields, secrets redacted."""
+    item: dict[str, Any] = {"apiVersion": raw.get("apiVersion") or api_version, "kind": raw.get("kind") or kind}
+    for key, value in raw.items():
+        if key not in item:
+            item[key] = value
+    meta = dict(item.get("metadata") or {})
+    meta.pop("managedFields", None)  # kubectl hides them by default (--show-managed-fields=false)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        # The last applied manifest repeats every env literal of a bare pod: drop it.
+        meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    item["metadata"] = meta
+    if item["kind"] in METADATA_ONLY:
+        return {"apiVersion": item["apiVersion"], "kind": item["kind"], "metadata": meta}
+    if item["kind"] == "Pod" and isinstance(item.get("spec"), dict):
+        item["spec"] = redact_pod_spec(item["spec"])
+    return item
+
+
+def redact_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(spec)
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        containers = out.get(field)
+        if isinstance(containers, list):
+            out[field] = [_redact_container(c) if isinstance(c, dict) else c for c in containers]
+    return out
+
+
+def _redact_container(container: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(container)
+    env = out.get("env")
+    if isinstance(env, list):
+        out["env"] = [
+            {**e, "value": REDACTED}
+            if isinstance(e, dict) and e.get("value") and is_secret_variable(str(e.get("name", "")))
+            else e
+            for e in env
+        ]
+    return out

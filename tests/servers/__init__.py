@@ -1,0 +1,1 @@
+"""Local servers that speak real wire protocols, shared by every provider's end-to-end tests."""
