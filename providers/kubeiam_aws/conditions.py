@@ -1,0 +1,145 @@
+"""AWS condition evaluation for one principal: which conditions can never hold, which always do.
+
+Judged only from what the evidence proves about the role session a workload gets (its ARN, its
+account, that it is an assumed-role session, that it was created after the role): anything else
+stays "maybe", so a condition we cannot decide never turns a finding into a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import Enum
+
+from kubeiam.policy import Condition, Statement, matches
+
+
+class Verdict(Enum):
+    NEVER = "never"
+    ALWAYS = "always"
+    MAYBE = "maybe"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What is known about every session of a role assumed by a workload."""
+
+    principal_arn: str
+    account: str
+    not_before: datetime | None = None
+    """No session of the role is older than this (the role's CreateDate)."""
+
+
+_DATE_KEYS = {"aws:tokenissuetime", "aws:currenttime"}
+_STRING_POS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike", "StringEqualsIgnoreCase"}
+_STRING_NEG = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "StringNotEqualsIgnoreCase"}
+
+
+def parse_date(value: str) -> datetime | None:
+    text = value.strip().replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = datetime.fromtimestamp(float(value), tz=UTC)
+        except (ValueError, OverflowError):
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _date(cond: Condition, ctx: SessionContext) -> Verdict:
+    if ctx.not_before is None or len(cond.values) != 1:
+        return Verdict.MAYBE
+    when = parse_date(cond.values[0])
+    if when is None:
+        return Verdict.MAYBE
+    op = cond.base_operator
+    # Every session (and its token) is younger than the role: a bound older than the role decides.
+    if when < ctx.not_before:
+        if op in ("DateLessThan", "DateLessThanEquals"):
+            return Verdict.NEVER
+        if op in ("DateGreaterThan", "DateGreaterThanEquals", "DateNotEquals"):
+            return Verdict.ALWAYS
+        if op == "DateEquals":
+            return Verdict.NEVER
+    return Verdict.MAYBE
+
+
+def _string(cond: Condition, actual: str, *, glob: bool) -> Verdict:
+    op = cond.base_operator
+    if op not in _STRING_POS and op not in _STRING_NEG:
+        return Verdict.MAYBE
+    like = glob or op.endswith("Like")
+    hit = any(matches(v, actual) if like else v.lower() == actual.lower() for v in cond.values)
+    if op in _STRING_POS:
+        return Verdict.ALWAYS if hit else Verdict.NEVER
+    return Verdict.NEVER if hit else Verdict.ALWAYS
+
+
+def condition_verdict(cond: Condition, ctx: SessionContext) -> Verdict:
+    if cond.operator.startswith(("ForAnyValue:", "ForAllValues:")):
+        return Verdict.MAYBE
+    key = cond.key_lower
+    op = cond.base_operator
+    if key in _DATE_KEYS and op.startswith("Date"):
+        return _date(cond, ctx)
+    if key == "aws:principalarn":
+        return _string(cond, ctx.principal_arn, glob=op.startswith("Arn"))
+    if key == "aws:principalaccount":
+        return _string(cond, ctx.account, glob=False)
+    if key == "aws:principaltype":
+        return _string(cond, "AssumedRole", glob=False)
+    if key == "aws:multifactorauthpresent" and op == "Bool" and not cond.operator.endswith("IfExists"):
+        # Web-identity and Pod Identity sessions carry no MFA key: a Bool test on it is false.
+        return Verdict.NEVER if {v.lower() for v in cond.values} == {"true"} else Verdict.MAYBE
+    if key in _DATE_KEYS and op == "Null":
+        # These keys exist in every role session: Null=true never holds, Null=false always does.
+        values = {v.lower() for v in cond.values}
+        return Verdict.NEVER if values == {"true"} else Verdict.ALWAYS if values == {"false"} else Verdict.MAYBE
+    return Verdict.MAYBE
+
+
+def statement_verdict(stmt: Statement, ctx: SessionContext) -> Verdict:
+    verdicts = [condition_verdict(c, ctx) for c in stmt.conditions]
+    if Verdict.NEVER in verdicts:
+        return Verdict.NEVER
+    if all(v is Verdict.ALWAYS for v in verdicts):
+        return Verdict.ALWAYS
+    return Verdict.MAYBE
+
+
+def prepare(statements: Iterable[Statement], ctx: SessionContext) -> tuple[Statement, ...]:
+    """Drop statements whose conditions never hold; drop conditions that always hold.
+
+    What is left carries only the conditions that may or may not hold, so the shared policy
+    semantics (an unconditional Deny wins, a conditional grant is scoped) apply as they should.
+    """
+    out = []
+    for stmt in statements:
+        if not stmt.conditions:
+            out.append(stmt)
+            continue
+        kept = []
+        never = False
+        for cond in stmt.conditions:
+            verdict = condition_verdict(cond, ctx)
+            if verdict is Verdict.NEVER:
+                never = True
+                break
+            if verdict is Verdict.MAYBE:
+                kept.append(cond)
+        if never:
+            continue
+        out.append(stmt if len(kept) == len(stmt.conditions) else replace(stmt, conditions=tuple(kept)))
+    return tuple(out)
+
+
+def passed_to_services(stmt: Statement) -> tuple[str, ...] | None:
+    """The services an `iam:PassRole` grant is limited to (None: no `iam:PassedToService` limit)."""
+    conds = [c for c in stmt.condition("iam:PassedToService") if c.base_operator in ("StringEquals", "StringLike")]
+    if not conds:
+        return None
+    return tuple(v for c in conds for v in c.values)
