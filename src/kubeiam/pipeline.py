@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,10 +49,15 @@ def narrow(inventory: Inventory, namespace: str | None, name: str | None = None)
         return ns == namespace and (name is None or sa == name)
 
     workloads = tuple(w for w in inventory.workloads if keep(w))
+    service_accounts = tuple(s for s in inventory.service_accounts if keep(s))
     used_nodes = {(w.cluster, w.node) for w in workloads}
+    # Cluster-level rules (launch templates, node pools) iterate clusters: keep only the ones the
+    # narrowed ServiceAccounts live in, so `check` says nothing about unrelated clusters.
+    clusters = {s.cluster for s in service_accounts} | {w.cluster for w in workloads}
     return inventory.with_(
+        clusters=tuple(c for c in inventory.clusters if c.name in clusters),
         namespaces=tuple(n for n in inventory.namespaces if n.name == namespace),
-        service_accounts=tuple(s for s in inventory.service_accounts if keep(s)),
+        service_accounts=service_accounts,
         workloads=workloads,
         nodes=tuple(n for n in inventory.nodes if (n.cluster, n.name) in used_nodes),
         links=tuple(link for link in inventory.links if keep(link)),
@@ -67,14 +74,25 @@ def _subject_in(subject: str, namespace: str, name: str | None) -> bool:
 
 def collect(request: CollectRequest, providers: Sequence[Provider]) -> tuple[Evidence, list[CoverageError]]:
     """Live collection into `request.output`, provider by provider; returns what failed."""
+    created = [p for p in (request.output, *request.output.parents) if not p.exists()]
     request.output.mkdir(parents=True, exist_ok=True)
     evidence = Evidence(request.output)
     errors: list[CoverageError] = []
     inventory = Inventory()
-    for provider in providers:
-        errors.extend(provider.collect(request, inventory))
-        # Each cloud provider needs what Kubernetes (and earlier providers) found: re-read.
-        inventory = provider.read(Evidence(request.output), inventory)
+    try:
+        for provider in providers:
+            errors.extend(provider.collect(request, inventory))
+            # Each cloud provider needs what Kubernetes (and earlier providers) found: re-read.
+            inventory = provider.read(Evidence(request.output), inventory)
+    except BaseException:
+        # Bad input (unknown context, unreadable kubeconfig...): leave no half-written evidence
+        # directory behind, and no empty folders this run created.
+        if created:  # never delete a folder the user already had
+            shutil.rmtree(request.output, ignore_errors=True)
+        for folder in created[1:]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     write_collection_errors(request.output, errors)
     return evidence, errors
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from kubeiam.engine import AnalysisConfig, analyse
 from kubeiam.evidence import Evidence
 from kubeiam.findings import Category, Severity
@@ -194,11 +192,6 @@ def test_check_on_the_demo_reports_only_that_service_account():
     assert {f.fingerprint for f in one.findings} <= {f.fingerprint for f in whole.findings}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check of an AKS ServiceAccount still reports AWS-022 on eks-prod launch templates / EC2NodeClass: "
-    "pipeline.narrow keeps every cluster and AWS-022 iterates the AWS view's templates, not the narrowed nodes",
-)
 def test_check_reports_nothing_about_other_clusters():
     one = audit(Evidence(DEMO), namespace="platform", service_account="deployer", mode="check")
     assert one.findings

@@ -129,11 +129,6 @@ def test_malformed_check_argument(tmp_path, target):
     assert_one_clear_line(run(tmp_path, "check", target, "--demo"), f"'{target}'", "NAMESPACE/NAME")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.collect creates the evidence directory (default ./kubeiam-evidence/<time>) before any "
-    "provider validates its options, so a live run that fails on bad input leaves an empty directory behind",
-)
 def test_failed_live_run_leaves_no_empty_evidence_directory(tmp_path):
     kubeconfig = _kubeconfig(tmp_path)
     assert_one_clear_line(run(tmp_path, "audit", "--kubeconfig", str(kubeconfig), "--context", "nope"), "nope")
