@@ -7,26 +7,15 @@ its value ever being written anywhere. The reader only needs to know that a lite
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from kubeiam.credentials import STATIC_CREDENTIAL_VARIABLES
+from kubeiam.redaction import REDACTED, is_secret_variable
 
-REDACTED = "<redacted by kubeiam>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-# Credential variables, plus names that by convention hold secrets. GOOGLE_APPLICATION_CREDENTIALS
-# is a file path, not a secret, and the reader needs it to find the mounted key.
-_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.IGNORECASE)
-_KEEP = {"GOOGLE_APPLICATION_CREDENTIALS"}
 
 # Kinds collected only for their ownerReferences: their pod templates (with env) are dropped.
 METADATA_ONLY = {"ReplicaSet", "Job"}
-
-
-def is_secret_variable(name: str) -> bool:
-    return name not in _KEEP and (name in STATIC_CREDENTIAL_VARIABLES or bool(_SECRET_NAME.search(name)))
 
 
 def as_kubectl_item(raw: Mapping[str, Any], kind: str, api_version: str) -> dict[str, Any]:

@@ -8,13 +8,23 @@ report folder copies a hand-made evidence directory.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from kubeiam.credentials import STATIC_CREDENTIAL_VARIABLES
 
-# GOOGLE_APPLICATION_CREDENTIALS holds a file path, not the key: keep it (the reader needs it).
-SECRET_ENV = frozenset(v for v in STATIC_CREDENTIAL_VARIABLES if v != "GOOGLE_APPLICATION_CREDENTIALS")
 REDACTED = "<redacted by kubeiam>"
+# Credential variables, plus names that by convention hold secrets. GOOGLE_APPLICATION_CREDENTIALS
+# is a file path, not a secret, and the reader needs it to find the mounted key.
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.IGNORECASE)
+_KEEP = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+
+
+def is_secret_variable(name: str) -> bool:
+    """Whether an environment variable's literal value must never be written anywhere."""
+    return name not in _KEEP and (name in STATIC_CREDENTIAL_VARIABLES or bool(_SECRET_NAME.search(name)))
+
+
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -27,7 +37,8 @@ def redact(node: Any) -> bool:
                 if isinstance(node.get(key), dict):
                     changed |= any(v != "" for v in node[key].values())
                     node[key] = dict.fromkeys(node[key], "")
-        if node.get("name") in SECRET_ENV and isinstance(node.get("value"), str) and node["value"]:
+        name = node.get("name")
+        if isinstance(name, str) and isinstance(node.get("value"), str) and node["value"] and is_secret_variable(name):
             changed |= node["value"] != REDACTED
             node["value"] = REDACTED
         metadata = node.get("metadata")
