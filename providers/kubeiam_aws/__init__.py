@@ -28,6 +28,13 @@ class AwsProvider:
         group.add_argument(
             "--aws-region", help="AWS region (default: from each cluster's nodes, else the profile's region)"
         )
+        group.add_argument(
+            "--aws-account-profile",
+            action="append",
+            dest="aws_account_profiles",
+            metavar="ACCOUNT=PROFILE",
+            help="profile to read roles in another AWS account with (repeatable)",
+        )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
         return read_aws(evidence, inventory)

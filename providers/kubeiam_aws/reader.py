@@ -158,13 +158,21 @@ def _irsa_links(
             continue
         role = roles.find(value)
         if role is None:
-            links.append(
-                replace(link, status=LinkStatus.MISSING, reason=f"role {value} does not exist in account {account}")
-            )
+            links.append(_absent(link, value, account, inventory))
             continue
         status, reason = _irsa_trust(role, sa, clusters.get(sa.cluster), oidc.get(account))
         links.append(replace(link, principal=role.arn, status=status, identity=_identity(role), reason=reason))
     return links
+
+
+def _absent(link: IdentityLink, arn: str, account: str, inventory: Inventory) -> IdentityLink:
+    """A role not in iam.json: missing, unless the collection that wrote it could not read it."""
+    # Why: a denied GetRole leaves the role out of iam.json; calling it "missing" would report a
+    # broken binding that may not be broken. The live collector records such calls as errors.
+    for e in inventory.errors:
+        if e.source == "aws" and arn in e.location:
+            return replace(link, reason=f"role not collected ({e.location}: {e.reason})")
+    return replace(link, status=LinkStatus.MISSING, reason=f"role {arn} does not exist in account {account}")
 
 
 def _irsa_trust(
@@ -211,9 +219,7 @@ def _pod_identity_links(
                 continue
             role = roles.find(arn)
             if role is None:
-                links.append(
-                    replace(link, status=LinkStatus.MISSING, reason=f"role {arn} does not exist in account {account}")
-                )
+                links.append(_absent(link, arn, account, inventory))
             elif not pod_identity_statements(role.trust) or trust_denies(role.trust, "sts:AssumeRole"):
                 links.append(
                     replace(

@@ -285,3 +285,20 @@ def test_trust_host_comparison_ignores_case(tmp_path):
     iam(tmp_path, [role("r", trust)])
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
     assert _status(_read(tmp_path), "app")[0] is LinkStatus.RESOLVED
+
+
+def test_role_the_collection_could_not_read_is_unchecked_not_missing(tmp_path):
+    iam(tmp_path, [role("r", irsa_trust("apps", "app"))])
+    cluster(
+        tmp_path,
+        [service_account("apps", "denied", role_arn("locked")), service_account("apps", "gone", role_arn("nope"))],
+    )
+    (tmp_path / "collection-errors.json").write_text(
+        json.dumps(
+            {"errors": [{"source": "aws", "location": f"iam:GetRole {role_arn('locked')}", "reason": "AccessDenied"}]}
+        )
+    )
+    inv = _read(tmp_path)
+    status, reason = _status(inv, "denied")
+    assert status is LinkStatus.UNCHECKED and "AccessDenied" in reason
+    assert _status(inv, "gone")[0] is LinkStatus.MISSING
