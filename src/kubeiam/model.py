@@ -228,7 +228,11 @@ class Inventory:
     """Per-provider typed views for that provider's own rules (e.g. AWS node IMDS settings)."""
 
     def cluster(self, name: str) -> Cluster | None:
-        return next((c for c in self.clusters if c.name == name), None)
+        index = self.__dict__.get("_clusters_by_name")
+        if index is None:
+            index = {c.name: c for c in self.clusters}
+            object.__setattr__(self, "_clusters_by_name", index)
+        return index.get(name)
 
     def workloads_of(self, sa: ServiceAccount) -> tuple[Workload, ...]:
         return self._index("_workloads_by_sa", self.workloads).get(sa.key, ())
@@ -256,7 +260,11 @@ class Inventory:
         return None
 
     def namespace(self, cluster: str, name: str) -> Namespace | None:
-        return next((n for n in self.namespaces if n.cluster == cluster and n.name == name), None)
+        index = self.__dict__.get("_namespaces_by_key")
+        if index is None:
+            index = {(n.cluster, n.name): n for n in self.namespaces}
+            object.__setattr__(self, "_namespaces_by_key", index)
+        return index.get((cluster, name))
 
     def with_(self, **changes: Any) -> Inventory:
         return replace(self, **changes)
