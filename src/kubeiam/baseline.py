@@ -37,6 +37,11 @@ _REQUIRED_RESOLVED = frozenset(RESOLVED_KEYS[:8])
 """Always present in a resolved entry (null when the previous report lacked them); the rest when known."""
 
 
+def scope_of(namespace: str | None, service_account: str | None) -> dict[str, str | None] | None:
+    """What a narrowed run records as `scope` (and what picks its default baseline); None for a full audit."""
+    return {"namespace": namespace, "service_account": service_account} if namespace is not None else None
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -53,30 +58,55 @@ class Previous:
     """Clusters that report covered."""
 
 
-def load_previous(path: Path) -> Previous:
+def read_report(path: Path, what: str = "report") -> Any:
+    """A JSON file's content, or one InputError line naming it."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: baseline is not valid JSON ({exc})") from None
-    return previous_from_dict(doc, str(path))
+        raise InputError(f"{path}: {what} is not valid JSON ({exc})") from None
+
+
+def load_previous(path: Path) -> Previous:
+    return previous_from_dict(read_report(path, "baseline"), str(path))
 
 
 def previous_from_dict(doc: Any, where: str) -> Previous:
+    """Validate what the comparison reads, so a damaged or foreign file is one clear error, never a traceback."""
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise InputError(f"{where}: not a kubeiam JSON report (no 'findings' list)")
     generated = doc.get("generated_at")
-    if not isinstance(generated, str):
-        raise InputError(f"{where}: not a kubeiam JSON report (no 'generated_at')")
+    if not _is_rfc3339(generated):
+        # It becomes `first_seen` of every unchanged finding: the contract says RFC 3339.
+        raise InputError(f"{where}: not a kubeiam JSON report ('generated_at' is not an RFC 3339 time)")
     findings: dict[str, Mapping[str, Any]] = {}
     for i, f in enumerate(doc["findings"]):
         if not isinstance(f, dict) or not isinstance(f.get("fingerprint"), str):
             raise InputError(f"{where}: findings[{i}] has no fingerprint")
+        if f.get("severity") not in Severity._value2member_map_:
+            raise InputError(f"{where}: finding {f['fingerprint']} has no valid severity")
+        if "first_seen" in f and not _is_rfc3339(f["first_seen"]):
+            raise InputError(f"{where}: finding {f['fingerprint']} has a 'first_seen' that is not an RFC 3339 time")
         findings[f["fingerprint"]] = f
-    clusters = {c.get("name") for c in (doc.get("coverage") or {}).get("clusters", []) if isinstance(c, dict)}
+    coverage = doc.get("coverage", {})
+    if not isinstance(coverage, dict) or not all(
+        isinstance(coverage.get(k, []), list) for k in ("clusters", "unchecked", "errors")
+    ):
+        raise InputError(f"{where}: 'coverage' is not a kubeiam coverage object")
+    clusters = {c.get("name") for c in coverage.get("clusters", []) if isinstance(c, dict)}
     clusters |= {f.get("cluster") for f in findings.values()}
     return Previous(where, generated, findings, frozenset(c for c in clusters if isinstance(c, str)))
+
+
+def _is_rfc3339(value: Any) -> bool:
+    if not isinstance(value, str) or "T" not in value.upper():
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -221,9 +251,6 @@ def diff_reports(old: Previous, new_doc: Mapping[str, Any], new_where: str) -> D
     ]
     gone = [f for fp, f in old.findings.items() if fp not in new.findings]
     rechecked = Rechecked(new_doc.get("coverage") or {"clusters": [{"name": c} for c in new.clusters]})
-    for f in new.findings.values():
-        if f.get("severity") not in Severity._value2member_map_:
-            raise InputError(f"{new_where}: finding {f['fingerprint']} has no valid severity")
     return Diff(
         new=tuple(sorted(fresh, key=_sort_key)),
         unchanged=tuple(sorted(same, key=_sort_key)),
@@ -232,18 +259,22 @@ def diff_reports(old: Previous, new_doc: Mapping[str, Any], new_where: str) -> D
     )
 
 
+_DIFF_SECTIONS = (("new", "new"), ("resolved", "resolved"), ("not re-checked", "not_rechecked"))
+
+
 def render_diff_text(diff: Diff) -> str:
     lines = [
         f"{len(diff.new)} new, {len(diff.unchanged)} unchanged, {len(diff.resolved)} resolved"
-        + (f", {len(diff.not_rechecked)} not re-checked (cluster absent)" if diff.not_rechecked else "")
+        + (f", {len(diff.not_rechecked)} not re-checked (not read by the new run)" if diff.not_rechecked else "")
     ]
-    for label, items in (("new", diff.new), ("resolved", diff.resolved), ("not re-checked", diff.not_rechecked)):
-        for f in items:
+    width = max(len(label) for label, _ in _DIFF_SECTIONS)
+    for label, attr in _DIFF_SECTIONS:
+        for f in getattr(diff, attr):
             subject = "/".join(str(x) for x in (f.get("cluster"), f.get("namespace"), f.get("service_account")))
             if f.get("node"):
                 subject = f"{f.get('cluster')}/node/{f['node']}"
             status = " [suppressed]" if f.get("status") == "suppressed" else ""
             lines.append(
-                f"{label:<9} {f.get('severity', '?'):<8} {f.get('rule_id')}  {subject}  {f.get('title')}{status}"
+                f"{label:<{width}}  {f.get('severity', '?'):<8} {f.get('rule_id')}  {subject}  {f.get('title')}{status}"
             )
     return "\n".join(lines) + "\n"

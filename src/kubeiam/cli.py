@@ -7,7 +7,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +16,9 @@ from kubeiam.config import Config, find_config
 from kubeiam.errors import InputError
 from kubeiam.evidence import Evidence
 from kubeiam.findings import Severity
+from kubeiam.model import CoverageError
 from kubeiam.providers import CollectRequest, Provider, load_providers
-from kubeiam.render import GROUPED, Format, GroupBy, render
+from kubeiam.render import Format, GroupBy, check_group_by, render
 from kubeiam.report import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -66,11 +66,7 @@ def build_parser(providers: Sequence[Provider]) -> argparse.ArgumentParser:
     diff.add_argument("new", type=Path, metavar="NEW.json")
     diff.add_argument("--format", "-f", choices=["text", "json"], default="text")
     diff.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the diff here instead of stdout")
-    diff.add_argument(
-        "--fail-on",
-        choices=[s.value for s in Severity],
-        help="exit 1 on a new open finding at or above this severity (default: the config file's, else high)",
-    )
+    _add_fail_on(diff, "exit 1 on a new open finding at or above this severity")
     _add_config(diff)
 
     rules = sub.add_parser("rules", help="list the rules")
@@ -106,17 +102,19 @@ def _add_live(p: argparse.ArgumentParser, providers: Sequence[Provider]) -> None
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-f", choices=[f.value for f in Format], help="table on a terminal, else json")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report here instead of stdout")
-    p.add_argument(
-        "--fail-on",
-        choices=[s.value for s in Severity],
-        help="exit 1 when an open finding is at or above this severity (default: the config file's, else high)",
-    )
+    _add_fail_on(p, "exit 1 when an open finding is at or above this severity")
     p.add_argument("--strict", action="store_true", help="exit 3 when anything could not be checked")
     p.add_argument("--quiet", "-q", action="store_true", help="no coverage notes or progress bars on stderr")
     p.add_argument(
         "--group-by",
         choices=[g.value for g in GroupBy],
         help="one record per ServiceAccount with its findings (json, jsonl, csv, markdown)",
+    )
+
+
+def _add_fail_on(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--fail-on", choices=[s.value for s in Severity], help=f"{what} (default: the config file's, else high)"
     )
 
 
@@ -166,14 +164,12 @@ def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
     if args.command == "diff":
         return _diff(args, config)
     if args.command == "collect":
-        _, errors = _collect(args, providers, config, args.output, namespace=args.namespace)
-        _warn_errors(errors, quiet=False)
+        for e in _collect(args, providers, config, args.output, namespace=args.namespace):
+            print(f"kubeiam: could not read {e.location}: {e.reason}", file=sys.stderr)
         print(f"evidence written to {args.output}", file=sys.stderr)
         return EXIT_OK
-    if args.group_by and args.format and Format(args.format) not in GROUPED:
-        raise InputError(
-            f"--group-by {args.group_by} does not apply to --format {args.format} (one result per finding)"
-        )
+    if args.format and args.group_by:
+        check_group_by(Format(args.format), GroupBy(args.group_by))
     namespace, name = None, None
     if args.command == "check":
         m = _SA_ARG.match(args.target)
@@ -188,78 +184,87 @@ def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
 def _audit(
     args: argparse.Namespace, providers: Sequence[Provider], config: Config, namespace: str | None, name: str | None
 ) -> int:
-    from kubeiam import report_dir as rdir
-    from kubeiam.baseline import load_previous
+    """Evidence (demo, offline, or collected live) -> report -> stdout / --output, and the run folder."""
+    from kubeiam import report_dir
+    from kubeiam.baseline import load_previous, scope_of
+    from kubeiam.rules import all_rules
     from kubeiam.suppressions import load_suppressions
+    from kubeiam.workflow import Stages, run_audit
 
     now = datetime.now(UTC)
-    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
-    sup_file = args.suppressions or config.suppressions
-    suppressions = load_suppressions(sup_file) if sup_file else ()
     folder = args.report_dir or config.report_dir
-    scope = {"namespace": namespace, "service_account": name} if namespace else None
-    baseline_file = args.baseline or (rdir.previous_findings(folder, scope) if folder else None)
-    baseline = load_previous(baseline_file) if baseline_file else None
-    run = rdir.new_run(folder, now) if folder else None
-    try:
-        report = _audit_into(args, providers, config, namespace, name, now, run, suppressions, baseline)
-    except BaseException:
-        if run is not None and not any(run.iterdir()):
-            run.rmdir()  # nothing was written: leave no empty run folder behind
-        raise
+    suppressions_file = args.suppressions or config.suppressions
+    scope = scope_of(namespace, name)
+    baseline_file = args.baseline or (report_dir.previous_findings(folder, scope) if folder else None)
+    stages = Stages(
+        now=now,
+        owner_labels=config.owner_labels,
+        suppressions=load_suppressions(suppressions_file) if suppressions_file else (),
+        baseline=load_previous(baseline_file) if baseline_file else None,
+        analysis=config.analysis({r.id for r in all_rules(providers)}),
+    )
+    with report_dir.run_folder(folder, now) as run:
+        # A live run's collection errors are kept in the evidence directory it wrote (pipeline.collect),
+        # so reading that directory reports them, exactly as a later offline re-audit will.
+        root = _evidence_root(args, providers, config, run, now, namespace, name)
+        report = run_audit(
+            Evidence(root), providers, stages, namespace=namespace, service_account=name, mode=args.command
+        )
+        if run is not None:
+            report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
     _emit(report, args)
     if not args.quiet:
+        if run is not None:
+            print(f"kubeiam: report written to {run}", file=sys.stderr)
         _warn_coverage(report)
-    if report.fails(fail_on):
+    if report.fails(_fail_on(args, config)):
         return EXIT_FINDINGS
     if args.strict and report.incomplete:
         return EXIT_INCOMPLETE
     return EXIT_OK
 
 
-def _audit_into(args, providers, config, namespace, name, now, run, suppressions, baseline) -> Report:
-    """Evidence (demo, offline or collected live) -> report; with a run folder, write it there."""
-    from kubeiam import report_dir as rdir
+def _evidence_root(
+    args: argparse.Namespace,
+    providers: Sequence[Provider],
+    config: Config,
+    run: Path | None,
+    now: datetime,
+    namespace: str | None,
+    name: str | None,
+) -> Path:
+    """The evidence directory to audit: the demo, --evidence, or a live collection (into the run folder)."""
     from kubeiam.pipeline import demo_dir
-    from kubeiam.workflow import Stages, run_audit
 
-    collection_errors = []
     if args.demo:
         root = demo_dir()
         if not root.is_dir():
             raise InputError(f"demo evidence not found at {root} (install kubeiam from a source checkout)")
-    elif args.evidence:
-        root = args.evidence
-        if not root.is_dir():
-            raise InputError(f"--evidence {root}: not a directory")
-    else:
-        default = run / "evidence" if run else Path("kubeiam-evidence") / now.strftime("%Y%m%dT%H%M%SZ")
-        root = args.keep_evidence or default
-        _, collection_errors = _collect(args, providers, config, root, namespace=namespace, name=name)
-    stages = Stages(
-        now=now,
-        owner_labels=config.owner_labels,
-        suppressions=suppressions,
-        baseline=baseline,
-        analysis=config.analysis(),
-    )
-    report = run_audit(
-        Evidence(root),
-        providers,
-        stages,
-        namespace=namespace,
-        service_account=name,
-        mode=args.command,
-        collection_errors=collection_errors,
-    )
-    if run is not None:
-        rdir.write_run(run, report, root, rdir.trend(run.parent, exclude=run))
-        if not args.quiet:
-            print(f"kubeiam: report written to {run}", file=sys.stderr)
-    return report
+        return root
+    if args.evidence:
+        if not args.evidence.is_dir():
+            raise InputError(f"--evidence {args.evidence}: not a directory")
+        return args.evidence
+    default = run / "evidence" if run else Path("kubeiam-evidence") / now.strftime("%Y%m%dT%H%M%SZ")
+    root = args.keep_evidence or default
+    _collect(args, providers, config, root, namespace=namespace, name=name)
+    return root
 
 
-def _collect(args, providers, config: Config, output: Path, *, namespace=None, name=None):
+def _fail_on(args: argparse.Namespace, config: Config) -> Severity:
+    return Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
+
+
+def _collect(
+    args: argparse.Namespace,
+    providers: Sequence[Provider],
+    config: Config,
+    output: Path,
+    *,
+    namespace: str | None = None,
+    name: str | None = None,
+) -> list[CoverageError]:
+    """Live collection into `output` with the chosen clouds; returns what could not be read."""
     from kubeiam.pipeline import collect
     from kubeiam.terminal_progress import progress_for
 
@@ -276,7 +281,7 @@ def _collect(args, providers, config: Config, output: Path, *, namespace=None, n
             service_account=(namespace, name) if name else None,
             progress=progress,
         )
-        return collect(request, chosen)
+        return collect(request, chosen)[1]
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
@@ -284,39 +289,27 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
     fmt = Format(args.format) if args.format else (Format.TABLE if to_terminal else Format.JSON)
     colour = to_terminal and "NO_COLOR" not in os.environ
     group_by = GroupBy(args.group_by) if args.group_by else None
-    text = render(report, fmt, colour=colour, group_by=group_by)
-    if args.output:
-        _write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
+    _write_output(args.output, render(report, fmt, colour=colour, group_by=group_by))
 
 
 def _diff(args: argparse.Namespace, config: Config) -> int:
-    from kubeiam.baseline import diff_reports, load_previous, render_diff_text
+    from kubeiam.baseline import diff_reports, load_previous, read_report, render_diff_text
 
-    old = load_previous(args.old)
-    try:
-        new_doc = json.loads(args.new.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{args.new}: cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{args.new}: not valid JSON ({exc})") from None
-    diff = diff_reports(old, new_doc, str(args.new))
+    diff = diff_reports(load_previous(args.old), read_report(args.new), str(args.new))
     text = json.dumps(diff.to_dict(), indent=2) + "\n" if args.format == "json" else render_diff_text(diff)
-    if args.output:
-        _write_atomic(args.output, text)
-    else:
+    _write_output(args.output, text)
+    return EXIT_FINDINGS if diff.fails(_fail_on(args, config)) else EXIT_OK
+
+
+def _write_output(path: Path | None, text: str) -> None:
+    """stdout, or --output FILE written atomically."""
+    from kubeiam.report_dir import write_atomic
+
+    if path is None:
         sys.stdout.write(text)
-    fail_on = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
-    return EXIT_FINDINGS if diff.fails(fail_on) else EXIT_OK
-
-
-def _write_atomic(path: Path, text: str) -> None:
+        return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as fh:
-            fh.write(text)
-        Path(fh.name).replace(path)
+        write_atomic(path, text)
     except OSError as exc:
         raise InputError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
@@ -337,12 +330,6 @@ def _warn_coverage(report: Report) -> None:
             "not checked (see coverage in the JSON report)",
             file=sys.stderr,
         )
-
-
-def _warn_errors(errors, quiet: bool) -> None:
-    if errors and not quiet:
-        for e in errors:
-            print(f"kubeiam: could not read {e.location}: {e.reason}", file=sys.stderr)
 
 
 def _rules(args: argparse.Namespace, providers: Sequence[Provider]) -> int:

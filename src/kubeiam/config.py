@@ -17,7 +17,7 @@ disabled_rules = []
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,12 @@ class Config:
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
     disabled_rules: frozenset[str] = frozenset()
 
-    def analysis(self) -> AnalysisConfig:
+    def analysis(self, known_rules: Collection[str]) -> AnalysisConfig:
+        """The engine's settings; a rule id that no rule has is an input error (a typo must not weaken a gate)."""
+        unknown = sorted((set(self.severity_overrides) | self.disabled_rules) - set(known_rules))
+        if unknown:
+            where = self.path or CONFIG_NAME
+            raise InputError(f"{where}: unknown rule id(s) {', '.join(unknown)} (see `kubeiam rules`)")
         return AnalysisConfig(severity_overrides=dict(self.severity_overrides), disabled_rules=self.disabled_rules)
 
 
@@ -64,6 +69,8 @@ def load_config(path: Path) -> Config:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid TOML: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     doc = {k.replace("-", "_"): v for k, v in doc.items()}

@@ -23,7 +23,15 @@ def group_findings(findings: Sequence[Finding]) -> list[tuple[tuple, list[Findin
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
         groups.setdefault(subject_key(f), []).append(f)
-    ordered = sorted(groups.items(), key=lambda kv: (-highest(kv[1]).rank, tuple(str(x) for x in kv[0])))
+    # Subjects with something open first (worst first), then those whose findings are all accepted risks.
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: (
+            not any(f.status == "open" for f in kv[1]),
+            -highest(kv[1]).rank,
+            tuple(str(x) for x in kv[0]),
+        ),
+    )
     return [(k, sorted(v, key=Finding.sort_key)) for k, v in ordered]
 
 

@@ -13,15 +13,17 @@ DIR/
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
-from kubeiam.redaction import redact
+from kubeiam.redaction import REDACTED, redact
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import render_json
 from kubeiam.render.markdown import render_markdown
@@ -67,14 +69,32 @@ def new_run(root: Path, now: datetime) -> Path:
     raise InputError(f"--report-dir {root}: too many runs named {base}")
 
 
-def trend(root: Path, exclude: Path | None = None) -> list[dict[str, Any]]:
-    """One point per earlier run: open findings by severity, and what its baseline said was new/resolved."""
+@contextmanager
+def run_folder(root: Path | None, now: datetime) -> Iterator[Path | None]:
+    """A new run folder under `root` (None without --report-dir); removed again if the run fails before writing."""
+    if root is None:
+        yield None
+        return
+    run = new_run(root, now)
+    try:
+        yield run
+    except BaseException:
+        if not any(run.iterdir()):
+            run.rmdir()  # nothing was written: leave no empty run folder behind
+        raise
+
+
+def trend(root: Path, exclude: Path | None = None, scope: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """One point per earlier run of the same scope (a `check` of one ServiceAccount would read as a dip):
+    open findings by severity, and what its baseline said was new/resolved."""
     points = []
     for run in runs(root):
         if exclude is not None and run.resolve() == exclude.resolve():
             continue
         try:
             doc = json.loads((run / FINDINGS).read_text(encoding="utf-8"))
+            if doc.get("scope") != scope:
+                continue
             summary = doc["summary"]
             base = doc.get("baseline") or {}
             points.append(
@@ -98,9 +118,9 @@ def write_run(run: Path, report: Report, evidence: Path | None, history: Sequenc
     try:
         if evidence is not None and evidence.resolve() != target.resolve():
             copy_evidence(evidence, target)
-        _write(run / "report.html", render_html(report, trend=history))
-        _write(run / "summary.md", render_markdown(report))
-        _write(run / FINDINGS, render_json(report))
+        write_atomic(run / "report.html", render_html(report, trend=history))
+        write_atomic(run / "summary.md", render_markdown(report))
+        write_atomic(run / FINDINGS, render_json(report))
     except OSError as exc:
         raise InputError(f"--report-dir {run}: cannot write: {exc.strerror or exc}") from None
 
@@ -108,20 +128,78 @@ def write_run(run: Path, report: Report, evidence: Path | None, history: Sequenc
 def copy_evidence(src: Path, dst: Path) -> None:
     """Copy an evidence directory, with secret values blanked in the copy.
 
-    Hand-built evidence may hold what no kubeiam file should (a Secret's data, a literal key in a pod's
-    env, the same inside `last-applied-configuration`). Names and keys stay, so the copy audits the same.
+    Hand-built evidence may hold what no kubeiam file should, and what live collection never writes:
+    a Secret's data, a literal credential in a pod's env (also inside `last-applied-configuration`),
+    launch-template user data, a service-account key's private key, a GKE basic-auth password. Names,
+    keys and shapes stay, so the copy audits to the same findings.
     """
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".*"))
-    for path in sorted(dst.glob("kubernetes/*/resources.json")):
+    for path in sorted(dst.rglob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError):
             continue  # unreadable evidence is reported by the audit itself; the copy stays as found
-        if redact(doc):
+        changed = redact(doc)  # Secrets, credential variables, last-applied-configuration
+        changed |= _scrub(doc)
+        if changed:
             path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write(path: Path, text: str) -> None:
+# Keys whose value is secret wherever they appear in the CLI outputs of EVIDENCE.md (no reader needs them):
+# EC2 launch-template user data, `gcloud iam service-accounts keys` private key, GKE masterAuth, AKS profiles.
+_SECRET_KEYS = frozenset({"UserData", "privateKeyData", "password", "clientKey", "secret", "adminPassword"})
+# Env variable names that by convention hold secrets (the same judgement as the Kubernetes provider's
+# live sanitising; GOOGLE_APPLICATION_CREDENTIALS is a file path the reader needs).
+_SECRET_ENV_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.I)
+_KEEP_ENV = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _scrub(node: Any) -> bool:
+    """Blank what `kubeiam.redaction.redact` leaves: secret-named env literals and secret keys; True if changed."""
+    changed = False
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _SECRET_KEYS and isinstance(value, str) and value and value != REDACTED:
+                node[key] = REDACTED
+                changed = True
+            elif key == _LAST_APPLIED and isinstance(value, str):
+                try:
+                    inner = json.loads(value)
+                except ValueError:
+                    continue
+                if _scrub(inner):
+                    node[key] = json.dumps(inner)
+                    changed = True
+            elif key == "env" and isinstance(value, list):
+                for var in value:
+                    if _is_secret_literal(var):
+                        var["value"] = REDACTED
+                        changed = True
+            changed |= _scrub(value)
+    elif isinstance(node, list):
+        for value in node:
+            changed |= _scrub(value)
+    return changed
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp") as fh:
         fh.write(text)
     Path(fh.name).replace(path)
+
+
+def _is_secret_literal(var: Any) -> bool:
+    """An env entry `{name: <secret-looking name>, value: <literal>}` not yet blanked."""
+    if not isinstance(var, dict):
+        return False
+    name, literal = var.get("name"), var.get("value")
+    return (
+        isinstance(name, str)
+        and name not in _KEEP_ENV
+        and bool(_SECRET_ENV_NAME.search(name))
+        and isinstance(literal, str)
+        and literal not in ("", REDACTED)
+    )

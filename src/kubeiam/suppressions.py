@@ -76,20 +76,34 @@ class Suppression:
 
 def load_suppressions(path: Path) -> tuple[Suppression, ...]:
     """Parse and validate a suppressions file; any defect is an InputError naming file and entry."""
+    kind = "TOML" if path.suffix.lower() == ".toml" else "YAML"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read suppressions file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid {kind}: not UTF-8 text") from None
     try:
-        doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        doc = tomllib.loads(text) if kind == "TOML" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'}: {first}") from None
+        raise InputError(f"{path}: not valid {kind}: {_parse_problem(exc)}") from None
+    except ValueError as exc:  # PyYAML builds dates while parsing: `expires: 2027-02-30`
+        raise InputError(f"{path}: not valid {kind}: {exc}") from None
     if doc is None:
         return ()
-    if not isinstance(doc, dict) or not isinstance(doc.get("suppressions", []), list):
-        raise InputError(f"{path}: expected a top-level 'suppressions' list")
-    return tuple(_entry(path, i, e) for i, e in enumerate(doc.get("suppressions") or []))
+    # Strict like the config file: a misspelt top-level key would otherwise mute nothing, silently.
+    if not isinstance(doc, dict) or set(doc) != {"suppressions"} or not isinstance(doc["suppressions"], list | None):
+        raise InputError(f"{path}: expected only a top-level 'suppressions' list")
+    return tuple(_entry(path, i, e) for i, e in enumerate(doc["suppressions"] or []))
+
+
+def _parse_problem(exc: Exception) -> str:
+    """One line: PyYAML's message spans several (context, problem, a snippet); keep problem and line."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _entry(path: Path, index: int, entry: Any) -> Suppression:
@@ -103,6 +117,8 @@ def _entry(path: Path, index: int, entry: Any) -> Suppression:
         value = entry.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise InputError(f"{where}: missing required '{key}'")
+        if key != "expires" and not isinstance(value, str):
+            raise InputError(f"{where}: '{key}' must be text, found {type(value).__name__}")
     unknown = set(entry) - {"fingerprint", "rule", "subject", *_REQUIRED}
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from kubeiam.baseline import Previous, compare, report_extra
+from kubeiam.baseline import Previous, compare, report_extra, scope_of
 from kubeiam.engine import AnalysisConfig, analyse
 from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
+from kubeiam.model import Inventory
 from kubeiam.ownership import DEFAULT_OWNER_LABELS, with_owners
 from kubeiam.pipeline import narrow, read_inventory
 from kubeiam.providers import Provider
@@ -42,11 +42,11 @@ def run_audit(
     namespace: str | None = None,
     service_account: str | None = None,
     mode: str = "audit",
-    collection_errors: Sequence[CoverageError] = (),
 ) -> Report:
+    # These five lines repeat `pipeline.audit`, which does not return the inventory `enrich` needs.
+    # To fold: `pipeline.audit_with_inventory(...) -> (Report, Inventory)` with `audit` returning its [0];
+    # then this body is that call plus `enrich`.
     inventory = read_inventory(evidence, providers)
-    if collection_errors:
-        inventory = inventory.with_(errors=inventory.errors + tuple(collection_errors))
     inventory = narrow(inventory, namespace, service_account)
     rules = all_rules(providers)
     findings = analyse(inventory, rules, stages.analysis)
@@ -67,9 +67,10 @@ def enrich(
     outcome = apply_suppressions(findings, stages.suppressions + from_annotations, stages.now, invalid)
     findings = outcome.findings
     extra: dict = {"expired_suppressions": list(outcome.expired)}
-    if namespace is not None:
+    scope = scope_of(namespace, service_account)
+    if scope is not None:
         # Recorded so that a later run picks a baseline of the same scope (report_dir.previous_findings).
-        extra["scope"] = {"namespace": namespace, "service_account": service_account}
+        extra["scope"] = scope
     if outcome.unused:
         extra["unused_suppressions"] = list(outcome.unused)
     if outcome.invalid_annotations:

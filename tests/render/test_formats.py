@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections import Counter
 
 import jsonschema
 import pytest
@@ -125,18 +127,47 @@ def test_markdown_lists_new_resolved_suppressed_and_expired(report) -> None:
         assert r["fingerprint"] in md
 
 
-def test_table_summary_line(report) -> None:
-    s = report.summary()
+def test_table_summary_line_counts_what_the_findings_say(report) -> None:
+    """The numbers are counted here from the findings themselves, not from the report's own summary."""
     line = summary_line(report).plain
-    sev = ", ".join(f"{s['by_severity'][v.value]} {v.value}" for v in Severity if s["by_severity"][v.value])
-    base = report.extra["baseline"]
-    assert line.startswith(f"{s['open']} open finding(s) ({sev}), {s['suppressed']} suppressed across ")
-    assert f"{report.coverage['service_accounts']['seen']} ServiceAccount(s) in 1 cluster(s)" in line
-    assert f"since baseline: {base['new']} new, {base['resolved']} resolved" in line
+    open_ = [f for f in report.findings if f.status == "open"]
+    counts = Counter(f.severity for f in open_)
+    parts = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    assert line.startswith(f"{len(open_)} open finding(s) ({parts}), {len(report.findings) - len(open_)} suppressed")
+    subjects = {(f.cluster, f.namespace, f.service_account) for f in report.findings if f.service_account}
+    seen = int(re.search(r"across (\d+) ServiceAccount", line)[1])
+    assert seen >= len(subjects)  # clean ServiceAccounts count too
+    new = sum(f.extra.get("baseline") == "new" for f in report.findings)
+    assert f"since baseline: {new} new, {len(report.extra['resolved'])} resolved" in line
     assert f"{len(report.extra['expired_suppressions'])} expired suppression(s)" in line
     table = " ".join(render_table(report).split())  # the console wraps long lines
     assert table.endswith(" ".join(line.split()))
-    assert "[suppressed]" in table and "[new]" in table
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_table_fits_the_terminal_and_puts_the_worst_first(report, width) -> None:
+    text = render_table(report, colour=False, width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert all(line == line.rstrip() for line in text.splitlines())
+    headings = [line.split()[0] for line in text.splitlines() if line and not line.startswith(" ")][:-1]
+    subjects = [h for h in headings if h.count("/") >= 2]
+    assert sorted(subjects) == sorted({f.subject for f in report.findings})  # each subject once, no header rows
+    worst = {}
+    for f in report.findings:
+        if f.status == "open":
+            worst[f.subject] = max(worst.get(f.subject, -1), f.severity.rank)
+    ranks = [worst.get(s, -1) for s in subjects]  # -1: only suppressed findings, listed last
+    assert ranks == sorted(ranks, reverse=True)
+    categories = {str(f.category) for f in report.findings}
+    assert any(c in text for c in categories) == (width >= 100)  # narrow: the titles get the room
+    assert text.count("[new]") == sum(f.extra.get("baseline") == "new" for f in report.findings)
+    assert text.count("[suppressed") == sum(f.status == "suppressed" for f in report.findings)
+
+
+def test_grouped_records_list_subjects_with_open_findings_first(report) -> None:
+    records = [json.loads(line) for line in render(report, Format.JSONL, group_by=GroupBy.SERVICE_ACCOUNT).splitlines()]
+    statuses = [r["status"] for r in records]
+    assert "suppressed" in statuses and statuses == sorted(statuses)  # "open" < "suppressed"
 
 
 def test_output_file_and_fail_on(tmp_path, run_cli, evidence) -> None:

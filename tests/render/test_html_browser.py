@@ -115,3 +115,57 @@ def test_html_renders_charts_and_drilldown_in_headless_chromium(report, tmp_path
     closed = [k for k, v in dom.by_id.items() if v.get("tag") == "details" and k != target and "open" in v]
     assert closed == []
     assert dom.text["shown"].strip() == str(static.classes["subject"])
+    assert dom.body.get("data-fits-width") == "true"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/test.sh installs Debian's chromium)")
+def test_html_fits_a_narrow_window_with_every_subject_open(tmp_path: Path) -> None:
+    """Long ARNs and Azure ids (the demo has both) wrap instead of pushing the page sideways."""
+    from datetime import UTC, datetime
+
+    from render_helpers import REPO
+
+    from kubeiam.evidence import Evidence
+    from kubeiam.providers import load_providers
+    from kubeiam.workflow import Stages, run_audit
+
+    demo = run_audit(Evidence(REPO / "fixtures" / "demo"), load_providers(), Stages(now=datetime.now(UTC)))
+    page = tmp_path / "report.html"
+    page.write_text(render_html(demo).replace("<details ", "<details open "), encoding="utf-8")
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    cmd += [f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND"]
+    cmd += ["--window-size=720,1000", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    body = _static(done.stdout).body
+    assert body.get("data-ready") == "1" and body.get("data-fits-width") == "true", done.stderr[-2000:]
+
+
+def test_policies_and_bindings_name_each_grant_once(report) -> None:
+    html = render(report, Format.HTML)
+    for grants in re.findall(r'<ul class="grants">(.*?)</ul>', html):
+        values = re.findall(r"</code>: (.*?)</li>", grants)
+        assert values and len(values) == len(set(values)), values
+
+
+def test_trend_labels_tell_same_day_runs_apart() -> None:
+    from kubeiam.render.html_charts import trend_chart
+
+    points = [
+        {"generated_at": "2026-01-15T09:00:00Z", "by_severity": {"high": 2}},
+        {"generated_at": "2026-04-15T09:00:00Z", "by_severity": {"high": 1}},
+        {"generated_at": "2026-04-15T14:30:00Z", "by_severity": {"high": 1}, "new": 0, "resolved": 1},
+    ]
+    labels = re.findall(r'text-anchor="middle">([^<]*)</text>', trend_chart(points))
+    assert "2026-01-15" in labels and "04-15 09:00" in labels and "04-15 14:30" in labels
+    assert "+0 -1" in labels
+
+
+def test_a_service_account_that_could_not_be_checked_gets_no_severity_badge(report) -> None:
+    from dataclasses import replace
+
+    gap = {"cluster": "onprem", "namespace": "web", "service_account": "frontend", "cloud": "aws"}
+    gap |= {"principal": "arn:aws:iam::111122223333:role/frontend", "reason": "no AWS evidence"}
+    html = render(replace(report, coverage={**report.coverage, "unchecked": [gap]}), Format.HTML)
+    section = html[html.index(f'id="{subject_id(("onprem", "web", "frontend", None))}"') :]
+    summary = section[: section.index("</summary>")]
+    assert ">not checked</span>" in summary and "1 not checked" in summary and "open" not in summary

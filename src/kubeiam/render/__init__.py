@@ -57,9 +57,12 @@ GROUPED: dict[Format, Renderer] = {
 }
 
 
-def render(report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None) -> str:
-    if group_by is None:
-        return RENDERERS[fmt](report, colour)
-    if fmt not in GROUPED:
+def check_group_by(fmt: Format, group_by: GroupBy | None) -> None:
+    """Called before the audit too, so a bad combination fails before any work is done."""
+    if group_by is not None and fmt not in GROUPED:
         raise InputError(f"--group-by {group_by} does not apply to --format {fmt} (one result per finding)")
-    return GROUPED[fmt](report, colour)
+
+
+def render(report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None) -> str:
+    check_group_by(fmt, group_by)
+    return (RENDERERS if group_by is None else GROUPED)[fmt](report, colour)

@@ -40,7 +40,6 @@ GRANT_KEYS = (
     "annotation",
     "workload",
     "source",
-    "file",
 )
 
 
@@ -146,6 +145,7 @@ def _subject(key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping],
     cluster, ns, sa, node = key
     label = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{node}"
     top = highest(items).value if items else "info"
+    badge = top if items else "not checked"  # never a severity for what could not be looked at
     owner = next((f.extra.get("owner") for f in items if f.extra.get("owner")), None)
     open_ = [f for f in items if f.status == "open"]
     principals = sorted({f.principal for f in items if f.principal} | {u.get("principal") for u in unchecked} - {None})
@@ -160,12 +160,13 @@ def _subject(key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping],
         "data-cloud": " ".join(sorted({f.cloud for f in open_})),
         "data-search": search,
     }
+    counts = [f"{len(open_)} open"] if open_ else []
+    counts += [f"{len(items) - len(open_)} suppressed"] if len(items) > len(open_) else []
+    counts += [f"{len(unchecked)} not checked"] if unchecked else []
+    counts += [f"owner {owner}"] if owner else []
     head = (
-        f'<span class="sev sev-{top}">{top}</span> <b>{escape(label)}</b> '
-        f'<span class="muted">{len(open_)} open, {len(items) - len(open_)} suppressed'
-        + (f", owner {escape(owner)}" if owner else "")
-        + (f", {len(unchecked)} not checked" if unchecked else "")
-        + "</span>"
+        f'<span class="sev sev-{top}">{badge}</span> <b>{escape(label)}</b> '
+        f'<span class="muted">{escape(", ".join(counts))}</span>'
     )
     identity = [
         ("cluster", cluster),
@@ -197,17 +198,22 @@ def _subject(key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping],
 
 
 def _grants(items: Sequence[Finding]) -> list[tuple[str, str]]:
-    seen: dict[tuple[str, str], None] = {}
+    """Each policy, binding or identity the findings name, once (the first key naming it labels it).
+
+    `source` is the fingerprint's source: it repeats a policy already listed, or joins several with `+`.
+    """
+    seen: dict[str, str] = {}
     for f in items:
         for key in GRANT_KEYS:
             value = f.evidence.get(key)
             for v in value if isinstance(value, list) else [value]:
                 if isinstance(v, dict):  # e.g. a GCP binding: show it compactly, as found
                     text = json.dumps(v, sort_keys=True, ensure_ascii=False)
-                    seen[(key, text if len(text) <= 240 else text[:239] + "…")] = None
+                    seen.setdefault(text if len(text) <= 240 else text[:239] + "…", key)
                 elif isinstance(v, str | int) and str(v):
-                    seen[(key, str(v))] = None
-    return list(seen)
+                    for part in str(v).split("+") if key == "source" else [str(v)]:
+                        seen.setdefault(part, key)
+    return [(key, text) for text, key in seen.items()]
 
 
 def _finding(f: Finding) -> str:

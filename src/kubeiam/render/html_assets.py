@@ -15,6 +15,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 10
 .charts { display: flex; flex-wrap: wrap; gap: 14px; }
 .chart-box { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 0; padding: 8px 10px; }
 .chart-box figcaption { font-weight: 600; margin-bottom: 4px; }
+svg.chart { max-width: 100%; height: auto; }
+td, .grants li, .gaps li { overflow-wrap: anywhere; }  /* ARNs and Azure ids have no break points */
 svg.chart text { font-size: 12px; fill: var(--fg); } svg.chart text.value, svg.chart text.delta { fill: var(--muted); }
 svg.chart g.row[data-facet-key] { cursor: pointer; } svg.chart g.row:hover rect { opacity: .75; }
 .sev { display: inline-block; border-radius: 4px; padding: 0 6px; color: #fff; font-size: 12px; font-weight: 600; }
@@ -90,6 +92,8 @@ JS = """
     body.setAttribute('data-bars-rendered', String(bars.filter(function (b) {
       var r = b.getBoundingClientRect(); return r.width > 0 && r.height > 0;
     }).length));
+    var page = document.documentElement;
+    body.setAttribute('data-fits-width', String(page.scrollWidth <= page.clientWidth));
     body.setAttribute('data-ready', '1');
   } catch (e) {
     body.setAttribute('data-error', String(e));

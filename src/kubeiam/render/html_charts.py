@@ -60,12 +60,14 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
     """Open findings per run, stacked by severity, oldest first (the current run last)."""
     if not points:
         return ""
-    col_w, gap, chart_h, top, bottom = 46, 18, 160, 14, 52
+    # A column is as wide as its date label (10 characters at 12px), so labels never run into each other.
+    col_w, gap, chart_h, top, bottom = 46, 34, 160, 14, 52
     width = max(300, 40 + len(points) * (col_w + gap))
     height = top + chart_h + bottom
     peak = max((sum(p.get("by_severity", {}).values()) for p in points), default=0) or 1
     out = [
-        '<figure class="chart-box wide"><figcaption>Open findings per run (trend)</figcaption>'
+        '<figure class="chart-box wide"><figcaption>Open findings per run (trend)'
+        '<span class="muted"> · under each run: +new -resolved</span></figcaption>'
         f'<svg class="chart" id="chart-trend" data-runs="{len(points)}" role="img" aria-label="trend over runs" '
         f'viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
@@ -87,7 +89,7 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
                 f'fill="{SEVERITY_COLOUR[sev.value]}"><title>{escape(str(p.get("generated_at")))}: '
                 f"{n} {sev.value}</title></rect>"
             )
-        label = str(p.get("generated_at", ""))[:10]
+        label = _run_label(points, i)
         out.append(f'<text class="value" x="{x + col_w / 2}" y="{y - 3}" text-anchor="middle">{total}</text>')
         out.append(f'<text x="{x + col_w / 2}" y="{top + chart_h + 16}" text-anchor="middle">{escape(label)}</text>')
         delta = []
@@ -102,3 +104,10 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
             )
     out.append("</svg></figure>")
     return "".join(out)
+
+
+def _run_label(points: Sequence[Mapping[str, Any]], i: int) -> str:
+    """The run's date; its time too when another run has the same date (two audits on one day)."""
+    stamp = str(points[i].get("generated_at", ""))
+    same_day = sum(str(p.get("generated_at", ""))[:10] == stamp[:10] for p in points) > 1
+    return f"{stamp[5:10]} {stamp[11:16]}" if same_day and len(stamp) >= 16 else stamp[:10]

@@ -1,15 +1,16 @@
-"""`--format table`: findings grouped by ServiceAccount (or node), coloured by severity."""
+"""`--format table`: findings grouped by ServiceAccount (or node), worst first, coloured by severity."""
 
 from __future__ import annotations
 
+import shutil
 from io import StringIO
-from itertools import groupby
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from kubeiam.findings import Finding, Severity
+from kubeiam.grouping import group_findings
 from kubeiam.report import Report
 
 STYLE = {
@@ -19,34 +20,37 @@ STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
+FILE_WIDTH = 120
+"""Width when the table does not go to a terminal (a file, a pipe, a CI log)."""
+NARROW = 100
+"""Below this many columns the category column is left out: the titles need the room more."""
 
 
-def _subject(f: Finding) -> str:
-    return f.subject
-
-
-def render_table(report: Report, colour: bool = False) -> str:
+def render_table(report: Report, colour: bool = False, width: int | None = None) -> str:
+    if width is None:
+        # On a terminal, its width (COLUMNS first, as shells and `script` set it); else a fixed one.
+        width = shutil.get_terminal_size((FILE_WIDTH, 24)).columns if colour else FILE_WIDTH
     buf = StringIO()
-    console = Console(file=buf, force_terminal=colour, no_color=not colour, width=140, highlight=False)
-    findings = sorted(report.findings, key=lambda f: (f.subject, -f.severity.rank, f.rule_id))
-    for subject, group in groupby(findings, key=_subject):
-        items = list(group)
-        principal = next((f.principal for f in items if f.principal), None)
-        heading = Text(subject, style="bold")
-        if principal:
-            heading.append(f"  →  {principal}", style="dim")
-        console.print(heading)
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
-        table.add_column("severity", no_wrap=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("category", no_wrap=True)
-        table.add_column("finding")
+    console = Console(file=buf, force_terminal=colour, no_color=not colour, width=width, highlight=False)
+    groups = group_findings(report.findings)  # worst subject first, as in every grouped format
+    everything = [f for _, items in groups for f in items]
+    # One width per column across all groups, so the rows of different subjects line up.
+    rule_w = max((len(f.rule_id) for f in everything), default=4)
+    category_w = max((len(str(f.category)) for f in everything), default=8) if width >= NARROW else 0
+    for _, items in groups:
+        console.print(_heading(items, width))
+        table = Table(show_header=False, box=None, pad_edge=False, expand=False, padding=(0, 2, 0, 0))
+        table.add_column(no_wrap=True, min_width=2)  # indent under the heading
+        table.add_column(no_wrap=True, min_width=8)
+        table.add_column(no_wrap=True, min_width=rule_w)
+        if category_w:
+            table.add_column(no_wrap=True, min_width=category_w)
+        table.add_column(overflow="fold")
         for f in items:
-            sev = Text(f.severity.value, style=STYLE[f.severity])
-            title = f.title if f.status == "open" else f"{f.title} [suppressed]"
-            if f.extra.get("baseline") == "new":
-                title = f"{title} [new]"
-            table.add_row(sev, f.rule_id, f.category.value, Text(title))  # Text: "[new]" is not markup
+            cells = [Text(""), Text(f.severity.value, style=STYLE[f.severity]), Text(f.rule_id)]
+            if category_w:
+                cells.append(Text(str(f.category), style="dim"))
+            table.add_row(*cells, _title(f), style="dim" if f.status == "suppressed" else None)
         console.print(table)
         console.print()
     console.print(summary_line(report))
@@ -59,14 +63,53 @@ def render_table(report: Report, colour: bool = False) -> str:
                 style="yellow",
             )
         )
-    return buf.getvalue()
+    # Rich pads every line to the column width: trailing blanks only get in the way of copy and diff.
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def _heading(items: list[Finding], width: int) -> Text:
+    """`subject  owner X  → principal`: who to ask, and which cloud identity is at stake.
+
+    A principal too long for the line goes on its own indented line rather than breaking mid-word."""
+    heading = Text(items[0].subject, style="bold")
+    owner = next((f.extra.get("owner") for f in items if f.extra.get("owner")), None)
+    if owner:
+        heading.append(f"  owner {owner}", style="dim")
+    principals = sorted({f.principal for f in items if f.principal})
+    if principals:
+        more = f" (+{len(principals) - 1} more)" if len(principals) > 1 else ""
+        arrow = f"→ {principals[0]}{more}"
+        if heading.cell_len + 2 + len(arrow) <= width:
+            heading.append(f"  {arrow}", style="dim")
+        else:
+            heading.append(f"\n    {_elide(arrow, width - 5)}", style="dim")
+    return heading
+
+
+def _elide(text: str, room: int) -> str:
+    """Keep both ends of a long identifier (subscription and identity name of an Azure id); the JSON has it whole."""
+    if len(text) <= room:
+        return text
+    head = (room - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (room - 1 - head) :]}"
+
+
+def _title(f: Finding) -> Text:
+    # Text, not markup: titles carry `[` and `]` from policies and annotations.
+    title = Text(f.title)
+    if f.extra.get("baseline") == "new":
+        title.append("  [new]", style="bold green")
+    if f.status == "suppressed":
+        until = (f.extra.get("suppression") or {}).get("expires")
+        title.append(f"  [suppressed{' until ' + until if until else ''}]", style="italic")
+    return title
 
 
 def summary_line(report: Report) -> Text:
     s = report.summary()
     cov = report.coverage
     text = Text()
-    text.append(f"{s['open']} open finding(s)")
+    text.append(f"{s['open']} open finding(s)", style="bold")
     parts = [(sev, s["by_severity"][sev.value]) for sev in Severity if s["by_severity"][sev.value]]
     if parts:
         text.append(" (")
