@@ -18,6 +18,9 @@ REDACTED = "<redacted by kubeiam>"
 # is a file path, not a secret, and the reader needs it to find the mounted key.
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.IGNORECASE)
 _KEEP = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+# Keys whose value is secret wherever they appear in the CLI outputs of EVIDENCE.md (no reader needs
+# them): EC2 launch-template user data, a service account key's private key, GKE masterAuth, AKS profiles.
+SECRET_KEYS = frozenset({"UserData", "privateKeyData", "password", "clientKey", "secret", "adminPassword"})
 
 
 def is_secret_variable(name: str) -> bool:
@@ -37,6 +40,10 @@ def redact(node: Any) -> bool:
                 if isinstance(node.get(key), dict):
                     changed |= any(v != "" for v in node[key].values())
                     node[key] = dict.fromkeys(node[key], "")
+        for key in SECRET_KEYS & node.keys():
+            if isinstance(node[key], str) and node[key] not in ("", REDACTED):
+                node[key] = REDACTED
+                changed = True
         name = node.get("name")
         if isinstance(name, str) and isinstance(node.get("value"), str) and node["value"] and is_secret_variable(name):
             changed |= node["value"] != REDACTED

@@ -13,7 +13,6 @@ DIR/
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
-from kubeiam.redaction import REDACTED, redact
+from kubeiam.redaction import redact
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import render_json
 from kubeiam.render.markdown import render_markdown
@@ -139,48 +138,8 @@ def copy_evidence(src: Path, dst: Path) -> None:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError):
             continue  # unreadable evidence is reported by the audit itself; the copy stays as found
-        changed = redact(doc)  # Secrets, credential variables, last-applied-configuration
-        changed |= _scrub(doc)
-        if changed:
+        if redact(doc):
             path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-# Keys whose value is secret wherever they appear in the CLI outputs of EVIDENCE.md (no reader needs them):
-# EC2 launch-template user data, `gcloud iam service-accounts keys` private key, GKE masterAuth, AKS profiles.
-_SECRET_KEYS = frozenset({"UserData", "privateKeyData", "password", "clientKey", "secret", "adminPassword"})
-# Env variable names that by convention hold secrets (the same judgement as the Kubernetes provider's
-# live sanitising; GOOGLE_APPLICATION_CREDENTIALS is a file path the reader needs).
-_SECRET_ENV_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_?KEY|ACCESS_?KEY|API_?KEY|CREDENTIAL", re.I)
-_KEEP_ENV = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _scrub(node: Any) -> bool:
-    """Blank what `kubeiam.redaction.redact` leaves: secret-named env literals and secret keys; True if changed."""
-    changed = False
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _SECRET_KEYS and isinstance(value, str) and value and value != REDACTED:
-                node[key] = REDACTED
-                changed = True
-            elif key == _LAST_APPLIED and isinstance(value, str):
-                try:
-                    inner = json.loads(value)
-                except ValueError:
-                    continue
-                if _scrub(inner):
-                    node[key] = json.dumps(inner)
-                    changed = True
-            elif key == "env" and isinstance(value, list):
-                for var in value:
-                    if _is_secret_literal(var):
-                        var["value"] = REDACTED
-                        changed = True
-            changed |= _scrub(value)
-    elif isinstance(node, list):
-        for value in node:
-            changed |= _scrub(value)
-    return changed
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -189,17 +148,3 @@ def write_atomic(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp") as fh:
         fh.write(text)
     Path(fh.name).replace(path)
-
-
-def _is_secret_literal(var: Any) -> bool:
-    """An env entry `{name: <secret-looking name>, value: <literal>}` not yet blanked."""
-    if not isinstance(var, dict):
-        return False
-    name, literal = var.get("name"), var.get("value")
-    return (
-        isinstance(name, str)
-        and name not in _KEEP_ENV
-        and bool(_SECRET_ENV_NAME.search(name))
-        and isinstance(literal, str)
-        and literal not in ("", REDACTED)
-    )
