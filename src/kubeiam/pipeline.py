@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kubeiam.engine import AnalysisConfig, analyse
 from kubeiam.errors import InputError
@@ -125,7 +126,7 @@ def read_collection_errors(evidence: Evidence) -> tuple[CoverageError, ...]:
     return tuple(out)
 
 
-def audit(
+def audit_with_inventory(
     evidence: Evidence,
     *,
     namespace: str | None = None,
@@ -133,23 +134,21 @@ def audit(
     mode: str = "audit",
     providers: Sequence[Provider] | None = None,
     config: AnalysisConfig | None = None,
-    collection_errors: Sequence[CoverageError] = (),
     now: datetime | None = None,
-) -> Report:
+) -> tuple[Report, Inventory]:
+    """The one audit path: read, narrow, analyse, report. Returns the narrowed inventory too, for the
+    stages after it (owners, annotation suppressions) that need the Kubernetes objects."""
     providers = providers if providers is not None else load_providers()
-    inventory = read_inventory(evidence, providers)
-    if collection_errors:
-        inventory = inventory.with_(errors=inventory.errors + tuple(collection_errors))
-    inventory = narrow(inventory, namespace, service_account)
+    inventory = narrow(read_inventory(evidence, providers), namespace, service_account)
     rules = all_rules(providers)
     findings = analyse(inventory, rules, config)
-    return build_report(
-        inventory,
-        findings,
-        rules=rules,
-        mode=mode,
-        generated_at=now or datetime.now(UTC),
-    )
+    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now or datetime.now(UTC))
+    return report, inventory
+
+
+def audit(evidence: Evidence, **options: Any) -> Report:
+    """`audit_with_inventory` without the inventory."""
+    return audit_with_inventory(evidence, **options)[0]
 
 
 def demo_dir() -> Path:

@@ -1,8 +1,4 @@
-"""The quarterly audit: the pipeline's stages plus owners, suppressions and the baseline.
-
-Composed here from `kubeiam.pipeline`'s public stages (rather than inside `pipeline.audit`) because
-owners and annotation suppressions need the inventory, which `pipeline.audit` does not return.
-"""
+"""The quarterly audit: the pipeline's audit plus owners, suppressions and the baseline."""
 
 from __future__ import annotations
 
@@ -11,14 +7,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kubeiam.baseline import Previous, compare, report_extra, scope_of
-from kubeiam.engine import AnalysisConfig, analyse
+from kubeiam.engine import AnalysisConfig
 from kubeiam.evidence import Evidence
 from kubeiam.model import Inventory
 from kubeiam.ownership import DEFAULT_OWNER_LABELS, with_owners
-from kubeiam.pipeline import narrow, read_inventory
+from kubeiam.pipeline import audit_with_inventory
 from kubeiam.providers import Provider
-from kubeiam.report import Report, build_report
-from kubeiam.rules import all_rules
+from kubeiam.report import Report
 from kubeiam.suppressions import Suppression, annotation_suppressions, apply_suppressions
 
 
@@ -43,14 +38,15 @@ def run_audit(
     service_account: str | None = None,
     mode: str = "audit",
 ) -> Report:
-    # These five lines repeat `pipeline.audit`, which does not return the inventory `enrich` needs.
-    # To fold: `pipeline.audit_with_inventory(...) -> (Report, Inventory)` with `audit` returning its [0];
-    # then this body is that call plus `enrich`.
-    inventory = read_inventory(evidence, providers)
-    inventory = narrow(inventory, namespace, service_account)
-    rules = all_rules(providers)
-    findings = analyse(inventory, rules, stages.analysis)
-    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=stages.now)
+    report, inventory = audit_with_inventory(
+        evidence,
+        namespace=namespace,
+        service_account=service_account,
+        mode=mode,
+        providers=providers,
+        config=stages.analysis,
+        now=stages.now,
+    )
     return enrich(report, inventory, stages, namespace=namespace, service_account=service_account)
 
 
