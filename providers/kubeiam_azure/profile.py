@@ -36,6 +36,9 @@ SENSITIVE_DATA_ACTIONS = (
 SENSITIVE_ACTIONS = ("Microsoft.Storage/storageAccounts/listKeys/action",)
 
 _PROVIDER_WILDCARD = re.compile(r"^[^/*]+/\*$")
+# `*/write`, `*/delete`, `*/action`: one verb on every resource of every provider, broader than any
+# `Provider/*`. `*/read` is Reader's pattern (read_only), not a wildcard finding.
+_ANY_PROVIDER = re.compile(r"^\*/(?!read$).+$", re.IGNORECASE)
 # Opening support tickets: in most built-in reader roles, and harmless. Not a wildcard finding,
 # and it does not stop a role from counting as read-only.
 BENIGN = ("microsoft.support/*",)
@@ -132,7 +135,9 @@ def profile(role: RoleDefinition) -> RoleProfile:
         conditional_escalation=conditional,
         wildcard_actions=tuple(
             dict.fromkeys(
-                a for a in action_patterns if (a == "*" or _PROVIDER_WILDCARD.match(a)) and a.lower() not in BENIGN
+                a
+                for a in action_patterns
+                if (a == "*" or _PROVIDER_WILDCARD.match(a) or _ANY_PROVIDER.match(a)) and a.lower() not in BENIGN
             )
         ),
         data_actions=data_patterns,

@@ -222,11 +222,15 @@ def read_azure(evidence: Evidence, inventory: Inventory) -> Inventory:
         links.append(link)
         errors += _grant_gaps(sa, link, files)
     kubelet = {}
+    errors += _aks_gaps(inventory, clusters, aks_of)
     for name, a in aks_of.items():
         if a.kubelet is not None:
             ident = ids.known(a.kubelet, a.source)
             if ident is not None:
                 kubelet[name] = ident
+            else:
+                reason = f"the kubelet identity of {a.name} has no objectId: its role assignments were not checked"
+                errors.append(CoverageError("azure", a.source, reason, subject=name))
             if a.subscription not in files.assignment_subs:
                 errors.append(
                     CoverageError(
@@ -316,6 +320,24 @@ def _link(
     if hit is None:
         return link(LinkStatus.UNTRUSTED, mi.id, why_not(files.federated[mi.id], issuer, subject), identity)
     return link(LinkStatus.RESOLVED, mi.id, f"federated credential '{hit.name}'", identity)
+
+
+def _aks_gaps(
+    inventory: Inventory, clusters: tuple[Cluster, ...], aks_of: dict[str, AksCluster]
+) -> list[CoverageError]:
+    """AKS clusters (nodes with an azure:// providerID) that no `az aks show` file matched: their
+    kubelet identity and IMDS exposure are not checked; say so rather than report nothing."""
+    with_nodes = {n.cluster for n in inventory.nodes}
+    return [
+        CoverageError(
+            "azure",
+            f"azure/<subscription-id>/aks/<resource-group>/{c.name}.json",
+            "no AKS cluster object matches this cluster: the kubelet identity and IMDS exposure were not checked",
+            subject=c.name,
+        )
+        for c in clusters
+        if c.cloud is Cloud.AZURE and c.name not in aks_of and c.name in with_nodes
+    ]
 
 
 def _grant_gaps(sa: ServiceAccount, link: IdentityLink, files: _Files) -> list[CoverageError]:

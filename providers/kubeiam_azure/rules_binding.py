@@ -242,16 +242,26 @@ def kubelet_identity_exposed(inv: Inventory) -> Iterator[Match]:
     pods: dict[tuple[str, str | None], list[Workload]] = {}
     for w in inv.workloads:  # indexed once: a per-node scan would be nodes x pods
         pods.setdefault((w.cluster, w.node), []).append(w)
+    # Why one finding per agent pool, not per node: the kubelet identity and podLinkLocalAccess are
+    # cluster and pool settings (one fix), and VMSS node names change with every upgrade or scale
+    # event, which would churn fingerprints. `node` carries `agentpool/NAME`.
+    exposed: dict[tuple[str, str], list[Node]] = {}
     for node in inv.nodes:
-        yield from _kubelet_match(inv, view, node, pods.get((node.cluster, node.name), []))
+        aks, kubelet = view.aks.get(node.cluster), view.kubelet.get(node.cluster)
+        if aks is None or kubelet is None:
+            continue
+        if imds_reachable(inv, aks, node, pods.get((node.cluster, node.name), [])):
+            exposed.setdefault((node.cluster, _pool(node) or node.name), []).append(node)
+    for (cluster, pool), nodes in sorted(exposed.items()):
+        yield from _kubelet_match(view, cluster, pool, nodes, pods)
 
 
-def _kubelet_match(inv: Inventory, view: AzureView, node: Node, pods: Sequence[Workload]) -> Iterator[Match]:
-    aks, kubelet = view.aks.get(node.cluster), view.kubelet.get(node.cluster)
-    if aks is None or kubelet is None:
-        return
+def _kubelet_match(
+    view: AzureView, cluster: str, pool: str, nodes: Sequence[Node], pods: dict[tuple[str, str | None], list[Workload]]
+) -> Iterator[Match]:
+    aks, kubelet = view.aks[cluster], view.kubelet[cluster]
     verdicts = [v for v in view.verdicts(kubelet) if v.profile and not v.profile.read_only]
-    if not verdicts or not imds_reachable(inv, aks, node, pods):
+    if not verdicts:
         return
     # Severity follows what the identity can do (FINDINGS: rises with reach).
     if any(v.admin for v in verdicts):
@@ -260,9 +270,10 @@ def _kubelet_match(inv: Inventory, view: AzureView, node: Node, pods: Sequence[W
         severity = Severity.HIGH
     else:
         severity = None
+    names = sorted(n.name for n in nodes)
     yield Match(
-        cluster=node.cluster,
-        node=node.name,
+        cluster=cluster,
+        node=f"agentpool/{pool}",
         item=kubelet.principal,
         cloud="azure",
         principal=kubelet.principal,
@@ -275,6 +286,11 @@ def _kubelet_match(inv: Inventory, view: AzureView, node: Node, pods: Sequence[W
                 {"id": v.assignment.id, "role": v.role_name, "scope": v.assignment.scope} for v in verdicts
             ],
             "pod_link_local_access": aks.pod_link_local_access or "IMDS (default)",
+            "nodes": names[:EVIDENCE_SAMPLE],
+            "node_count": len(names),
+            "service_accounts_on_nodes": sorted(
+                {f"{w.namespace}/{w.service_account}" for n in names for w in pods.get((cluster, n), ())}
+            )[:EVIDENCE_SAMPLE],
             "file": aks.source,
         },
     )

@@ -67,15 +67,18 @@ def evidence(v: Verdict, link: IdentityLink | None = None, **extra: Any) -> dict
     return out
 
 
-def _match(sa: ServiceAccount, link: IdentityLink, v: Verdict, item: str, detail: str, **kw: Any) -> Match:
+def _match(
+    sa: ServiceAccount, link: IdentityLink, v: Verdict, item: str | None = None, detail: str | None = None, **kw: Any
+) -> Match:
+    """One finding per (ServiceAccount, assignment): item the role definition, source the assignment id."""
     ev = kw.pop("extra", {})
     return Match.for_sa(
         sa,
-        item=item,
+        item=item or v.assignment.role_id,
         cloud="azure",
         principal=link.principal,
         source=kw.pop("source", v.assignment.id),
-        detail=detail,
+        detail=detail or f"{v.role_name} on {scope_label(v.assignment.scope)}",
         evidence=evidence(v, link, **ev),
         **kw,
     )
@@ -98,7 +101,7 @@ def _match(sa: ServiceAccount, link: IdentityLink, v: Verdict, item: str, detail
 def admin_access(inv: Inventory) -> Iterator[Match]:
     for sa, link, v in granted(inv):
         if v.admin:
-            yield _match(sa, link, v, v.assignment.role_id, f"{v.role_name} on {scope_label(v.assignment.scope)}")
+            yield _match(sa, link, v)
 
 
 @rule(
@@ -134,8 +137,7 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
             sa,
             link,
             v,
-            v.assignment.role_id,
-            f"{v.role_name} ({', '.join(_short(a) for a in v.escalation)}) on {scope_label(v.assignment.scope)}",
+            detail=f"{v.role_name} ({', '.join(_short(a) for a in v.escalation)}) on {scope_label(v.assignment.scope)}",
             severity=severity,
             extra={"escalation_actions": list(v.escalation), "constrained_by_condition": constrained},
         )
@@ -204,8 +206,6 @@ def data_access(inv: Inventory) -> Iterator[Match]:
                 sa,
                 link,
                 v,
-                v.assignment.role_id,
-                f"{v.role_name} on {scope_label(v.assignment.scope)}",
                 severity=Severity.HIGH if v.broad else None,
                 extra={"data_actions": list(found)},
             )
@@ -244,8 +244,6 @@ def missing_condition(inv: Inventory) -> Iterator[Match]:
                 sa,
                 link,
                 v,
-                v.assignment.role_id,
-                f"{v.role_name} on {scope_label(v.assignment.scope)}",
                 extra={"data_actions": capable},
             )
 
@@ -266,7 +264,7 @@ def missing_condition(inv: Inventory) -> Iterator[Match]:
 def broad_scope(inv: Inventory) -> Iterator[Match]:
     for sa, link, v in granted(inv):
         if v.broad and not v.admin and v.profile and not v.profile.read_only:
-            yield _match(sa, link, v, v.assignment.role_id, f"{v.role_name} on {scope_label(v.assignment.scope)}")
+            yield _match(sa, link, v)
 
 
 GRANT_RULES = (admin_access, privilege_escalation, wildcard_actions, data_access, missing_condition, broad_scope)

@@ -27,6 +27,7 @@ class AzureView:
     """AKS clusters by the Kubernetes cluster name they were matched to."""
     kubelet: Mapping[str, CloudIdentity] = field(default_factory=dict)
     """The kubelet identity of each matched AKS cluster (what a pod reaching IMDS gets)."""
+    _verdicts: dict[str, tuple[Verdict, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def role(self, role_id: str) -> RoleDefinition | None:
         return self.roles.get(role_id) or load().roles.get(role_id)
@@ -40,8 +41,13 @@ class AzureView:
     def verdicts(self, identity: CloudIdentity | None) -> tuple[Verdict, ...]:
         if identity is None:
             return ()
-        found = (self.verdict(g) for g in identity.grants)
-        return tuple(sorted((v for v in found if v), key=lambda v: v.assignment.id))
+        # Memoised per identity: every grant rule asks for every ServiceAccount that shares it.
+        cached = self._verdicts.get(identity.principal)
+        if cached is None:
+            found = (self.verdict(g) for g in identity.grants)
+            cached = tuple(sorted((v for v in found if v), key=lambda v: v.assignment.id))
+            self._verdicts[identity.principal] = cached
+        return cached
 
     def trusted_subjects(self, identity_id: str) -> tuple[FederatedCredential, ...]:
         return self.federated.get(identity_id, ())

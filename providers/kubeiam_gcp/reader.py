@@ -18,13 +18,13 @@ from kubeiam.model import (
     Grant,
     IdentityLink,
     Inventory,
-    LinkStatus,
 )
 from kubeiam.policy import Effect, Statement
 from kubeiam_gcp.catalogue import load_catalogue
 from kubeiam_gcp.files import ProjectFiles, load_project
+from kubeiam_gcp.gaps import coverage_gaps
 from kubeiam_gcp.links import SA_RESOURCE, Linker
-from kubeiam_gcp.members import cluster_key
+from kubeiam_gcp.members import cluster_key, parse_member
 from kubeiam_gcp.view import (
     WORKLOAD_IDENTITY_USER,
     Binding,
@@ -46,7 +46,7 @@ def read_gcp(evidence: Evidence, inventory: Inventory) -> Inventory:
     linker = Linker(state, inventory)
     links = linker.links(has_evidence=bool(projects))
     view = state.view(links, linker.trust)
-    state.errors += _gaps(state, links)
+    state.errors += coverage_gaps(state, inventory, linker, links)
     views = dict(inventory.views)
     views["gcp"] = view
     return inventory.with_(
@@ -54,42 +54,6 @@ def read_gcp(evidence: Evidence, inventory: Inventory) -> Inventory:
         errors=inventory.errors + tuple(state.errors),
         views=views,
     )
-
-
-def _gaps(state: State, links: list[IdentityLink]) -> list[CoverageError]:
-    """What the files present leave unchecked for the identities reached (never read as "none")."""
-    out = []
-    projects = {state.gsas[lk.principal].project for lk in links if lk.principal in state.gsas}
-    projects |= {gke.project for gke in state.matched.values()}
-    for project in sorted(projects):
-        files = state.projects.get(project)
-        if files is None:
-            continue
-        base = f"gcp/{project}"
-        if files.parent and files.ancestors is None:
-            reason = f"not in the evidence: bindings on {files.parent} and above not checked"
-            out.append(CoverageError("gcp", f"{base}/ancestors-iam-policies.json", reason))
-        if files.assets is None:
-            reason = "not in the evidence: resource-level bindings (buckets, secrets, ...) not checked"
-            out.append(CoverageError("gcp", f"{base}/asset-iam-policies.json", reason))
-        if files.iam_policy is None:
-            out.append(
-                CoverageError(
-                    "gcp", f"{base}/project-iam-policy.json", "not in the evidence: project bindings not checked"
-                )
-            )
-    for lk in links:
-        gsa = state.gsas.get(lk.principal)
-        if gsa is not None and gsa.keys is None and lk.status in (LinkStatus.RESOLVED, LinkStatus.UNTRUSTED):
-            out.append(
-                CoverageError(
-                    "gcp",
-                    f"gcp/{gsa.project}/service-account-keys.json",
-                    f"keys of {gsa.email} not in the evidence: user-managed keys not checked",
-                    subject=f"{lk.cluster}/{lk.namespace}/{lk.service_account}",
-                )
-            )
-    return out
 
 
 def _scope_of(resource: str, numbers: Mapping[str, str]) -> tuple[str, str]:
@@ -312,8 +276,9 @@ _SA_TYPE = "iam.googleapis.com/ServiceAccount"
 
 
 def _is_trust(b: Binding) -> bool:
-    """A workloadIdentityUser binding on one GSA is that GSA's trust, not a grant of the member."""
-    return b.role == WORKLOAD_IDENTITY_USER and b.scope.startswith(SA_RESOURCE)
+    """A workloadIdentityUser binding of a KSA member on one GSA is that GSA's trust, not a grant of
+    the member. Given to anything else (another GSA, a user) it is token minting on that GSA: a grant."""
+    return b.role == WORKLOAD_IDENTITY_USER and b.scope.startswith(SA_RESOURCE) and parse_member(b.member) is not None
 
 
 _STATEMENTS: dict[tuple[str, frozenset[str]], Statement] = {}

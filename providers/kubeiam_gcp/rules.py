@@ -15,6 +15,13 @@ from kubeiam_gcp.view import GcpView
 
 _BROAD_LEVELS = ("project", "folder", "organization")
 _REF_WI = "https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity"
+_POLICY_OF_SCOPE = frozenset(
+    {
+        "resourcemanager.projects.setIamPolicy",
+        "resourcemanager.folders.setIamPolicy",
+        "resourcemanager.organizations.setIamPolicy",
+    }
+)
 _REF_PRIVESC = "https://rhinosecuritylabs.com/gcp/privilege-escalation-google-cloud-platform-part-1/"
 
 
@@ -57,7 +64,9 @@ def _scope(link: IdentityLink, grant: Grant) -> str:
 
 def _grants(inv: Inventory) -> Iterator[tuple[IdentityLink, Grant, RoleProfile]]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED):
+    # Why unchecked links too (when the GSA is known): the trust could not be read, so nothing shows
+    # the access is not there; its roles are reported as for a resolved link (as Azure does).
+    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNCHECKED):
         for grant in link.identity.grants if link.identity else ():
             profile = _profile(view, grant)
             if profile is not None:
@@ -66,6 +75,19 @@ def _grants(inv: Inventory) -> Iterator[tuple[IdentityLink, Grant, RoleProfile]]
 
 def _evidence(link: IdentityLink, grant: Grant, **extra: Any) -> dict[str, Any]:
     return {"binding": dict(grant.document or {}), "mechanism": link.mechanism, "link": link.reason, **extra}
+
+
+def _grant_match(link: IdentityLink, grant: Grant, detail: str | None = None, **kw: Any) -> Match:
+    """One finding per (link, binding): item the role, source `ROLE@SCOPE [if CONDITION]` (never an index)."""
+    severity = kw.pop("severity", None)
+    return _match(
+        link,
+        grant.role or "",
+        source=grant.source,
+        severity=severity,
+        detail=detail or f"{grant.role} on {grant.scope}",
+        evidence=_evidence(link, grant, **kw),
+    )
 
 
 @rule(
@@ -83,13 +105,7 @@ def _evidence(link: IdentityLink, grant: Grant, **extra: Any) -> dict[str, Any]:
 def admin_roles(inv: Inventory) -> Iterator[Match]:
     for link, grant, profile in _grants(inv):
         if profile.admin:
-            yield _match(
-                link,
-                grant.role or "",
-                source=grant.source,
-                detail=f"{grant.role} on {grant.scope}",
-                evidence=_evidence(link, grant),
-            )
+            yield _grant_match(link, grant)
 
 
 @rule(
@@ -116,12 +132,16 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
                 "broad": f"every resource and service account in {grant.scope}",
                 "other-account": f"service account {(grant.scope or '').rsplit('/', 1)[-1]}",
             }.get(where, grant.scope)
-            yield _match(
+            # Why critical: setting the project's (folder's, organisation's) own IAM policy without a
+            # condition is Owner in one step, like Azure's roleAssignments/write at subscription scope.
+            owner_in_one_step = where == "broad" and not grant.condition and any(p in _POLICY_OF_SCOPE for p in found)
+            yield _grant_match(
                 link,
-                grant.role or "",
-                source=grant.source,
-                detail=f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
-                evidence=_evidence(link, grant, reach=reach, permissions={p: describe(p) for p in found}),
+                grant,
+                f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
+                severity=Severity.CRITICAL if owner_in_one_step else None,
+                reach=reach,
+                permissions={p: describe(p) for p in found},
             )
 
 
@@ -142,12 +162,14 @@ def data_access(inv: Inventory) -> Iterator[Match]:
     for link, grant, profile in _grants(inv):
         if profile.admin or not profile.data or grant.scope_level not in _BROAD_LEVELS or grant.condition:
             continue
-        yield _match(
+        yield _grant_match(
             link,
-            grant.role or "",
-            source=grant.source,
-            detail=f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
-            evidence=_evidence(link, grant, permissions={p: describe(p) for p in profile.data}),
+            grant,
+            f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
+            # Severity rises with reach: every project of a folder or organisation, like Azure's
+            # subscription-wide data roles (AZ-004 high).
+            severity=Severity.HIGH if grant.scope_level in ("folder", "organization") else None,
+            permissions={p: describe(p) for p in profile.data},
         )
 
 
@@ -166,13 +188,7 @@ def broad_scope(inv: Inventory) -> Iterator[Match]:
     for link, grant, profile in _grants(inv):
         # Why not read-only roles: an auditor or inventory role must read the whole organisation.
         if grant.scope_level in ("folder", "organization") and not profile.read_only:
-            yield _match(
-                link,
-                grant.role or "",
-                source=grant.source,
-                detail=f"{grant.role} on {grant.scope}",
-                evidence=_evidence(link, grant),
-            )
+            yield _grant_match(link, grant)
 
 
 @rule(
@@ -194,13 +210,7 @@ def missing_condition(inv: Inventory) -> Iterator[Match]:
         broad = grant.scope_level in _BROAD_LEVELS
         escalates = bool(profile.escalation_on(_scope(link, grant)))
         if escalates or (broad and profile.data):
-            yield _match(
-                link,
-                grant.role or "",
-                source=grant.source,
-                detail=f"{grant.role} on {grant.scope}",
-                evidence=_evidence(link, grant),
-            )
+            yield _grant_match(link, grant)
 
 
 def _admin(view: GcpView, link: IdentityLink) -> bool:
@@ -313,7 +323,7 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
 )
 def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED):
+    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED):
         gsa = view.service_accounts.get(link.principal)
         keys = [k for k in (gsa.keys or ()) if k.key_type == "USER_MANAGED" and not k.disabled] if gsa else []
         if keys:
@@ -340,7 +350,7 @@ def user_managed_keys(inv: Inventory) -> Iterator[Match]:
 )
 def default_compute_account(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED):
+    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED):
         if link.mechanism == "gke-workload-identity" and link.principal.endswith(
             "-compute@developer.gserviceaccount.com"
         ):

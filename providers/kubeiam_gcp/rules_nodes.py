@@ -12,6 +12,7 @@ from kubeiam_gcp.classify import classify
 from kubeiam_gcp.view import GcpView, NodePool
 
 _BROAD_LEVELS = ("project", "folder", "organization")
+_SAMPLE = 20
 
 
 @rule(
@@ -30,35 +31,46 @@ _BROAD_LEVELS = ("project", "folder", "organization")
 )
 def node_metadata_exposed(inv: Inventory) -> Iterator[Match]:
     view = inv.views.get("gcp") or GcpView()
-    judged: dict[tuple[str, str], tuple[Severity | None, dict[str, Any]] | None] = {}
-    on_node: dict[tuple[str, str | None], set[str]] | None = None
+    # Why one finding per pool, not per node: the metadata mode is a pool setting (one fix, one
+    # ticket), and GKE node names change with every upgrade or autoscaling, which would churn
+    # fingerprints. `node` carries `node-pool/NAME`, as AWS-022 carries `nodegroup/NAME`.
+    nodes_of: dict[tuple[str, str], list[str]] = {}
+    pools: dict[tuple[str, str], NodePool] = {}
     for node in inv.nodes:
         pool = view.node_pool(node)
-        if pool is None:
-            continue
-        key = (pool.cluster, pool.name)
-        if key not in judged:  # one judgement per pool, not per node
-            judged[key] = _judge_pool(view, pool)
-        verdict = judged[key]
+        if pool is not None:
+            pools[(pool.cluster, pool.name)] = pool
+            nodes_of.setdefault((pool.cluster, pool.name), []).append(node.name)
+    if not pools:
+        return
+    on_node: dict[tuple[str, str | None], set[str]] = {}  # built once: whose pods run where
+    for w in inv.workloads:
+        on_node.setdefault((w.cluster, w.node), set()).add(f"{w.namespace}/{w.service_account}")
+    for key in sorted(pools):
+        pool = pools[key]
+        verdict = _judge_pool(view, pool)
         if verdict is None:
             continue
         severity, evidence = verdict
-        if on_node is None:  # built once: which ServiceAccounts' pods run where
-            on_node = {}
-            for w in inv.workloads:
-                on_node.setdefault((w.cluster, w.node), set()).add(f"{w.namespace}/{w.service_account}")
+        nodes = sorted(nodes_of[key])
         # Why list them: a pod here gets the node's token even when its KSA is bound to a GSA.
-        evidence = {**evidence, "service_accounts_on_node": sorted(on_node.get((node.cluster, node.name), ()))}
+        on_pool = sorted({sa for n in nodes for sa in on_node.get((pool.cluster, n), ())})
         yield Match(
-            cluster=node.cluster,
-            node=node.name,
+            cluster=pool.cluster,
+            node=f"node-pool/{pool.name}",
             cloud="gcp",
             principal=pool.service_account,
             item=f"node-pool/{pool.name}",
             source=pool.self_link or pool.source,
             severity=severity,
             detail=f"pool {pool.name} ({evidence['reason']}) runs as {pool.service_account}",
-            evidence=evidence,
+            # A sample keeps reports small for pools of hundreds of nodes.
+            evidence={
+                **evidence,
+                "nodes": nodes[:_SAMPLE],
+                "node_count": len(nodes),
+                "service_accounts_on_node": on_pool,
+            },
         )
 
 

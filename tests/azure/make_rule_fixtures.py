@@ -116,6 +116,10 @@ CASES: dict[str, dict[str, tuple[Callable[[], Scenario], dict | None]]] = {
             lambda: custom("Storage Everything", "storage", actions=["Microsoft.Storage/*"]),
             {"count": 1, "severity": "medium"},
         ),
+        "fail-custom-any-provider-write": (
+            lambda: custom("Writer Everywhere", "storage", actions=["*/write", "*/read"]),
+            {"count": 1, "severity": "medium"},
+        ),
         "pass-custom-explicit-actions": (
             lambda: custom("Blob Lister", "storage", actions=["Microsoft.Storage/storageAccounts/read"]),
             None,

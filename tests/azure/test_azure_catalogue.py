@@ -150,3 +150,27 @@ def test_reader_roles_with_support_tickets_count_as_read_only():
         assert role is not None and profile(role).read_only, name
     for name in ("User Access Administrator", "Log Analytics Reader"):  # the latter runs log queries
         assert not profile(cat.by_name(name)).read_only, name
+
+
+def _custom(actions, not_actions=()):
+    from kubeiam_azure.shapes import Permission, RoleDefinition
+
+    return RoleDefinition(
+        "c0ffee00-0000-4000-8000-000000000001", "Custom", True, (Permission(tuple(actions), tuple(not_actions)),)
+    )
+
+
+@pytest.mark.parametrize(
+    ("actions", "not_actions", "wildcards", "escalates"),
+    [
+        (["*/write", "*/read"], [], ("*/write",), True),  # every provider's writes, role assignments included
+        (["*/read", "Microsoft.Support/*"], [], (), False),  # Reader's shape: neither
+        (["Microsoft.Compute/*"], [], ("Microsoft.Compute/*",), False),
+        (["*/write"], ["Microsoft.Authorization/*"], ("*/write",), False),  # notActions take the escalation away
+        (["microsoft.authorization/ROLEASSIGNMENTS/*"], [], (), True),  # case-insensitive match
+    ],
+)
+def test_wildcard_actions_and_escalation_of_custom_roles(actions, not_actions, wildcards, escalates):
+    p = profile(_custom(actions, not_actions))
+    assert p.wildcard_actions == wildcards
+    assert (ESCALATION_ACTIONS[0] in p.escalation) is escalates

@@ -9,7 +9,9 @@ from azure_builder import ISSUER, TENANT, Scenario
 from kubeiam_azure.reader import UNRESOLVED
 
 from kubeiam.errors import InputError
+from kubeiam.evidence import Evidence
 from kubeiam.model import Cloud, LinkStatus
+from kubeiam.pipeline import read_inventory
 
 CLIENT, PRINCIPAL = "10000000-0000-4000-8000-000000000001", "20000000-0000-4000-8000-000000000001"
 KUBELET = ("30000000-0000-4000-8000-000000000003", "40000000-0000-4000-8000-000000000003")
@@ -300,3 +302,23 @@ def test_kubelet_without_role_assignments_is_a_coverage_error(inventory_of):
     s.write_assignments = False
     inv = inventory_of(s)
     assert any("kubelet identity of aks-test" in e.reason and e.subject == "aks-test" for e in inv.errors)
+
+
+def test_aks_cluster_without_its_az_aks_show_file_is_coverage(tmp_path, providers):
+    def errors(s: Scenario, name: str) -> list:
+        inv = read_inventory(Evidence(s.write(tmp_path / name)), providers)
+        return [e for e in inv.errors if "no AKS cluster object" in e.reason]
+
+    assert errors(bound(), "with-aks") == []
+    s = Scenario().sa("orders", "app", CLIENT).identity("id-app", CLIENT, PRINCIPAL)
+    s.fic("id-app", "system:serviceaccount:orders:app")  # nodes on Azure, no managed_cluster()
+    (error,) = errors(s, "without-aks")
+    assert error.subject == s.cluster
+
+
+def test_kubelet_identity_without_object_id_is_coverage(inventory_of):
+    s = bound(kubelet=KUBELET)
+    s.aks["identityProfile"]["kubeletidentity"].pop("objectId")
+    (error,) = [e for e in inventory_of(s).errors if "kubelet identity" in e.reason]
+    assert "objectId" in error.reason
+    assert "aks-test" not in inventory_of(s).views["azure"].kubelet

@@ -59,7 +59,10 @@ CASES: dict[tuple[str, str], Case] = {
         project_policy=[binding("roles/iam.serviceAccountTokenCreator", SA)], expect={"count": 1, "severity": "high"}
     ),
     ("GCP-002", "fail-sa-user-on-project"): Case(project_policy=[binding("roles/iam.serviceAccountUser", SA)]),
-    ("GCP-002", "fail-project-iam-admin"): Case(project_policy=[binding("roles/resourcemanager.projectIamAdmin", SA)]),
+    ("GCP-002", "fail-project-iam-admin"): Case(
+        project_policy=[binding("roles/resourcemanager.projectIamAdmin", SA)],
+        expect={"count": 1, "severity": "critical"},
+    ),
     ("GCP-002", "fail-token-creator-on-other-sa"): Case(
         gsas=[API, OTHER],
         assets=[

@@ -26,7 +26,7 @@ def test_demo_gke_findings() -> None:
         ("GCP-003", "batch", "exporter", None, "medium"),
         ("GCP-005", "batch", "exporter", None, "low"),
         ("GCP-008", "ops", "gcs-sync", None, "high"),
-        ("GCP-010", None, None, "gke-data-batch-pool-7c6d5e4f-2lm8", "critical"),
+        ("GCP-010", None, None, "node-pool/batch-pool", "critical"),
     }
     assert not [f for f in report.findings if f.service_account == "bq-loader"]  # the clean one
 
@@ -68,3 +68,4 @@ def test_demo_exposed_node_lists_the_pods_that_get_the_node_token() -> None:
     # account, which holds roles/editor.
     assert "web/cdn-purger" in finding.evidence["service_accounts_on_node"]
     assert finding.evidence["roles"] == ["roles/editor@projects/acme-data"]
+    assert finding.evidence["nodes"] == ["gke-data-batch-pool-7c6d5e4f-2lm8"]

@@ -272,3 +272,63 @@ def test_files_left_out_are_coverage_errors(tmp_path: Path) -> None:
         ("asset-iam-policies.json", None),
         ("service-account-keys.json", f"{CLUSTER}/app/api"),
     }
+
+
+def _gcp_errors(inv) -> list:
+    return [e for e in inv.errors if e.source == "gcp"]
+
+
+def test_missing_project_file_leaves_ancestors_unchecked_not_clean(tmp_path: Path) -> None:
+    root = Case(project_policy=[binding("roles/viewer", f"serviceAccount:{API}")]).write(tmp_path)
+    assert not [e for e in _gcp_errors(_inventory(root)) if "folder and organisation" in e.reason]
+    (root / "gcp" / PROJECT / "project.json").unlink()
+    (error,) = [e for e in _gcp_errors(_inventory(root)) if "folder and organisation" in e.reason]
+    assert error.location == f"gcp/{PROJECT}/project.json"
+
+
+def test_node_pools_missing_from_the_evidence_are_coverage(tmp_path: Path) -> None:
+    root = Case().write(tmp_path)
+    assert not [e for e in _gcp_errors(_inventory(root)) if "metadata mode" in e.reason]
+    gke = root / "gcp" / PROJECT / "gke" / "us-central1" / CLUSTER
+    (gke / "node-pools.json").write_text("[]")
+    cluster = json.loads((gke / "cluster.json").read_text())
+    cluster.pop("nodePools")
+    (gke / "cluster.json").write_text(json.dumps(cluster))
+    (error,) = [e for e in _gcp_errors(_inventory(root)) if "metadata mode" in e.reason]
+    assert "default-pool" in error.reason and error.subject == CLUSTER
+    # No cluster object at all: the GKE cluster (known from its issuer) is still not checked.
+    for f in gke.iterdir():
+        f.unlink()
+    (error,) = [e for e in _gcp_errors(_inventory(root)) if "metadata mode" in e.reason]
+    assert error.location.endswith(f"/gke/us-central1/{CLUSTER}/cluster.json")
+
+
+def test_grants_to_a_service_account_uid_member_are_coverage(tmp_path: Path) -> None:
+    member = principal_set("kubernetes.serviceaccount.uid/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab")
+    root = Case(project_policy=[binding("roles/storage.admin", member)]).write(tmp_path)
+    (error,) = [e for e in _gcp_errors(_inventory(root)) if e.subject == member]
+    assert error.location == f"gcp/{PROJECT}/project-iam-policy.json"
+
+
+@pytest.mark.parametrize(
+    ("ancestors", "missing"),
+    [
+        ({"folders/200000000002": [], "organizations/300000000003": []}, None),
+        ({"organizations/300000000003": []}, "folders/200000000002"),  # the parent folder's policy not read
+        ({"folders/200000000002": []}, "the organisation"),  # a folder always leads up to an organisation
+    ],
+)
+def test_partial_ancestor_policies_are_coverage(tmp_path: Path, ancestors: dict, missing: str | None) -> None:
+    errors = [
+        e for e in _gcp_errors(_inventory(Case(ancestors=ancestors).write(tmp_path))) if "ancestors" in e.location
+    ]
+    assert [missing in e.reason for e in errors] == ([True] if missing else [])
+
+
+def test_gke_cluster_without_its_project_folder_is_coverage(tmp_path: Path) -> None:
+    root = Case(ksas=[("batch", "exporter", None)]).write(tmp_path)  # no annotation: direct grants only
+    assert not [e for e in _gcp_errors(_inventory(root)) if "granted directly" in e.reason]
+    for f in sorted((root / "gcp").rglob("*"), reverse=True):
+        f.unlink() if f.is_file() else f.rmdir()
+    (error,) = [e for e in _gcp_errors(_inventory(root)) if "granted directly" in e.reason]
+    assert error.location == f"gcp/{PROJECT}/" and error.subject == CLUSTER

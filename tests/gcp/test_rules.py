@@ -64,7 +64,7 @@ def test_one_judgement_per_role_not_per_service_account(tmp_path: Path, monkeypa
     assert sorted(computed) == ["roles/editor", "roles/pubsub.publisher"]
 
 
-def test_node_pool_judged_once_for_many_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_node_pool_is_one_finding_judged_once_for_many_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = Case(pools=[pool("batch-pool", "default", "GCE_METADATA")]).write(tmp_path)
     resources = root / "kubernetes" / "gke-fx" / "resources.json"
     doc = json.loads(resources.read_text())
@@ -76,8 +76,16 @@ def test_node_pool_judged_once_for_many_nodes(tmp_path: Path, monkeypatch: pytes
     real = gcp_rules._judge_pool
     monkeypatch.setattr(gcp_rules, "_judge_pool", lambda v, p: calls.append(p.name) or real(v, p))
     report = audit(Evidence(root))
-    assert len([f for f in report.findings if f.rule_id == "GCP-010"]) == 6
+    # The metadata mode is a pool setting: one ticket, whatever the (churning) node names.
+    (finding,) = [f for f in report.findings if f.rule_id == "GCP-010"]
+    assert finding.node == "node-pool/batch-pool"
+    assert len(finding.evidence["nodes"]) == finding.evidence["node_count"] == 6
     assert calls == ["batch-pool"]
+    # Nodes replaced by an upgrade (new names) keep the same fingerprint.
+    doc["items"] = [json.loads(json.dumps(i).replace("x1y2", "z9")) if i["kind"] == "Node" else i for i in doc["items"]]
+    resources.write_text(json.dumps(doc))
+    (again,) = [f for f in audit(Evidence(root)).findings if f.rule_id == "GCP-010"]
+    assert again.fingerprint == finding.fingerprint and again.evidence["nodes"] != finding.evidence["nodes"]
 
 
 def test_check_narrows_to_one_service_account(tmp_path: Path) -> None:
@@ -159,3 +167,56 @@ def test_one_ksa_named_in_both_member_forms_is_not_shared(tmp_path: Path) -> Non
     both = policy(binding("roles/iam.workloadIdentityUser", ksa_member("app", "api"), principal("app", "api")))
     report = audit(Evidence(Case(sa_policies={API: both}).write(tmp_path)))
     assert [f for f in report.findings if f.rule_id == "GCP-006"] == []
+
+
+def test_setting_the_project_policy_is_critical_unless_conditioned(tmp_path: Path) -> None:
+    cond = {"expression": "request.time < timestamp('2027-01-01T00:00:00Z')", "title": "until 2027"}
+    severities = []
+    for name, b in (
+        ("plain", binding("roles/resourcemanager.projectIamAdmin", f"serviceAccount:{API}")),
+        ("cond", binding("roles/resourcemanager.projectIamAdmin", f"serviceAccount:{API}", condition=cond)),
+        ("sa-admin", binding("roles/iam.serviceAccountAdmin", f"serviceAccount:{API}")),
+    ):
+        report = audit(Evidence(Case(project_policy=[b]).write(tmp_path / name)))
+        (finding,) = [f for f in report.findings if f.rule_id == "GCP-002"]
+        severities.append(finding.severity)
+    # Owner in one step when unconditioned; a condition or a narrower setIamPolicy stays high.
+    assert severities == [Severity.CRITICAL, Severity.HIGH, Severity.HIGH]
+
+
+def test_workload_identity_user_given_to_a_google_account_on_another_is_escalation(tmp_path: Path) -> None:
+    other = gsa("deployer")
+    policies = {
+        API: policy(binding("roles/iam.workloadIdentityUser", ksa_member("app", "api"))),
+        # Not a KSA's trust: the api GSA itself may mint tokens for the deployer GSA.
+        other: policy(binding("roles/iam.workloadIdentityUser", f"serviceAccount:{API}")),
+    }
+    report = audit(Evidence(Case(gsas=[API, other], sa_policies=policies).write(tmp_path)))
+    (finding,) = [f for f in report.findings if f.rule_id == "GCP-002"]
+    assert finding.service_account == "api" and "iam.serviceAccounts.getAccessToken" in finding.evidence["permissions"]
+    assert finding.evidence["binding"]["scope"].endswith(f"/serviceAccounts/{other}")
+
+
+def test_data_access_severity_rises_with_reach(tmp_path: Path) -> None:
+    accessor = binding("roles/secretmanager.secretAccessor", f"serviceAccount:{API}")
+    cases = {
+        "project": Case(project_policy=[accessor]),
+        "folder": Case(ancestors={"folders/200000000002": [accessor], "organizations/300000000003": []}),
+    }
+    got = {}
+    for name, case in cases.items():
+        (finding,) = [f for f in audit(Evidence(case.write(tmp_path / name))).findings if f.rule_id == "GCP-003"]
+        got[name] = finding.severity
+    assert got == {"project": Severity.MEDIUM, "folder": Severity.HIGH}
+
+
+def test_roles_of_a_gsa_whose_trust_is_unchecked_are_still_reported(tmp_path: Path) -> None:
+    from gcp_builder import user_key
+
+    case = Case(project_policy=[binding("roles/editor", f"serviceAccount:{API}")], keys={API: [user_key(API)]})
+    root = case.write(tmp_path)
+    (root / "gcp" / PROJECT / "service-account-iam-policies.json").write_text("{}")  # trust not collected
+    report = audit(Evidence(root))
+    # Unchecked, so in coverage; and not silently clean: the GSA's Editor role is still a finding.
+    assert [(u["service_account"], u["principal"]) for u in report.coverage["unchecked"]] == [("api", API)]
+    assert sorted(f.rule_id for f in _gcp(report) if f.service_account == "api") == ["GCP-001", "GCP-008"]
