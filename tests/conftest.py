@@ -32,3 +32,17 @@ def kube_api() -> Iterator[Callable[..., KubeApiServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run `kubeiam` in-process: (exit code, stdout, stderr)."""
+    from kubeiam import cli
+
+    def run(*argv: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

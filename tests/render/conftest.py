@@ -1,5 +1,5 @@
 """Fixtures for the renderer tests (helpers live in render_helpers: conftest names clash across dirs)."""
 
-from render_helpers import evidence, report, run_cli
+from render_helpers import evidence, report
 
-__all__ = ["evidence", "report", "run_cli"]
+__all__ = ["evidence", "report"]

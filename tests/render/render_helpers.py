@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from kubeiam import cli
 from kubeiam.baseline import previous_from_dict
 from kubeiam.evidence import Evidence
 from kubeiam.providers import load_providers
@@ -50,17 +48,6 @@ def report() -> Report:
 
 def schema(name: str) -> dict:
     return json.loads((SCHEMAS / name).read_text())
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    def run(*argv: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
