@@ -2,11 +2,15 @@
 parliament on the same authorization-details file.
 
     python benchmarks/bench_analysis.py [--service-accounts 20000 --roles 5000 --policies 300 --nodes 500]
-        [--peers /path/to/venv-with-cloudsplaining-and-parliament/bin] [--repeat 3]
+        [--peers /tmp/peers/bin] [--repeat 3] [--scaling 5000,10000,20000] [--phases] [--profile]
+        [--cloud gcp|azure]   (the same knobs for GKE/GCP and AKS/Azure estates; no peers there)
 
-Each tool runs as its own process (wall time from the parent, peak RSS from wait4), so the numbers
-include start-up and JSON parsing, as a user would see them. The peers are optional: install them in
-a separate virtualenv (`pip install cloudsplaining parliament`) and pass its bin directory.
+Each tool runs as its own process (wall time and peak RSS measured by a small launcher, procs.py), so the numbers
+include start-up and JSON parsing, as a user would see them; the best of `--repeat` runs is kept
+(the machine may be shared). `--phases` times read / analyse / report / enrich / render inside one
+process; `--profile` prints the functions where the time goes (cProfile, so inflated ~2-3x).
+The peers are optional: install them in a separate virtualenv and pass its bin directory
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -14,81 +18,221 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import ACCOUNT, generate
+import contextlib
+
+from compare import compare, markdown
+from estate import Scale
+from generate import generate
+from other_clouds import generate as generate_other
+from procs import best_of
+
+KUBEIAM = Path(sys.executable).with_name("kubeiam")
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        sys.stderr.write(proc.stderr.read().decode(errors="replace") if proc.stderr else "")
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+def kubeiam_audit(estate: Path, report: Path, repeat: int, fmt: str = "json") -> dict[str, Any]:
+    cmd = [str(KUBEIAM), "audit", "--evidence", str(estate), "--format", fmt, "--output", str(report), "--quiet"]
+    return best_of(cmd, repeat)
 
 
-def best(cmd: list[str], repeat: int) -> tuple[float, float]:
-    runs = [run(cmd) for _ in range(repeat)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+def phases(estate: Path) -> dict[str, float]:
+    """Seconds per stage of one in-process audit (same code path as the CLI)."""
+    import kubeiam.cli as cli
+    import kubeiam.workflow as workflow
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+
+        return wrapper
+
+    import kubeiam.pipeline as pipeline
+
+    # The stages are looked up where they are called (the core moves them between these modules).
+    for module in (pipeline, workflow):
+        for name in ("read_inventory", "analyse", "build_report", "enrich"):
+            if hasattr(module, name):
+                setattr(module, name, timed(name, getattr(module, name)))
+        if hasattr(module, "all_rules"):
+            rules_of = module.all_rules
+            module.all_rules = lambda providers, f=rules_of: tuple(_TimedRule(r, spent) for r in f(providers))
+    cli.render = timed("render (json)", cli.render)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        args = ["audit", "--evidence", str(estate), "--format", "json", "--output", f"{tmp}/r.json", "--quiet"]
+        with contextlib.suppress(SystemExit):
+            cli.main(args)
+        spent["total in process"] = time.perf_counter() - start
+    stages = {k: round(v, 2) for k, v in spent.items() if not k.startswith("rule ")}
+    rules = sorted(((k, round(v, 2)) for k, v in spent.items() if k.startswith("rule ")), key=lambda kv: -kv[1])
+    return {**stages, **dict(rules[:8])}
+
+
+class _TimedRule:
+    """A rule whose matches are timed as they are drawn (the engine's own work per match is not)."""
+
+    def __init__(self, rule: Any, spent: dict[str, float]) -> None:
+        self._rule = rule
+        self._spent = spent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rule, name)
+
+    def check(self, inventory: Any) -> Any:
+        key = f"rule {self._rule.id}"
+        it = iter(self._rule.check(inventory))
+        while True:
+            start = time.perf_counter()
+            try:
+                match = next(it)
+            except StopIteration:
+                return
+            finally:
+                self._spent[key] = self._spent.get(key, 0.0) + time.perf_counter() - start
+            yield match
+
+
+def profile(estate: Path, top: int = 25) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    import kubeiam.cli as cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prof = cProfile.Profile()
+        prof.enable()
+        with contextlib.suppress(SystemExit):
+            cli.main(["audit", "--evidence", str(estate), "-f", "json", "-o", f"{tmp}/r.json", "-q"])
+        prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def peers(peers_bin: Path, iam: Path, tmp: Path, repeat: int) -> list[dict[str, Any]]:
+    out = tmp / "cloudsplaining"
+    out.mkdir(exist_ok=True)
+    rows = []
+    cs = best_of([str(peers_bin / "cloudsplaining"), "scan", "-i", str(iam), "-o", str(out), "-s"], repeat)
+    rows.append({"tool": "cloudsplaining scan", **cs, "results": str(next(out.glob("iam-results-*.json"), ""))})
+    with (tmp / "parliament.jsonl").open("w") as sink:
+        pa = best_of([str(peers_bin / "parliament"), "--auth-details-file", str(iam), "--json"], repeat, sink)
+    lines = (tmp / "parliament.jsonl").read_text().splitlines()
+    rows.append({"tool": "parliament --auth-details-file", **pa, "note": f"{len(lines)} findings (last run)"})
+    return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cloud", choices=("aws", "gcp", "azure"), default="aws", help="peers run for aws only")
     p.add_argument("--service-accounts", type=int, default=20_000)
     p.add_argument("--roles", type=int, default=5_000)
     p.add_argument("--policies", type=int, default=300)
     p.add_argument("--nodes", type=int, default=500)
     p.add_argument("--peers", type=Path, help="bin directory holding cloudsplaining and parliament")
+    p.add_argument("--peer-repeat", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--scaling", help="comma-separated ServiceAccount counts (roles, policies, nodes fixed)")
+    p.add_argument("--phases", action="store_true", help="time each stage in process")
+    p.add_argument("--profile", action="store_true", help="print the top functions (cProfile)")
     p.add_argument("--keep", type=Path, help="generate the estate here and keep it")
+    p.add_argument("--json-out", type=Path, help="also write the results as JSON here")
     a = p.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        estate = a.keep or Path(tmp) / "estate"
-        generate(estate, a.service_accounts, a.roles, a.policies, a.nodes)
-        iam = estate / "aws" / ACCOUNT / "iam.json"
-        kubeiam = Path(sys.executable).with_name("kubeiam")
-        report = Path(tmp) / "report.json"
-        rows = []
-        wall, rss = best(
-            [str(kubeiam), "audit", "--evidence", str(estate), "--format", "json", "--output", str(report)], a.repeat
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": os.cpu_count(),
+        "load_before": [round(x, 1) for x in os.getloadavg()],
+        "cloud": a.cloud,
+        "scale": {"service_accounts": a.service_accounts, "roles": a.roles, "policies": a.policies, "nodes": a.nodes},
+    }
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        estate = a.keep or tmp / "estate"
+        make(a.cloud, estate, a.service_accounts, a.roles, a.policies, a.nodes)
+        report = tmp / "report.json"
+        ki = kubeiam_audit(estate, report, a.repeat)
+        doc = json.loads(report.read_text())
+        ki.update(tool="kubeiam audit --evidence (json)", note=f"{len(doc['findings'])} findings")
+        rows = [ki]
+        jl = kubeiam_audit(estate, tmp / "report.jsonl", a.repeat, "jsonl")
+        rows.append({"tool": "kubeiam audit --evidence (jsonl)", **jl, "note": "same findings, compact output"})
+        if a.phases:
+            results["phases"] = phases(estate)
+        if a.profile:
+            print(profile(estate))
+        if a.peers and a.cloud == "aws":
+            rows += peers(a.peers, next((estate / "aws").glob("*/iam.json")), tmp, a.peer_repeat)
+            cs_results = Path(rows[2]["results"])
+            if cs_results.is_file():
+                results["completeness"] = compare(cs_results, report)
+        results["rows"] = rows
+        if a.scaling:
+            results["scaling"] = []
+            for n in [int(x) for x in a.scaling.split(",")]:
+                d = tmp / f"scale-{n}"
+                make(a.cloud, d, n, a.roles, a.policies, a.nodes)
+                r = kubeiam_audit(d, tmp / f"scale-{n}.json", a.repeat)
+                r["findings"] = len(json.loads((tmp / f"scale-{n}.json").read_text())["findings"])
+                results["scaling"].append({"service_accounts": n, **r})
+    results["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    print(render(results))
+    if a.json_out:
+        a.json_out.write_text(json.dumps(results, indent=2, default=str))
+
+
+def make(cloud: str, out: Path, service_accounts: int, roles: int, policies: int, nodes: int) -> None:
+    if cloud == "aws":
+        generate(out, service_accounts, roles, policies, nodes)
+    else:
+        generate_other(cloud, out, Scale(service_accounts, roles, policies, nodes))
+
+
+def render(results: dict[str, Any]) -> str:
+    s = results["scale"]
+    lines = [
+        f"{results['date']}, {results.get('cloud', 'aws')}: {s['service_accounts']} ServiceAccounts, {s['roles']}"
+        f" identities, {s['policies']} managed policies / custom roles, {s['nodes']} nodes; {results['cores']} cores;"
+        f" load average {results['load_before']} before, "
+        f"{results['load_after']} after",
+        "",
+        "| tool | wall (s), best | runs (s) | peak RSS (MiB) | times kubeiam (json) | output |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    base = results["rows"][0]["wall"]
+    for r in results["rows"]:
+        runs = ", ".join(str(x) for x in r["runs"])
+        lines.append(
+            f"| {r['tool']} | {r['wall']:.2f} | {runs} | {r['rss']:.0f} | {r['wall'] / base:.1f}x"
+            f" | {r.get('note', '')} |"
         )
-        findings = json.loads(report.read_text())["findings"]
-        rows.append(("kubeiam audit --evidence", wall, rss, f"{len(findings)} findings"))
-        if a.peers:
-            out = Path(tmp) / "cloudsplaining"
-            out.mkdir()
-            cs_wall, cs_rss = best([str(a.peers / "cloudsplaining"), "scan", "-i", str(iam), "-o", str(out), "-s"], 1)
-            rows.append(("cloudsplaining scan", cs_wall, cs_rss, _cloudsplaining_count(out)))
-            pa_wall, pa_rss = best([str(a.peers / "parliament"), "--auth-details-file", str(iam), "--json"], 1)
-            rows.append(("parliament --auth-details-file", pa_wall, pa_rss, ""))
-
-    print(
-        f"estate: {a.service_accounts} ServiceAccounts, {a.roles} roles, {a.policies} managed policies, "
-        f"{a.nodes} nodes; {os.cpu_count()} cores"
-    )
-    print("| tool | wall (s) | peak RSS (MiB) | speed-up of kubeiam | output |")
-    print("|---|---:|---:|---:|---|")
-    base = rows[0][1]
-    for name, wall, rss, note in rows:
-        print(f"| {name} | {wall:.2f} | {rss:.0f} | {wall / base:.1f}x | {note} |")
-
-
-def _cloudsplaining_count(out: Path) -> str:
-    try:
-        data = json.loads(next(out.glob("iam-findings-*.json")).read_text())
-    except (StopIteration, json.JSONDecodeError):
-        return ""
-    return f"{len(data)} policy findings"
+    if "phases" in results:
+        lines += ["", "in-process stages (s): " + ", ".join(f"{k} {v}" for k, v in results["phases"].items())]
+    if "scaling" in results:
+        lines += [
+            "",
+            "| ServiceAccounts | wall (s), best | peak RSS (MiB) | findings | s per 1k SAs |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for r in results["scaling"]:
+            n = r["service_accounts"]
+            lines.append(f"| {n} | {r['wall']:.2f} | {r['rss']:.0f} | {r['findings']} | {r['wall'] / n * 1000:.3f} |")
+    if "completeness" in results:
+        lines += ["", markdown(results["completeness"])]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

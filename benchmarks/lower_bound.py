@@ -1,0 +1,115 @@
+"""The fewest AWS calls a collection needs, and the shortest wall time a concurrency limit allows.
+
+Formulas (benchmarks/README.md explains each term):
+
+    EKS   = DescribeCluster 1 + ListPodIdentityAssociations ceil(A/100) (at least 1)
+            + [whole cluster] ListNodegroups ceil(G/100) + DescribeNodegroup G
+    EC2   = DescribeInstances ceil(N/1000)                       (N instances behind the in-scope nodes)
+    IAM   = min(per-role, bulk)
+      per-role = GetInstanceProfile IP + (GetRole + ListRolePolicies + ListAttachedRolePolicies) R
+                 + GetRolePolicy I + (GetPolicy + GetPolicyVersion) P
+      bulk     = GetAccountAuthorizationDetails ceil((R_account + P_account) / 1000)
+    OIDC  = GetOpenIDConnectProvider O                           (each trusted provider, described once)
+
+    T_bound = L * sum over services s of max(depth_s, ceil(calls_s / C_s))
+
+R, I, P: distinct roles needed, their inline policies, the distinct managed policies attached to them;
+IP: distinct instance profiles; O: OIDC providers the needed roles trust; L: latency per call; C_s:
+the concurrency limit of service s; depth_s: the longest chain of calls that must wait for one
+another (bulk pages follow markers, so all of them; per-role: ListAttachedRolePolicies -> GetPolicy
+-> GetPolicyVersion, 3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+GAAD_MAX_ITEMS = 1000
+INSTANCE_BATCH = 1000
+EKS_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one collection has to read, counted."""
+
+    roles: int
+    inline_policies: int
+    managed_policies: int
+    instance_profiles: int = 0
+    instances: int = 0
+    nodegroups: int = 0
+    pod_identity_associations: int = 0
+    oidc_providers: int = 1
+    account_roles: int = 0
+    """Every role of the account (the bulk API returns them all)."""
+    account_policies: int = 0
+    """Customer managed policies plus the AWS managed policies attached to something."""
+    whole_cluster: bool = True
+    """False for `check` / `--namespace`: node groups are cluster-level and not fetched."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    calls: dict[str, int]
+    iam_strategy: str
+    """`per-role` or `bulk`: whichever needs fewer calls."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def by_service(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for op, n in self.calls.items():
+            service = op.split(":", 1)[0]
+            out[service] = out.get(service, 0) + n
+        return out
+
+
+def per_role_calls(n: Needs) -> dict[str, int]:
+    return {
+        "iam:GetInstanceProfile": n.instance_profiles,
+        "iam:GetRole": n.roles,
+        "iam:ListRolePolicies": n.roles,
+        "iam:GetRolePolicy": n.inline_policies,
+        "iam:ListAttachedRolePolicies": n.roles,
+        "iam:GetPolicy": n.managed_policies,
+        "iam:GetPolicyVersion": n.managed_policies,
+    }
+
+
+def bulk_calls(n: Needs) -> dict[str, int]:
+    items = max(n.account_roles, n.roles) + max(n.account_policies, n.managed_policies)
+    return {"iam:GetAccountAuthorizationDetails": max(1, math.ceil(items / GAAD_MAX_ITEMS))}
+
+
+def lower_bound(n: Needs) -> Bound:
+    calls = {
+        "eks:DescribeCluster": 1,
+        "eks:ListPodIdentityAssociations": max(1, math.ceil(n.pod_identity_associations / EKS_PAGE)),
+    }
+    if n.whole_cluster:
+        calls["eks:ListNodegroups"] = max(1, math.ceil(n.nodegroups / EKS_PAGE))
+        calls["eks:DescribeNodegroup"] = n.nodegroups
+    calls["ec2:DescribeInstances"] = math.ceil(n.instances / INSTANCE_BATCH)
+    per_role, bulk = per_role_calls(n), bulk_calls(n)
+    strategy = "bulk" if sum(bulk.values()) < sum(per_role.values()) else "per-role"
+    calls.update(bulk if strategy == "bulk" else per_role)
+    calls["iam:GetOpenIDConnectProvider"] = n.oidc_providers
+    return Bound({k: v for k, v in calls.items() if v}, strategy)
+
+
+def wall_bound(calls: dict[str, int], latency: float, concurrency: dict[str, int], strategy: str) -> float:
+    """Seconds: each service in turn, its calls spread over its concurrency limit, never below its depth."""
+    total = 0.0
+    for service, n in Bound(calls, strategy).by_service().items():
+        if service == "iam" and strategy == "bulk":
+            pages = calls.get("iam:GetAccountAuthorizationDetails", 0)
+            rest = n - pages
+            total += latency * (pages + math.ceil(rest / concurrency.get(service, 1)))
+            continue
+        depth = 3 if service == "iam" else 2 if service == "eks" and calls.get("eks:DescribeNodegroup") else 1
+        total += latency * max(depth, math.ceil(n / concurrency.get(service, 1)))
+    return total

@@ -1,0 +1,92 @@
+"""Smoke tests: the synthetic estates are read by kubeiam as the generator claims (tiny scale)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from estate import Scale, build
+from generate import generate, iam_document
+from other_clouds import generate as generate_other
+
+from kubeiam.evidence import Evidence
+from kubeiam.model import LinkStatus
+from kubeiam.pipeline import read_inventory
+from kubeiam.providers import load_providers
+
+TINY = Scale(service_accounts=50, roles=10, policies=5, nodes=3)
+
+
+def _read(root: Path):
+    return read_inventory(Evidence(root), load_providers())
+
+
+def test_aws_estate_is_read_with_every_service_account_linked(tmp_path: Path) -> None:
+    estate = generate(tmp_path, TINY.service_accounts, TINY.roles, TINY.policies, TINY.nodes)
+    inv = _read(tmp_path)
+    assert len(inv.service_accounts) == 50
+    assert len(inv.nodes) == 3
+    aws = [link for link in inv.links if link.cloud.value == "aws"]
+    assert len(aws) == 50
+    assert Counter(link.status for link in aws) == {LinkStatus.RESOLVED: 50}
+    # ServiceAccount i uses role i mod R: each of the 10 roles is reached by 5 ServiceAccounts.
+    assert Counter(Counter(link.principal for link in aws).values()) == {5: 10}
+    assert {link.principal for link in aws} == {estate.role_arn(r.name) for r in estate.roles}
+    assert not inv.errors
+
+
+def test_iam_document_holds_what_the_estate_says() -> None:
+    estate = build(TINY)
+    doc = iam_document(estate)
+    roles = {r["RoleName"]: r for r in doc["RoleDetailList"]}
+    assert len(roles) == TINY.roles + 1  # + the node role
+    role = roles["bench-role-00003"]
+    assert len(role["RolePolicyList"]) == 1
+    attached = [p["PolicyArn"] for p in role["AttachedManagedPolicies"]]
+    assert attached == [estate.policy_arn(m) for m in estate.roles[3].managed]
+    sub = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    subjects = next(iter(sub.values()))
+    if not estate.roles[3].wildcard_trust:
+        assert sorted(next(v for k, v in subjects.items() if k.endswith(":sub"))) == sorted(estate.roles[3].subjects)
+    arns = {p["Arn"] for p in doc["Policies"]}
+    assert {estate.policy_arn(name) for name, _ in estate.policies} <= arns
+    assert all(
+        arn in arns for r in doc["RoleDetailList"] for arn in (p["PolicyArn"] for p in r["AttachedManagedPolicies"])
+    )
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    generate(tmp_path / "a", 20, 5, 3, 2, seed=3)
+    generate(tmp_path / "b", 20, 5, 3, 2, seed=3)
+    generate(tmp_path / "c", 20, 5, 3, 2, seed=4)
+    iam = "aws/111122223333/iam.json"
+    assert (tmp_path / "a" / iam).read_text() == (tmp_path / "b" / iam).read_text()
+    assert (tmp_path / "a" / iam).read_text() != (tmp_path / "c" / iam).read_text()
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_other_cloud_estates_are_read_with_every_service_account_linked(tmp_path: Path, cloud: str) -> None:
+    generate_other(cloud, tmp_path, TINY)
+    inv = _read(tmp_path)
+    assert len(inv.service_accounts) == 50
+    links = [link for link in inv.links if link.cloud.value == cloud]
+    assert Counter(link.status for link in links) == {LinkStatus.RESOLVED: 50}
+    assert len({link.principal for link in links}) == TINY.roles
+    assert not [e for e in inv.errors if e.source == cloud]
+
+
+def test_scaled_keeps_every_count_positive() -> None:
+    small = Scale().scaled(0.0001)
+    assert (small.service_accounts, small.roles, small.policies, small.nodes) == (2, 1, 1, 1)
+    assert Scale(5000, 1000, 300, 500).scaled(0.1) == Scale(500, 100, 30, 50)
+
+
+def test_kubernetes_half_names_the_instances(tmp_path: Path) -> None:
+    estate = build(TINY)
+    generate(tmp_path, TINY.service_accounts, TINY.roles, TINY.policies, TINY.nodes)
+    items = json.loads((tmp_path / "kubernetes/bench/resources.json").read_text())["items"]
+    kinds = Counter(i["kind"] for i in items)
+    assert kinds["ServiceAccount"] == 50 and kinds["Node"] == 3 and kinds["Pod"] == 50 // 4
+    assert kinds["Namespace"] == len(estate.namespaces)
