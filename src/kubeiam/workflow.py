@@ -10,7 +10,7 @@ from kubeiam.baseline import Previous, compare, report_extra, scope_of
 from kubeiam.engine import AnalysisConfig
 from kubeiam.evidence import Evidence
 from kubeiam.model import Inventory
-from kubeiam.ownership import DEFAULT_OWNER_LABELS, with_owners
+from kubeiam.ownership import DEFAULT_OWNER_LABELS
 from kubeiam.pipeline import audit_with_inventory
 from kubeiam.providers import Provider
 from kubeiam.report import Report
@@ -44,7 +44,7 @@ def run_audit(
         service_account=service_account,
         mode=mode,
         providers=providers,
-        config=stages.analysis,
+        config=replace(stages.analysis, owner_labels=stages.owner_labels),
         now=stages.now,
     )
     return enrich(report, inventory, stages, namespace=namespace, service_account=service_account)
@@ -58,7 +58,7 @@ def enrich(
     namespace: str | None = None,
     service_account: str | None = None,
 ) -> Report:
-    findings = with_owners(report.findings, inventory, stages.owner_labels)
+    findings = report.findings  # owners were set by the engine (AnalysisConfig.owner_labels)
     from_annotations, invalid = annotation_suppressions(inventory, stages.owner_labels)
     outcome = apply_suppressions(findings, stages.suppressions + from_annotations, stages.now, invalid)
     findings = outcome.findings
