@@ -118,8 +118,8 @@ class Finding:
         out: dict[str, Any] = {
             "fingerprint": self.fingerprint,
             "rule_id": self.rule_id,
-            "category": str(self.category),
-            "severity": str(self.severity),
+            "category": self.category.value,
+            "severity": self.severity.value,
             "title": self.title,
             "cluster": self.cluster,
             "cluster_id": self.cluster_id or self.cluster,
@@ -128,7 +128,7 @@ class Finding:
             "node": self.node,
             "cloud": self.cloud,
             "principal": self.principal,
-            "evidence": dict(self.evidence),
+            "evidence": self.evidence if isinstance(self.evidence, dict) else dict(self.evidence),
             "remediation": self.remediation,
             "status": self.status,
         }
