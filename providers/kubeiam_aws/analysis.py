@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kubeiam.policy import Statement, denied_everywhere, matches
-from kubeiam_aws.catalog import WRITE, aws_catalog, broad_write_candidates, iam_permissions_management
+from kubeiam_aws.catalog import (
+    PERMISSIONS_MANAGEMENT,
+    WRITE,
+    aws_catalog,
+    broad_write_candidates,
+    iam_permissions_management,
+)
 from kubeiam_aws.conditions import SessionContext, passed_to_services, prepare
 from kubeiam_aws.privesc import escalation_actions, escalation_paths, passes_to, statement_abusable
 from kubeiam_aws.view import AwsView, Role
@@ -29,6 +35,9 @@ SENSITIVE_READS = (
 # A resource that names every object of its type: `*`, `...:secret:*`, `...:parameter/*`; for S3 only `*` and
 # `*/*` (there the first segment is a bucket name, so `bucket/*` is one bucket, not every object).
 _EVERY = re.compile(r"^\*$|^arn:[^:]*:(?!s3:)[^:]*:[^:]*:[^:]*:(?:[\w-]+[:/])?\*(?:/\*)?$|^arn:[^:]*:s3:::\*(?:/\*)?$")
+
+
+_CATEGORY_RANK = {"self-escalation": 0, "principal-access": 1, "new-passrole": 2, "existing-passrole": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +58,15 @@ class WildcardGrant:
 
 @dataclass(frozen=True, slots=True)
 class BroadWrite:
+    """Write and permissions-management actions one policy allows on every resource (one fix: scope it)."""
+
     source: str
-    level: str
-    actions: tuple[str, ...]
+    levels: tuple[tuple[str, tuple[str, ...]], ...]
+    """(access level, actions), most sensitive level first."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(a for _, acts in self.levels for a in acts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,21 +199,23 @@ class _Evaluator:
 
     def broad_writes(self) -> list[BroadWrite]:
         by_key: dict[tuple[str, str], dict[str, None]] = {}
+        unrestricted = not self.denies and self.boundary is None
         for g in self.allows:
             s = g.statement
-            if s.conditions or not s.all_resources or "*" in s.actions:
+            # `*` counts too: a role that is not admin (a Deny or the boundary stops that) still writes
+            # everywhere with it.
+            if s.conditions or not s.all_resources:
                 continue
-            if s.actions:
-                names: Iterable[str] = dict.fromkeys(a for p in s.actions for a in broad_write_candidates(p))
-            else:  # NotAction: everything else
-                names = broad_write_candidates("*")
-            for action in names:
-                # Candidates come from the statement's own patterns: only a NotAction needs re-checking.
-                covered = not s.not_actions or self.covers(s, action)
-                if covered and self.usable(action) and self.boundary_allows(action):
-                    level = self.catalog.access_level(action) or WRITE
+            for action, level in _broad_writes_of(s.actions, s.not_actions):
+                if unrestricted or (self.usable(action) and self.boundary_allows(action)):
                     by_key.setdefault((g.source, level), {})[action] = None
-        return [BroadWrite(src, level, tuple(sorted(acts))) for (src, level), acts in sorted(by_key.items())]
+        grouped: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for (src, level), acts in sorted(by_key.items()):
+            grouped.setdefault(src, []).append((level, tuple(sorted(acts))))
+        return [
+            BroadWrite(src, tuple(sorted(levels, key=lambda lv: lv[0] != PERMISSIONS_MANAGEMENT)))
+            for src, levels in grouped.items()
+        ]
 
     def target_is_admin(self, arn: str) -> bool:
         role = self.view.role(arn)
@@ -235,6 +252,8 @@ class _Evaluator:
                 blocked.append(f"{path.id} ({path.name})")
                 continue
             found.append(Escalation(path.id, path.name, path.category, path.requires, tuple(sources), path.source))
+        # Worst first: a role that can grant itself more outranks one that must pass a role to a service.
+        found.sort(key=lambda e: (_CATEGORY_RANK.get(e.category, len(_CATEGORY_RANK)), e.path_id))
         return found, blocked
 
     def sensitive_reads(self) -> tuple[list[ActionGrant], list[str]]:
@@ -288,6 +307,18 @@ def _covered(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> frozense
     return frozenset(out)
 
 
+@lru_cache(maxsize=65536)
+def _broad_writes_of(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(action, access level) of the broad-write candidates an action list covers, once per distinct list
+    (a managed policy attached to thousands of roles is expanded once)."""
+    catalog = aws_catalog()
+    if actions:
+        names: Iterable[str] = dict.fromkeys(a for p in actions for a in broad_write_candidates(p))
+    else:  # NotAction: everything else
+        names = (a for a in broad_write_candidates("*") if not any(matches(p, a) for p in not_actions))
+    return tuple((a, catalog.access_level(a) or WRITE) for a in names)
+
+
 def _by_service(patterns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Patterns grouped by their service prefix; "" holds those whose service part is itself a glob."""
     out: dict[str, list[str]] = {}
@@ -320,6 +351,10 @@ def analyse_role(view: AwsView, role: Role, *, shallow: bool = False) -> RoleAna
     cached = view.memo.get(by_role)
     if cached is not None:
         return cached
+    return _analyse_role(view, role, shallow, by_role)
+
+
+def _analyse_role(view: AwsView, role: Role, shallow: bool, by_role: tuple) -> RoleAnalysis:
     ctx = SessionContext(role.arn, role.account, role.created)
     allows, denies, boundary = _split(role, ctx)
     key = (

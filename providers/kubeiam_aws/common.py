@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubeiam.findings import Severity
 from kubeiam.model import Cloud, IdentityLink, Inventory, LinkStatus, ServiceAccount
+from kubeiam.rules.base import Match
 from kubeiam_aws.analysis import RoleAnalysis, analyse_role
+from kubeiam_aws.gcpause import gc_paused
 from kubeiam_aws.view import AwsView, Role, empty_view
 
 
@@ -18,18 +20,35 @@ def aws_view(inv: Inventory) -> AwsView:
 
 def aws_links(inv: Inventory, *statuses: LinkStatus) -> Iterator[tuple[ServiceAccount, IdentityLink]]:
     """(ServiceAccount, link) for every AWS link of the narrowed ServiceAccounts."""
-    for sa in inv.service_accounts:
-        for link in inv.links_of(sa):
-            if link.cloud is Cloud.AWS and (not statuses or link.status in statuses):
-                yield sa, link
+    for sa, link, _role in _all_links(inv):
+        if not statuses or link.status in statuses:
+            yield sa, link
 
 
 def linked_roles(inv: Inventory, *statuses: LinkStatus) -> Iterator[tuple[ServiceAccount, IdentityLink, Role]]:
-    view = aws_view(inv)
-    for sa, link in aws_links(inv, *statuses):
-        role = view.role(link.principal)
-        if role is not None:
+    for sa, link, role in _all_links(inv):
+        if role is not None and (not statuses or link.status in statuses):
             yield sa, link, role
+
+
+def _all_links(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role | None]]:
+    # Built once per (narrowed) inventory, not once per rule: fourteen rules walk the same links.
+    cached = inv.__dict__.get("_aws_links")
+    if cached is None:
+        view = aws_view(inv)
+        with gc_paused():
+            cached = [
+                (sa, link, view.role(link.principal))
+                for sa in inv.service_accounts
+                for link in inv.links_of(sa)
+                if link.cloud is Cloud.AWS
+            ]
+            # Judge every role these ServiceAccounts take in one go (each once, memoised in the view),
+            # so the collector does not rescan the evidence heap while thousands of roles are judged.
+            for role in {id(r): r for _, _, r in cached if r is not None}.values():
+                analyse_role(view, role)
+        object.__setattr__(inv, "_aws_links", cached)
+    return cached
 
 
 def analysis(inv: Inventory, role: Role) -> RoleAnalysis:
@@ -41,6 +60,25 @@ def by_reach(inv: Inventory, role: Role | None, default: Severity) -> Severity:
     if role is None:
         return default
     return Severity.CRITICAL if analysis(inv, role).power == "admin" else default
+
+
+def per_role(inv: Inventory, key: str, role: Role, build: Callable[[Role], Any]) -> Any:
+    """`build(role)`, once per role and rule: what a rule says about a role is the same for every
+    ServiceAccount that takes it, so evidence and titles are built once (the engine copies evidence)."""
+    memo = aws_view(inv).memo
+    k = (key, role.arn)
+    if k not in memo:
+        memo[k] = build(role)
+    return memo[k]
+
+
+def role_matches(
+    inv: Inventory, key: str, build: Callable[[Role], list[Mapping[str, Any]]], *statuses: LinkStatus
+) -> Iterator[Match]:
+    """One Match per ServiceAccount per spec `build` gives for its role (specs memoised per role)."""
+    for sa, _link, role in linked_roles(inv, *statuses):
+        for spec in per_role(inv, key, role, build):
+            yield Match.for_sa(sa, cloud="aws", principal=role.arn, **spec)
 
 
 def role_evidence(inv: Inventory, role: Role, **extra: Any) -> dict[str, Any]:

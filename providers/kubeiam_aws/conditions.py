@@ -7,12 +7,14 @@ stays "maybe", so a condition we cannot decide never turns a finding into a pass
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 
-from kubeiam.policy import Condition, Statement, matches
+from kubeiam.policy import Condition, Statement
 
 
 class Verdict(Enum):
@@ -34,6 +36,18 @@ class SessionContext:
 _DATE_KEYS = {"aws:tokenissuetime", "aws:currenttime"}
 _STRING_POS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike", "StringEqualsIgnoreCase"}
 _STRING_NEG = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "StringNotEqualsIgnoreCase"}
+
+
+def case_glob(glob: str, actual: str) -> bool:
+    """IAM condition glob (`*`, `?`), case-sensitive as StringLike and ArnLike are."""
+    if "*" not in glob and "?" not in glob:
+        return glob == actual
+    return _case_pattern(glob).fullmatch(actual) is not None
+
+
+@lru_cache(maxsize=4096)
+def _case_pattern(glob: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob), re.DOTALL)
 
 
 def parse_date(value: str) -> datetime | None:
@@ -73,7 +87,12 @@ def _string(cond: Condition, actual: str, *, glob: bool) -> Verdict:
     if op not in _STRING_POS and op not in _STRING_NEG:
         return Verdict.MAYBE
     like = glob or op.endswith("Like")
-    hit = any(matches(v, actual) if like else v.lower() == actual.lower() for v in cond.values)
+    # Condition values compare case-sensitively (only the IgnoreCase operators fold case), unlike
+    # action names: folding would make a Deny naming `Role` apply to `role`, removing a real grant.
+    if op.endswith("IgnoreCase"):
+        hit = any(v.lower() == actual.lower() for v in cond.values)
+    else:
+        hit = any(case_glob(v, actual) if like else v == actual for v in cond.values)
     if op in _STRING_POS:
         return Verdict.ALWAYS if hit else Verdict.NEVER
     return Verdict.NEVER if hit else Verdict.ALWAYS

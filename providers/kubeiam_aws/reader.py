@@ -16,31 +16,31 @@ from kubeiam.model import (
     IdentityLink,
     Inventory,
     LinkStatus,
-    ServiceAccount,
 )
 from kubeiam_aws.compute_reader import (
     EksFiles,
     Instance,
     LaunchTemplateVersion,
-    imds_options,
     read_eks,
     read_instances,
     read_launch_templates,
 )
+from kubeiam_aws.coverage import partial_trust_evidence, unmatched_eks
+from kubeiam_aws.gcpause import gc_paused
 from kubeiam_aws.iam_reader import read_account_iam, read_oidc_providers
+from kubeiam_aws.node_reader import node_templates, read_nodes
 from kubeiam_aws.trust import (
-    WEB_IDENTITY,
+    IrsaTrust,
+    PodIdentitySession,
     issuer_host,
-    pod_identity_statements,
-    trust_denies,
-    web_identity_grants,
+    pod_identity_refusal,
+    trusts_role,
 )
-from kubeiam_aws.view import AwsNode, AwsView, EksCluster, NodeTemplate, Role
+from kubeiam_aws.view import AwsView, EksCluster, Role
 
 ROLE_ARN = re.compile(
     r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$"
 )
-_PROVIDER_ID = re.compile(r"^aws:///[^/]*/(i-[0-9a-f]+)$")
 
 
 class _Roles:
@@ -61,6 +61,11 @@ def _fold(arn: str) -> str:
 
 
 def read_aws(evidence: Evidence, inventory: Inventory) -> Inventory:
+    with gc_paused():
+        return _read_aws(evidence, inventory)
+
+
+def _read_aws(evidence: Evidence, inventory: Inventory) -> Inventory:
     roles: list[Role] = []
     errors: list[CoverageError] = []
     accounts: set[str] = set()
@@ -87,14 +92,16 @@ def read_aws(evidence: Evidence, inventory: Inventory) -> Inventory:
     by_cluster = {c.name: c for c in clusters}
     links = _irsa_links(inventory, by_cluster, index, accounts, oidc)
     links += _pod_identity_links(inventory, eks, eks_files, index, accounts)
-    nodes, node_errors = _nodes(inventory, instances, profiles, bool(evidence.children("aws")))
+    nodes, node_errors = read_nodes(inventory, instances, profiles, bool(evidence.children("aws")))
+    errors += partial_trust_evidence(inventory, links, oidc)
+    errors += unmatched_eks(eks, eks_files)
     view = AwsView(
         roles=index.by_arn,
         accounts=frozenset(accounts),
         oidc_providers=oidc,
         eks=tuple(eks),
         nodes=tuple(nodes),
-        templates=tuple(_templates(inventory, eks, eks_files, templates, index, profiles)),
+        templates=tuple(node_templates(inventory, eks, eks_files, templates, index.by_arn, profiles, errors)),
         links=tuple(links),
         profiles=profiles,
     )
@@ -146,6 +153,7 @@ def _irsa_links(
     oidc: Mapping[str, frozenset[str]],
 ) -> list[IdentityLink]:
     links = []
+    trusts: dict[tuple[str, str | None], IrsaTrust] = {}
     for sa in inventory.service_accounts:
         value = (sa.annotations.get(AWS_ROLE_ARN) or "").strip()
         m = ROLE_ARN.match(value)
@@ -153,16 +161,33 @@ def _irsa_links(
             continue  # absent or malformed: the core's K8S-003 reports a malformed value
         account = m.group(2)
         link = IdentityLink(sa.cluster, sa.namespace, sa.name, Cloud.AWS, "irsa", value, LinkStatus.UNCHECKED)
-        if account not in accounts:
-            links.append(replace(link, reason=f"no aws/{account}/iam.json in the evidence: role not checked"))
-            continue
-        role = roles.find(value)
+        role, done = _find_role(link, account, roles, accounts, inventory)
         if role is None:
-            links.append(_absent(link, value, account, inventory))
+            links.append(done)
             continue
-        status, reason = _irsa_trust(role, sa, clusters.get(sa.cluster), oidc.get(account))
+        cluster = clusters.get(sa.cluster)
+        key = (role.arn, cluster.issuer if cluster else None)
+        trust = trusts.get(key)
+        if trust is None:
+            # Once per role and cluster: only the `sub` test below depends on the ServiceAccount.
+            trust = trusts[key] = IrsaTrust.of(
+                role.account, role.trust, cluster.issuer if cluster else None, oidc.get(account)
+            )
+        status, reason = trust.verdict(sa)
         links.append(replace(link, principal=role.arn, status=status, identity=_identity(role), reason=reason))
     return links
+
+
+def _find_role(
+    link: IdentityLink, account: str, roles: _Roles, accounts: set[str], inventory: Inventory
+) -> tuple[Role, None] | tuple[None, IdentityLink]:
+    """The role a link names, or the finished link when there is no role to judge."""
+    if account not in accounts:
+        return None, replace(link, reason=f"no aws/{account}/iam.json in the evidence: role not checked")
+    role = roles.find(link.principal)
+    if role is None:
+        return None, _absent(link, link.principal, account, inventory)
+    return role, None
 
 
 def _absent(link: IdentityLink, arn: str, account: str, inventory: Inventory) -> IdentityLink:
@@ -173,29 +198,6 @@ def _absent(link: IdentityLink, arn: str, account: str, inventory: Inventory) ->
         if e.source == "aws" and arn in e.location:
             return replace(link, reason=f"role not collected ({e.location}: {e.reason})")
     return replace(link, status=LinkStatus.MISSING, reason=f"role {arn} does not exist in account {account}")
-
-
-def _irsa_trust(
-    role: Role, sa: ServiceAccount, cluster: Cluster | None, providers: frozenset[str] | None
-) -> tuple[LinkStatus, str]:
-    host = issuer_host(cluster.issuer if cluster else None)
-    if host is None:
-        return (
-            LinkStatus.RESOLVED,
-            "cluster issuer unknown (no openid-configuration.json or cluster.json): trust not verified",
-        )
-    if providers is not None and host not in providers:
-        return LinkStatus.UNTRUSTED, f"account {role.account} has no IAM OIDC provider for {host}"
-    grants = [g for g in web_identity_grants(role.trust) if g.host == host and g.account == role.account]
-    if not grants:
-        return LinkStatus.UNTRUSTED, f"trust policy names no OIDC provider for this cluster's issuer ({host})"
-    if trust_denies(role.trust, WEB_IDENTITY):
-        return LinkStatus.UNTRUSTED, "trust policy denies sts:AssumeRoleWithWebIdentity"
-    if not any(g.admits(sa.namespace, sa.name) for g in grants):
-        subs = ", ".join(sorted({v for g in grants for c in g.subs for v in c.values})) or "none"
-        subject = f"system:serviceaccount:{sa.namespace}:{sa.name}"
-        return LinkStatus.UNTRUSTED, f"trust does not admit {subject} (sub allows {subs})"
-    return LinkStatus.RESOLVED, "trust admits this ServiceAccount"
 
 
 def _pod_identity_links(
@@ -214,20 +216,27 @@ def _pod_identity_links(
             m = ROLE_ARN.match(arn)
             account = m.group(2) if m else cluster.account
             link = IdentityLink(*key, Cloud.AWS, "eks-pod-identity", arn, LinkStatus.UNCHECKED)
-            if account not in accounts:
-                links.append(replace(link, reason=f"no aws/{account}/iam.json in the evidence: role not checked"))
-                continue
-            role = roles.find(arn)
+            role, done = _find_role(link, account, roles, accounts, inventory)
             if role is None:
-                links.append(_absent(link, arn, account, inventory))
-            elif not pod_identity_statements(role.trust) or trust_denies(role.trust, "sts:AssumeRole"):
+                links.append(done)
+                continue
+            session = PodIdentitySession(
+                account=cluster.account,
+                cluster_arn=cluster.arn,
+                cluster_name=cluster.name,
+                namespace=key[1],
+                service_account=key[2],
+                session_tags=not a.get("disableSessionTags"),
+            )
+            refusal = pod_identity_refusal(role.trust, session)
+            if refusal is not None:
                 links.append(
                     replace(
                         link,
                         principal=role.arn,
                         status=LinkStatus.UNTRUSTED,
                         identity=_identity(role),
-                        reason="trust policy does not allow pods.eks.amazonaws.com to assume the role",
+                        reason=refusal,
                     )
                 )
             else:
@@ -240,118 +249,33 @@ def _pod_identity_links(
                         reason="Pod Identity association",
                     )
                 )
+                if a.get("targetRoleArn"):
+                    links.append(_target_link(link, role, str(a["targetRoleArn"]), roles, accounts, inventory))
     return links
 
 
-def _nodes(
-    inventory: Inventory, instances: Mapping[str, Instance], profiles: Mapping[str, str], has_aws: bool
-) -> tuple[list[AwsNode], list[CoverageError]]:
-    nodes, errors = [], []
-    for node in inventory.nodes:
-        m = _PROVIDER_ID.match(node.provider_id or "")
-        if not m:
-            continue
-        inst = instances.get(m.group(1))
-        if inst is None:
-            if has_aws:
-                errors.append(
-                    CoverageError(
-                        "aws",
-                        "aws/<account>/<region>/ec2-instances.json",
-                        f"instance {m.group(1)} of node {node.name} is not in the evidence: IMDS settings not checked",
-                        subject=f"{node.cluster}/{node.name}",
-                    )
-                )
-            continue
-        nodes.append(
-            AwsNode(
-                cluster=node.cluster,
-                node=node.name,
-                instance_id=inst.instance_id,
-                account=inst.account,
-                region=inst.region,
-                imds=inst.imds,
-                instance_profile=inst.instance_profile,
-                role_arn=profiles.get(inst.instance_profile or ""),
-                nodegroup=inst.tags.get("eks:nodegroup-name"),
-                nodeclass=inst.tags.get("karpenter.k8s.aws/ec2nodeclass"),
-                source=inst.source,
-            )
+def _target_link(
+    link: IdentityLink, source: Role, target_arn: str, roles: _Roles, accounts: set[str], inventory: Inventory
+) -> IdentityLink:
+    """A cross-account association: EKS assumes `roleArn`, then `targetRoleArn`, whose credentials the pod gets.
+    Judging only `roleArn` would miss everything the pod can really do."""
+    m = ROLE_ARN.match(target_arn)
+    link = replace(link, principal=target_arn)
+    role, done = _find_role(link, m.group(2) if m else source.account, roles, accounts, inventory)
+    if role is None:
+        return done
+    if not trusts_role(role.trust, source.arn):
+        return replace(
+            link,
+            principal=role.arn,
+            status=LinkStatus.UNTRUSTED,
+            identity=_identity(role),
+            reason=f"target role's trust does not allow {source.arn} sts:AssumeRole",
         )
-    return nodes, errors
-
-
-def _templates(
-    inventory: Inventory,
-    eks: list[EksCluster],
-    files: list[EksFiles],
-    versions: list[LaunchTemplateVersion],
-    roles: _Roles,
-    profiles: Mapping[str, str],
-) -> list[NodeTemplate]:
-    out = []
-    for cluster, f in zip(eks, files, strict=True):
-        if cluster.k8s_cluster is None:
-            continue
-        for ng in f.nodegroups:
-            lt = ng.get("launchTemplate") or {}
-            if not lt:
-                continue
-            found = _version(versions, lt)
-            if found is None:
-                continue
-            out.append(
-                NodeTemplate(
-                    cluster=cluster.k8s_cluster,
-                    subject=f"nodegroup/{ng['nodegroupName']}",
-                    kind="launch-template",
-                    imds=found.imds,
-                    role_arn=ng.get("nodeRole") or profiles.get(found.instance_profile or ""),
-                    source=found.source,
-                    template=f"{found.template_id} v{found.version}",
-                )
-            )
-    view = inventory.views.get("kubernetes")
-    for cluster in inventory.clusters:
-        objects = view.of_kind(cluster.name, "EC2NodeClass") if view is not None else ()
-        account = next((e.account for e in eks if e.k8s_cluster == cluster.name), None)
-        for obj in objects:
-            spec = obj.get("spec") or {}
-            role_arn = _nodeclass_role(spec, account, roles, profiles)
-            out.append(
-                NodeTemplate(
-                    cluster=cluster.name,
-                    subject=f"ec2nodeclass/{obj['metadata']['name']}",
-                    kind="EC2NodeClass",
-                    imds=imds_options(spec.get("metadataOptions"), karpenter=True),
-                    role_arn=role_arn,
-                    source=cluster.source,
-                )
-            )
-    return out
-
-
-def _nodeclass_role(
-    spec: Mapping[str, object], account: str | None, roles: _Roles, profiles: Mapping[str, str]
-) -> str | None:
-    """The node role an EC2NodeClass gives its nodes: `spec.role` (a role name) or `spec.instanceProfile`."""
-    name = spec.get("role")
-    if isinstance(name, str) and name:
-        found = [r for r in roles.by_arn.values() if r.name.lower() == name.lower() and account in (None, r.account)]
-        return found[0].arn if len(found) == 1 else None
-    profile = spec.get("instanceProfile")
-    if isinstance(profile, str) and profile:
-        return next((arn for p, arn in profiles.items() if p.rsplit("/", 1)[-1] == profile), None)
-    return None
-
-
-def _version(versions: list[LaunchTemplateVersion], lt: Mapping[str, object]) -> LaunchTemplateVersion | None:
-    mine = [v for v in versions if v.template_id == lt.get("id") or (v.name and v.name == lt.get("name"))]
-    if not mine:
-        return None
-    wanted = str(lt.get("version") or "$Default")
-    if wanted == "$Latest":
-        return max(mine, key=lambda v: v.version)
-    if wanted == "$Default":
-        return next((v for v in mine if v.default), max(mine, key=lambda v: v.version))
-    return next((v for v in mine if str(v.version) == wanted), None)
+    return replace(
+        link,
+        principal=role.arn,
+        status=LinkStatus.RESOLVED,
+        identity=_identity(role),
+        reason=f"Pod Identity target role, assumed through {source.arn}",
+    )

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
 from kubeiam_aws.catalog import PERMISSIONS_MANAGEMENT
-from kubeiam_aws.common import analysis, capped, linked_roles, role_evidence
+from kubeiam_aws.common import analysis, capped, role_evidence, role_matches
+from kubeiam_aws.view import Role
 
 
-def _resolved(inv: Inventory):
+def _specs(inv: Inventory, key: str, build: Callable[[Role], list[dict[str, Any]]]) -> Iterator[Match]:
     # Only roles the ServiceAccount can actually take: a broken binding is AWS-004's finding.
-    return linked_roles(inv, LinkStatus.RESOLVED)
+    return role_matches(inv, key, build, LinkStatus.RESOLVED)
+
+
+def _admin_spec(inv: Inventory, role: Role, item: str, sources: tuple[str, ...], detail: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "item": item,
+            "source": sources[0],
+            "detail": detail,
+            "evidence": role_evidence(inv, role, policies=list(sources)),
+        }
+    ]
 
 
 @rule(
@@ -29,18 +42,11 @@ def _resolved(inv: Inventory):
     references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-policy-generation.html",),
 )
 def admin_access(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
-        result = analysis(inv, role)
-        if result.admin:
-            yield Match.for_sa(
-                sa,
-                item="*:*",
-                cloud="aws",
-                principal=role.arn,
-                source=result.admin[0],
-                detail=result.admin[0].rsplit("/", 1)[-1],
-                evidence=role_evidence(inv, role, policies=list(result.admin)),
-            )
+    def build(role: Role) -> list[dict[str, Any]]:
+        sources = analysis(inv, role).admin
+        return _admin_spec(inv, role, "*:*", sources, sources[0].rsplit("/", 1)[-1]) if sources else []
+
+    return _specs(inv, "AWS-010", build)
 
 
 @rule(
@@ -55,18 +61,14 @@ def admin_access(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def iam_admin(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
+    def build(role: Role) -> list[dict[str, Any]]:
         result = analysis(inv, role)
-        if result.iam_admin and not result.admin:
-            yield Match.for_sa(
-                sa,
-                item="iam:*",
-                cloud="aws",
-                principal=role.arn,
-                source=result.iam_admin[0],
-                detail=", ".join(s.rsplit("/", 1)[-1] for s in result.iam_admin),
-                evidence=role_evidence(inv, role, policies=list(result.iam_admin)),
-            )
+        if not result.iam_admin or result.admin:
+            return []
+        detail = ", ".join(s.rsplit("/", 1)[-1] for s in result.iam_admin)
+        return _admin_spec(inv, role, "iam:*", result.iam_admin, detail)
+
+    return _specs(inv, "AWS-011", build)
 
 
 @rule(
@@ -80,18 +82,19 @@ def iam_admin(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def wildcard_actions(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
-        for w in analysis(inv, role).wildcards:
-            yield Match.for_sa(
-                sa,
-                item=w.pattern,
-                cloud="aws",
-                principal=role.arn,
-                source=w.source,
-                detail=w.pattern,
-                severity=Severity.HIGH if w.pattern.startswith("NotAction") and w.statement.all_resources else None,
-                evidence=role_evidence(inv, role, policy=w.source, statement=dict(w.statement.raw)),
-            )
+    def build(role: Role) -> list[dict[str, Any]]:
+        return [
+            {
+                "item": w.pattern,
+                "source": w.source,
+                "detail": w.pattern,
+                "severity": Severity.HIGH if w.pattern.startswith("NotAction") and w.statement.all_resources else None,
+                "evidence": role_evidence(inv, role, policy=w.source, statement=dict(w.statement.raw)),
+            }
+            for w in analysis(inv, role).wildcards
+        ]
+
+    return _specs(inv, "AWS-012", build)
 
 
 @rule(
@@ -105,18 +108,31 @@ def wildcard_actions(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def broad_writes(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
+    # One finding per policy: its fix is one (scope its Resource), whichever access levels it spans;
+    # the most sensitive level sets the severity, so a new permissions-management action raises the
+    # same ticket instead of opening another.
+    def build(role: Role) -> list[dict[str, Any]]:
+        out = []
         for b in analysis(inv, role).broad_writes:
-            yield Match.for_sa(
-                sa,
-                item=b.level,
-                cloud="aws",
-                principal=role.arn,
-                source=b.source,
-                detail=f"{b.level}: {', '.join(capped(b.actions, 3))}",
-                severity=Severity.HIGH if b.level == PERMISSIONS_MANAGEMENT else None,
-                evidence=role_evidence(inv, role, policy=b.source, level=b.level, actions=capped(b.actions)),
+            levels = [level for level, _ in b.levels]
+            out.append(
+                {
+                    "item": "resource:*",
+                    "source": b.source,
+                    "detail": f"{' and '.join(levels)}: {', '.join(capped(b.actions, 3))}",
+                    "severity": Severity.HIGH if PERMISSIONS_MANAGEMENT in levels else None,
+                    "evidence": role_evidence(
+                        inv,
+                        role,
+                        policy=b.source,
+                        actions=capped(b.actions),
+                        levels={level: len(actions) for level, actions in b.levels},
+                    ),
+                }
             )
+        return out
+
+    return _specs(inv, "AWS-013", build)
 
 
 @rule(
@@ -136,25 +152,44 @@ def broad_writes(inv: Inventory) -> Iterator[Match]:
     ),
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
-        for e in analysis(inv, role).escalations:
-            yield Match.for_sa(
-                sa,
-                item=e.path_id,
-                cloud="aws",
-                principal=role.arn,
-                source="+".join(sorted(e.sources)),
-                detail=e.name,
-                evidence=role_evidence(
+    # One finding per role: a single NotAction statement opens dozens of paths, and closing the
+    # role's escalation is one ticket. The title names the worst path and the count; every path
+    # is in the evidence. The fingerprint does not depend on which paths or policies (stable when
+    # statements, files or the catalogue change).
+    def build(role: Role) -> list[dict[str, Any]]:
+        found = analysis(inv, role).escalations
+        if not found:
+            return []
+        first = found[0]
+        more = f" (and {len(found) - 1} more path{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+        return [
+            {
+                "item": "escalation",
+                "source": role.arn,
+                "detail": f"{first.name}{more}",
+                "evidence": role_evidence(
                     inv,
                     role,
-                    path=e.path_id,
-                    category=e.category,
-                    actions=list(e.actions),
-                    policies=list(e.sources),
-                    reference=e.reference,
+                    path=first.path_id,
+                    actions=list(first.actions),
+                    path_count=len(found),
+                    policies=sorted({s for e in found for s in e.sources}),
+                    paths=[
+                        {
+                            "path": e.path_id,
+                            "name": e.name,
+                            "category": e.category,
+                            "actions": list(e.actions),
+                            "policies": list(e.sources),
+                            "reference": e.reference,
+                        }
+                        for e in found
+                    ],
                 ),
-            )
+            }
+        ]
+
+    return _specs(inv, "AWS-014", build)
 
 
 @rule(
@@ -169,19 +204,33 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def sensitive_reads(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
+    # One finding per service: every secret, every key, every object or every parameter is one
+    # data set with one fix (scope that service's Resource); ssm:GetParameter, GetParameters and
+    # GetParametersByPath are one exposure, not three.
+    def build(role: Role) -> list[dict[str, Any]]:
+        by_service: dict[str, list] = {}
         for g in analysis(inv, role).sensitive_reads:
-            yield Match.for_sa(
-                sa,
-                item=g.action,
-                cloud="aws",
-                principal=role.arn,
-                source="+".join(sorted(g.sources)),
-                detail=g.action,
-                evidence=role_evidence(
-                    inv, role, action=g.action, policies=list(g.sources), resources=list(g.resources)
-                ),
+            by_service.setdefault(g.action.split(":", 1)[0], []).append(g)
+        out = []
+        for service, grants in sorted(by_service.items()):
+            actions = [g.action for g in grants]
+            out.append(
+                {
+                    "item": f"{service}:read",
+                    "source": role.arn,
+                    "detail": ", ".join(actions),
+                    "evidence": role_evidence(
+                        inv,
+                        role,
+                        actions=actions,
+                        policies=sorted({s for g in grants for s in g.sources}),
+                        resources=list(dict.fromkeys(r for g in grants for r in g.resources)),
+                    ),
+                }
             )
+        return out
+
+    return _specs(inv, "AWS-015", build)
 
 
 @rule(
@@ -196,17 +245,18 @@ def sensitive_reads(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def passrole_without_service(inv: Inventory) -> Iterator[Match]:
-    for sa, _link, role in _resolved(inv):
-        for g in analysis(inv, role).unconditioned_passrole:
-            yield Match.for_sa(
-                sa,
-                item="iam:PassRole",
-                cloud="aws",
-                principal=role.arn,
-                source=g.sources[0],
-                detail=", ".join(g.resources),
-                evidence=role_evidence(inv, role, policy=g.sources[0], resources=list(g.resources)),
-            )
+    def build(role: Role) -> list[dict[str, Any]]:
+        return [
+            {
+                "item": "iam:PassRole",
+                "source": g.sources[0],
+                "detail": ", ".join(g.resources),
+                "evidence": role_evidence(inv, role, policy=g.sources[0], resources=list(g.resources)),
+            }
+            for g in analysis(inv, role).unconditioned_passrole
+        ]
+
+    return _specs(inv, "AWS-016", build)
 
 
 PERMISSION_RULES = (

@@ -8,7 +8,7 @@ from typing import Any
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
-from kubeiam_aws.common import analysis, aws_links, aws_view, by_reach, linked_roles
+from kubeiam_aws.common import analysis, aws_links, aws_view, by_reach, linked_roles, per_role, role_matches
 from kubeiam_aws.trust import (
     WebIdentityGrant,
     issuer_host,
@@ -67,22 +67,41 @@ def _scoped_sub(namespace: str, name: str, host: str) -> str:
     )
 
 
+def _problems(inv: Inventory, cluster: str, role: Role) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """problem -> [(provider host, match fields)] of the role's statements for this cluster's provider.
+
+    Memoised per role and cluster issuer: the same for every ServiceAccount that takes the role."""
+    host = _cluster_host(inv, cluster)
+    memo = aws_view(inv).memo
+    key = ("trust-problems", role.arn, host)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = {}
+        for g in _own_grants(inv, cluster, role):
+            problem = g.problem()
+            if problem is None:
+                continue
+            found.setdefault(problem, []).append(
+                (
+                    g.host,
+                    {
+                        "item": f"{g.host}:{problem}",
+                        "source": f"{role.arn}:trust",
+                        "severity": by_reach(inv, role, Severity.HIGH),
+                        "evidence": {"role": role.arn, "file": role.source, "statement": _shown(g.statement.raw)},
+                    },
+                )
+            )
+    return found
+
+
 def _trust_problem(inv: Inventory, problem: str) -> Iterator[Match]:
     for sa, link, role in linked_roles(inv, *_HAS_IDENTITY):
         if link.mechanism != "irsa":
             continue
-        for g in _own_grants(inv, sa.cluster, role):
-            if g.problem() != problem:
-                continue
+        for host, fields in _problems(inv, sa.cluster, role).get(problem, ()):
             yield Match.for_sa(
-                sa,
-                item=f"{g.host}:{problem}",
-                cloud="aws",
-                principal=role.arn,
-                source=f"{role.arn}:trust",
-                severity=by_reach(inv, role, Severity.HIGH),
-                evidence={"role": role.arn, "file": role.source, "statement": _shown(g.statement.raw)},
-                remediation=_scoped_sub(sa.namespace, sa.name, g.host),
+                sa, cloud="aws", principal=role.arn, remediation=_scoped_sub(sa.namespace, sa.name, host), **fields
             )
 
 
@@ -102,18 +121,20 @@ def _trust_problem(inv: Inventory, problem: str) -> Iterator[Match]:
 )
 def trust_without_condition(inv: Inventory) -> Iterator[Match]:
     yield from _trust_problem(inv, "no-condition")
-    for sa, _link, role in linked_roles(inv, *_HAS_IDENTITY):
-        for s in open_statements(role.trust):
-            yield Match.for_sa(
-                sa,
-                item="principal:*",
-                cloud="aws",
-                principal=role.arn,
-                source=f"{role.arn}:trust",
-                detail='Principal "*" without a condition',
-                severity=Severity.CRITICAL,
-                evidence={"role": role.arn, "file": role.source, "statement": _shown(s.raw)},
-            )
+
+    def build(role: Role) -> list[dict[str, Any]]:
+        return [
+            {
+                "item": "principal:*",
+                "source": f"{role.arn}:trust",
+                "detail": 'Principal "*" without a condition',
+                "severity": Severity.CRITICAL,
+                "evidence": {"role": role.arn, "file": role.source, "statement": _shown(s.raw)},
+            }
+            for s in open_statements(role.trust)
+        ]
+
+    yield from role_matches(inv, "AWS-001-open", build, *_HAS_IDENTITY)
 
 
 @rule(
@@ -237,19 +258,28 @@ def trust_other_cluster(inv: Inventory) -> Iterator[Match]:
 )
 def shared_role(inv: Inventory) -> Iterator[Match]:
     view = aws_view(inv)
+
+    def trusted(cluster: str, role: Role, irsa: bool) -> frozenset[str]:
+        # Every ServiceAccount the role serves, once per role and cluster (not per ServiceAccount).
+        key = ("trusted-subjects", role.arn, cluster, irsa)
+        found = view.memo.get(key)
+        if found is None:
+            subjects = {
+                f"{o.cluster}/{o.namespace}/{o.service_account}"
+                for o in view.links_to(role.arn)
+                if o.status is LinkStatus.RESOLVED
+            }
+            if irsa:
+                for g in _own_grants(inv, cluster, role):
+                    subjects.update(
+                        f"{cluster}/{v.removeprefix('system:serviceaccount:').replace(':', '/')}"
+                        for v in g.named_subjects()
+                    )
+            found = view.memo[key] = frozenset(subjects)
+        return found
+
     for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
-        others = {
-            f"{o.cluster}/{o.namespace}/{o.service_account}"
-            for o in view.links_to(role.arn)
-            if o.status is LinkStatus.RESOLVED
-        }
-        if link.mechanism == "irsa":
-            for g in _own_grants(inv, sa.cluster, role):
-                others.update(
-                    f"{sa.cluster}/{v.removeprefix('system:serviceaccount:').replace(':', '/')}"
-                    for v in g.named_subjects()
-                )
-        others.discard(f"{sa.cluster}/{sa.namespace}/{sa.name}")
+        others = trusted(sa.cluster, role, link.mechanism == "irsa") - {f"{sa.cluster}/{sa.namespace}/{sa.name}"}
         if others:
             yield Match.for_sa(
                 sa,
@@ -279,20 +309,23 @@ def shared_role(inv: Inventory) -> Iterator[Match]:
     references=("https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html",),
 )
 def pod_identity_unscoped(inv: Inventory) -> Iterator[Match]:
-    for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
-        if link.mechanism != "eks-pod-identity":
-            continue
+    def build(role: Role) -> list[dict[str, Any]]:
         statements = pod_identity_statements(role.trust)
-        if statements and not any(pod_identity_scoped(s) for s in statements):
-            yield Match.for_sa(
-                sa,
-                item="pods.eks.amazonaws.com",
-                cloud="aws",
-                principal=role.arn,
-                source=f"{role.arn}:trust",
-                severity=by_reach(inv, role, Severity.HIGH),
-                evidence={"role": role.arn, "file": role.source, "statement": _shown(statements[0].raw)},
-            )
+        if not statements or any(pod_identity_scoped(s) for s in statements):
+            return []
+        return [
+            {
+                "item": "pods.eks.amazonaws.com",
+                "source": f"{role.arn}:trust",
+                "severity": by_reach(inv, role, Severity.HIGH),
+                "evidence": {"role": role.arn, "file": role.source, "statement": _shown(statements[0].raw)},
+            }
+        ]
+
+    for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
+        if link.mechanism == "eks-pod-identity":
+            for fields in per_role(inv, "AWS-007", role, build):
+                yield Match.for_sa(sa, cloud="aws", principal=role.arn, **fields)
 
 
 TRUST_RULES = (

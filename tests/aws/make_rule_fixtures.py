@@ -322,6 +322,14 @@ def _(root):
     )
 
 
+@case("AWS-014", "fail-notaction-opens-many-paths-one-finding", {"count": 1, "severity": "high"})
+def _(root):
+    # iam-vulnerable fn4's shape: one NotAction statement opens dozens of paths; one ticket for the role.
+    one_role(
+        root, irsa_trust("apps", "app"), inline={"n": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}
+    )
+
+
 @case("AWS-014", "fail-always-true-condition")
 def _(root):
     one_role(
@@ -395,6 +403,15 @@ def _(root):
 @case("AWS-015", "fail-secrets-everywhere", {"count": 1, "severity": "medium"})
 def _(root):
     one_role(root, irsa_trust("apps", "app"), inline={"s": doc(allow("secretsmanager:GetSecretValue"))})
+
+
+@case("AWS-015", "fail-ssm-reads-are-one-finding", {"count": 1, "severity": "medium"})
+def _(root):
+    one_role(
+        root,
+        irsa_trust("apps", "app"),
+        inline={"s": doc(allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]))},
+    )
 
 
 @case("AWS-015", "pass-secrets-of-the-app")
@@ -577,11 +594,16 @@ def _(root):
     nodes(root, "required", 1, host_network=True)
 
 
-def main() -> None:
-    for path in ROOT.glob("AWS-*"):
+def build_all(root: Path) -> None:
+    """Write every case under `root` (tests/aws/test_aws_fixtures_sync.py compares this with the repo)."""
+    for path in root.glob("AWS-*"):
         shutil.rmtree(path)
     for key, build in CASES.items():
-        build(ROOT / key)
+        build(root / key)
+
+
+def main() -> None:
+    build_all(ROOT)
     print(f"{len(CASES)} fixture directories under {ROOT}")
 
 

@@ -136,9 +136,25 @@ def test_every_iam_vulnerable_role_resolved(iam_vulnerable):
 
 def test_split_across_two_policies_is_one_escalation(iam_vulnerable):
     hits = [f for f in _case_findings(iam_vulnerable, "fn1-privesc3-multiple-policies") if f.rule_id == "AWS-014"]
-    ec2 = [f for f in hits if f.evidence["path"] == "ec2-001"]
+    assert len(hits) == 1
+    ec2 = [p for p in hits[0].evidence["paths"] if p["path"] == "ec2-001"]
     assert len(ec2) == 1
-    assert {p.rsplit("/", 1)[-1] for p in ec2[0].evidence["policies"]} == {"fn1-privesc3-partial", "fn1-passrole-star"}
+    assert {p.rsplit("/", 1)[-1] for p in ec2[0]["policies"]} == {"fn1-privesc3-partial", "fn1-passrole-star"}
+
+
+def test_one_notaction_statement_is_one_escalation_ticket(iam_vulnerable):
+    """fn4's single NotAction statement opens dozens of paths: one finding, naming the worst and the count."""
+    hits = [f for f in _case_findings(iam_vulnerable, "fn4-ExploitableNotAction") if f.rule_id == "AWS-014"]
+    assert len(hits) == 1
+    paths = hits[0].evidence["paths"]
+    assert len(paths) > 20 and hits[0].evidence["path_count"] == len(paths)
+    assert len({p["path"] for p in paths}) == len(paths)
+    # Worst first: a self-escalation path heads the list and names the finding.
+    rank = ["self-escalation", "principal-access", "new-passrole", "existing-passrole"]
+    assert [rank.index(p["category"]) for p in paths] == sorted(rank.index(p["category"]) for p in paths)
+    assert paths[0]["category"] == "self-escalation"
+    assert hits[0].evidence["path"] == paths[0]["path"]
+    assert hits[0].title.endswith(f"{paths[0]['name']} (and {len(paths) - 1} more paths)")
 
 
 def test_never_true_condition_blocks_and_always_true_does_not(iam_vulnerable):
@@ -220,12 +236,12 @@ def test_karpenter_passrole_to_an_admin_role_is_escalation(tmp_path):
     )
     cluster(tmp_path, [service_account("kube-system", "karpenter", role_arn("karpenter"))])
     findings = audit(Evidence(tmp_path), providers=load_providers()).findings
-    assert "ec2-001" in {f.evidence.get("path") for f in findings if f.rule_id == "AWS-014"}
+    assert "ec2-001" in {p["path"] for f in findings if f.rule_id == "AWS-014" for p in f.evidence["paths"]}
 
 
 def test_external_secrets_reads_every_secret(tmp_path):
     findings = _single_role_audit(tmp_path, "eso", _load("external-secrets-policy.json")["document"])
-    assert [f.evidence["action"] for f in findings if f.rule_id == "AWS-015"] == ["secretsmanager:GetSecretValue"]
+    assert [f.evidence["actions"] for f in findings if f.rule_id == "AWS-015"] == [["secretsmanager:GetSecretValue"]]
 
 
 _EXPECTED_RULES = {

@@ -242,6 +242,78 @@ def test_pod_identity_associations(tmp_path):
     }
 
 
+CLUSTER_ARN = f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/eks-test"
+
+
+@pytest.mark.parametrize(
+    ("trust", "association", "status", "why"),
+    [
+        (pod_identity_trust(), {}, LinkStatus.RESOLVED, ""),
+        (
+            pod_identity_trust(
+                StringEquals={"aws:SourceAccount": ACCOUNT, "aws:RequestTag/kubernetes-namespace": "apps"},
+                ArnEquals={"aws:SourceArn": CLUSTER_ARN},
+            ),
+            {},
+            LinkStatus.RESOLVED,
+            "",
+        ),
+        (
+            pod_identity_trust(ArnLike={"aws:SourceArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/eks-*"}),
+            {},
+            LinkStatus.RESOLVED,
+            "",
+        ),
+        # Scoped to someone else: STS refuses, the pod falls back to other credentials.
+        (pod_identity_trust(StringEquals={"aws:SourceAccount": "999999999999"}), {}, LinkStatus.UNTRUSTED, "exclude"),
+        (pod_identity_trust(ArnEquals={"aws:SourceArn": CLUSTER_ARN + "-other"}), {}, LinkStatus.UNTRUSTED, "exclude"),
+        (
+            pod_identity_trust(StringEquals={"aws:RequestTag/kubernetes-service-account": "other"}),
+            {},
+            LinkStatus.UNTRUSTED,
+            "exclude",
+        ),
+        # Tags are case-sensitive values.
+        (
+            pod_identity_trust(StringEquals={"aws:RequestTag/kubernetes-namespace": "Apps"}),
+            {},
+            LinkStatus.UNTRUSTED,
+            "exclude",
+        ),
+        # No sts:TagSession: refused while the association passes session tags, fine once it disables them.
+        (
+            {"Statement": [{**pod_identity_trust()["Statement"][0], "Action": "sts:AssumeRole"}]},
+            {},
+            LinkStatus.UNTRUSTED,
+            "sts:TagSession",
+        ),
+        (
+            {"Statement": [{**pod_identity_trust()["Statement"][0], "Action": "sts:AssumeRole"}]},
+            {"disableSessionTags": True},
+            LinkStatus.RESOLVED,
+            "",
+        ),
+        # Tag conditions cannot hold without tags.
+        (
+            pod_identity_trust(StringEquals={"aws:RequestTag/kubernetes-namespace": "apps"}),
+            {"disableSessionTags": True},
+            LinkStatus.UNTRUSTED,
+            "exclude",
+        ),
+        # A condition on something else may hold: never fail a trust on a guess.
+        (pod_identity_trust(StringEquals={"aws:PrincipalTag/team": "x"}), {}, LinkStatus.RESOLVED, ""),
+    ],
+)
+def test_pod_identity_trust_is_judged_for_the_association(tmp_path, trust, association, status, why):
+    iam(tmp_path, [role("pi", trust)])
+    cluster(tmp_path, [service_account("apps", "a")])
+    assoc = {"clusterName": "eks-test", "namespace": "apps", "serviceAccount": "a", "roleArn": role_arn("pi")}
+    _eks(tmp_path, "eks-test", ISSUER, pod_identity_associations={"associations": [{**assoc, **association}]})
+    (link,) = _read(tmp_path).links
+    assert link.status is status
+    assert why in (link.reason or "")
+
+
 def test_nodes_resolve_instance_imds_and_node_role(tmp_path):
     iam(tmp_path, [role("node", NODE_TRUST, profiles=["node-profile"])])
     cluster(tmp_path, [node("n1", "i-0000000000000000a"), node("n2", "i-0000000000000000b")])
@@ -255,6 +327,7 @@ def test_nodes_resolve_instance_imds_and_node_role(tmp_path):
 
 def test_attached_policy_without_document_is_a_coverage_error(tmp_path):
     iam(tmp_path, [role("r", irsa_trust("apps", "app"), attached=[policy_arn("elsewhere")])])
+    oidc_providers(tmp_path)
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
     inv = _read(tmp_path)
     assert [(e.source, e.subject) for e in inv.errors] == [("aws", role_arn("r"))]
@@ -302,3 +375,110 @@ def test_role_the_collection_could_not_read_is_unchecked_not_missing(tmp_path):
     status, reason = _status(inv, "denied")
     assert status is LinkStatus.UNCHECKED and "AccessDenied" in reason
     assert _status(inv, "gone")[0] is LinkStatus.MISSING
+
+
+def _reasons(inv) -> list[tuple[str, str | None]]:
+    return [(e.location, e.subject) for e in inv.errors]
+
+
+def test_partial_evidence_is_never_silently_clean(tmp_path):
+    """Each missing piece that decides a verdict gives a coverage entry (none when the piece is there)."""
+    iam(tmp_path, [role("r", irsa_trust("apps", "app"))])
+    cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
+    # No oidc-providers.json: the provider's existence is not checked.
+    assert _reasons(_read(tmp_path)) == [(f"aws/{ACCOUNT}/oidc-providers.json", None)]
+    oidc_providers(tmp_path)
+    assert _reasons(_read(tmp_path)) == []
+    # No issuer: the trust is not verified.
+    (tmp_path / "kubernetes" / "eks-test" / "openid-configuration.json").unlink()
+    inv = _read(tmp_path)
+    assert [link.status for link in inv.links] == [LinkStatus.RESOLVED]
+    assert _reasons(inv) == [("kubernetes/eks-test/openid-configuration.json", "cluster eks-test")]
+
+
+def test_nodes_without_any_aws_evidence_are_listed_per_cluster(tmp_path):
+    cluster(tmp_path, [node("n1", "i-0000000000000000a"), node("n2", "i-0000000000000000b")])
+    (error,) = _read(tmp_path).errors
+    assert error.subject == "cluster eks-test" and error.reason.startswith("2 node(s) run on EC2")
+
+
+def test_node_whose_instance_profile_has_no_role_in_evidence(tmp_path):
+    iam(tmp_path, [])
+    cluster(tmp_path, [node("n1", "i-0000000000000000a")])
+    instances(tmp_path, [("i-0000000000000000a", "node-profile", "optional", 2)])
+    inv = _read(tmp_path)
+    assert inv.views["aws"].node("eks-test", "n1").role_arn is None
+    assert _reasons(inv) == [(f"aws/{ACCOUNT}/iam.json", "eks-test/n1")]
+
+
+def test_launch_template_version_absent_is_a_coverage_error(tmp_path):
+    iam(tmp_path, [])
+    cluster(tmp_path, [service_account("apps", "app")])
+    ng = {"nodegroupName": "general", "launchTemplate": {"id": "lt-0abc", "version": "3"}}
+    _eks(tmp_path, "eks-test", ISSUER, nodegroups={"nodegroups": [ng]})
+    lt = {"LaunchTemplateId": "lt-0abc", "VersionNumber": 2, "LaunchTemplateData": {}}
+    write(tmp_path / "aws" / ACCOUNT / REGION / "launch-template-versions.json", {"LaunchTemplateVersions": [lt]})
+    inv = _read(tmp_path)
+    assert inv.views["aws"].templates == ()
+    assert _reasons(inv) == [(f"aws/{ACCOUNT}/{REGION}/launch-template-versions.json", "nodegroup eks-test/general")]
+    lt["VersionNumber"] = 3
+    write(tmp_path / "aws" / ACCOUNT / REGION / "launch-template-versions.json", {"LaunchTemplateVersions": [lt]})
+    inv = _read(tmp_path)
+    assert [t.subject for t in inv.views["aws"].templates] == ["nodegroup/general"] and _reasons(inv) == []
+
+
+def test_pod_identity_of_an_unmatched_eks_cluster_is_a_coverage_error(tmp_path):
+    iam(tmp_path, [role("pi", pod_identity_trust())])
+    cluster(tmp_path, [service_account("apps", "a")], name="other")
+    assoc = {"clusterName": "eks-x", "namespace": "apps", "serviceAccount": "a", "roleArn": role_arn("pi")}
+    _eks(
+        tmp_path,
+        "eks-x",
+        "https://oidc.eks.us-east-1.amazonaws.com/id/X",
+        pod_identity_associations={"associations": [assoc]},
+    )
+    inv = _read(tmp_path)
+    assert inv.links == ()
+    assert _reasons(inv) == [(f"aws/{ACCOUNT}/{REGION}/eks/eks-x/cluster.json", "cluster eks-x")]
+
+
+@pytest.mark.parametrize(
+    ("principal", "status"),
+    [
+        (role_arn("pi"), LinkStatus.RESOLVED),
+        (f"arn:aws:iam::{ACCOUNT}:root", LinkStatus.RESOLVED),
+        (role_arn("someone-else"), LinkStatus.UNTRUSTED),
+    ],
+)
+def test_pod_identity_target_role_is_what_the_pod_gets(tmp_path, principal, status):
+    """A cross-account association hands the pod `targetRoleArn`'s credentials: that role is linked and judged."""
+    other = "444455556666"
+    target_trust = doc(
+        {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
+    )
+    iam(tmp_path, [role("pi", pod_identity_trust())])
+    iam(tmp_path, [role("target", target_trust, account=other)], account=other)
+    cluster(tmp_path, [service_account("apps", "a")])
+    assoc = {
+        "namespace": "apps",
+        "serviceAccount": "a",
+        "roleArn": role_arn("pi"),
+        "targetRoleArn": role_arn("target", other),
+    }
+    _eks(tmp_path, "eks-test", ISSUER, pod_identity_associations={"associations": [assoc]})
+    links = {link.principal: link.status for link in _read(tmp_path).links}
+    assert links == {role_arn("pi"): LinkStatus.RESOLVED, role_arn("target", other): status}
+
+
+def test_pod_identity_target_role_in_an_account_without_evidence_is_unchecked(tmp_path):
+    iam(tmp_path, [role("pi", pod_identity_trust())])
+    cluster(tmp_path, [service_account("apps", "a")])
+    assoc = {
+        "namespace": "apps",
+        "serviceAccount": "a",
+        "roleArn": role_arn("pi"),
+        "targetRoleArn": role_arn("t", "444455556666"),
+    }
+    _eks(tmp_path, "eks-test", ISSUER, pod_identity_associations={"associations": [assoc]})
+    statuses = sorted(str(link.status) for link in _read(tmp_path).links)
+    assert statuses == ["resolved", "unchecked"]

@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from aws_evidence import allow, cluster, doc, iam, irsa_trust, role, role_arn, service_account
+from aws_evidence import allow, cluster, doc, iam, irsa_trust, policy, policy_arn, role, role_arn, service_account
 from kubeiam_aws import analysis as analysis_module
 
 from kubeiam.evidence import Evidence
@@ -49,10 +49,10 @@ def test_demo_shows_the_aws_findings(demo_report):
     assert {f.severity for f in _eks(r, "AWS-010", "data", "etl")} == {Severity.CRITICAL}
     assert _eks(r, "AWS-006", "data", "etl") and _eks(r, "AWS-006", "data", "loader")
     assert _eks(r, "AWS-003", "tools", "ci-runner")
-    assert [f.evidence["path"] for f in _eks(r, "AWS-014", "tools", "ci-runner")] == ["ecs-004"]
+    assert [[p["path"] for p in f.evidence["paths"]] for f in _eks(r, "AWS-014", "tools", "ci-runner")] == [["ecs-004"]]
     assert _eks(r, "AWS-016", "tools", "ci-runner")
-    assert [f.evidence["action"] for f in _eks(r, "AWS-015", "kube-system", "external-secrets")] == [
-        "secretsmanager:GetSecretValue"
+    assert [f.evidence["actions"] for f in _eks(r, "AWS-015", "kube-system", "external-secrets")] == [
+        ["secretsmanager:GetSecretValue"]
     ]
     broken = {(f.service_account, f.evidence["status"]) for f in _eks(r, "AWS-004")}
     assert broken == {("exporter", "missing"), ("legacy-worker", "untrusted")}
@@ -117,16 +117,55 @@ def test_policies_are_evaluated_once_per_role_not_per_serviceaccount(tmp_path, m
     assert len(built) <= 5
 
 
-def test_fingerprints_ignore_statement_and_policy_order(tmp_path):
-    statements = [allow("iam:PassRole"), allow("ec2:RunInstances"), allow("s3:*", "arn:aws:s3:::b/*")]
+def _fingerprints(root: Path, documents: dict[str, dict], *, reverse: bool = False) -> dict[str, list]:
+    """rule id -> [(fingerprint, severity)] for one role holding `documents` as managed policies."""
+    names = list(reversed(documents)) if reverse else list(documents)
+    docs = {n: {**d, "Statement": list(reversed(d["Statement"]))} if reverse else d for n, d in documents.items()}
+    iam(
+        root,
+        [role("r", irsa_trust("apps", "app"), attached=[policy_arn(n) for n in names])],
+        [policy(policy_arn(n), docs[n]) for n in names],
+    )
+    cluster(root, [service_account("apps", "app", role_arn("r"))])
+    out: dict[str, list] = {}
+    for f in audit(Evidence(root), providers=load_providers()).findings:
+        out.setdefault(f.rule_id, []).append((f.fingerprint, f.severity))
+    return {k: sorted(v) for k, v in out.items()}
 
-    def run(root: Path, order: list[dict]) -> set[str]:
-        iam(root, [role("r", irsa_trust("apps", "app"), inline={"a": doc(*order)})])
-        cluster(root, [service_account("apps", "app", role_arn("r"))])
-        return {f.fingerprint for f in audit(Evidence(root), providers=load_providers()).findings}
 
-    first = run(tmp_path / "a", statements)
-    assert first and first == run(tmp_path / "b", list(reversed(statements)))
+PERMISSIONS = {
+    "a": doc(
+        allow("iam:PassRole"),
+        allow(["sqs:SendMessage", "sqs:DeleteQueue"]),
+        allow("secretsmanager:GetSecretValue"),
+        allow("s3:*", "arn:aws:s3:::b/*"),
+    ),
+    "b": doc(allow("ec2:RunInstances"), allow(["ssm:GetParameter", "ssm:GetParametersByPath"])),
+}
+
+
+def test_fingerprints_ignore_statement_policy_and_file_order(tmp_path):
+    first = _fingerprints(tmp_path / "a", PERMISSIONS)
+    assert {"AWS-012", "AWS-013", "AWS-014", "AWS-015", "AWS-016"} <= set(first)
+    assert first == _fingerprints(tmp_path / "b", PERMISSIONS, reverse=True)
+
+
+def test_one_ticket_per_problem_whatever_grows_inside_it(tmp_path):
+    """AWS-014 is one finding per role, AWS-013 one per policy, AWS-015 one per service: another path,
+    another access level or another SSM read keeps the same fingerprint (severity may rise)."""
+    before = _fingerprints(tmp_path / "a", PERMISSIONS)
+    grown = {
+        "a": doc(*PERMISSIONS["a"]["Statement"], allow(["iam:PutRolePolicy", "ssm:GetParameters"])),
+        "b": PERMISSIONS["b"],
+    }
+    after = _fingerprints(tmp_path / "b", grown)
+    # AWS-013: policies a (sqs, PassRole) and b (RunInstances); AWS-015: secretsmanager and ssm.
+    assert [len(before[r]) for r in ("AWS-013", "AWS-014", "AWS-015")] == [2, 1, 2]
+    for rule_id in ("AWS-013", "AWS-014", "AWS-015"):
+        assert [fp for fp, _ in after[rule_id]] == [fp for fp, _ in before[rule_id]], rule_id
+    # iam:PutRolePolicy on * is permissions management: the same AWS-013 ticket, now high.
+    assert sorted(sev.value for _, sev in before["AWS-013"]) == ["medium", "medium"]
+    assert sorted(sev.value for _, sev in after["AWS-013"]) == ["high", "medium"]
 
 
 def test_check_one_serviceaccount_still_sees_the_other_trusted_ones(tmp_path):
@@ -173,3 +212,25 @@ def test_evidence_copy_reads_the_same(tmp_path, demo_report):
     shutil.copytree(demo_dir(), tmp_path / "demo")
     again = audit(Evidence(tmp_path / "demo"), providers=load_providers())
     assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in demo_report.findings]
+
+
+def test_star_that_is_not_admin_still_writes_everywhere(tmp_path):
+    """`*` on `*` with IAM denied is not admin (AWS-010), but every other write on `*` remains (AWS-013)."""
+    iam(
+        tmp_path,
+        [
+            role(
+                "r",
+                irsa_trust("apps", "app"),
+                inline={"p": doc(allow("*"), {"Effect": "Deny", "Action": "iam:*", "Resource": "*"})},
+            )
+        ],
+    )
+    cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
+    findings = audit(Evidence(tmp_path), providers=load_providers()).findings
+    assert not [f for f in findings if f.rule_id in ("AWS-010", "AWS-011")]
+    (broad,) = [f for f in findings if f.rule_id == "AWS-013"]
+    assert broad.severity is Severity.HIGH and broad.evidence["levels"]["Write"] > 1000
+    view = read_inventory(Evidence(tmp_path), load_providers()).views["aws"]
+    (writes,) = analysis_module.analyse_role(view, view.roles[role_arn("r")]).broad_writes
+    assert "ec2:RunInstances" in writes.actions and not [a for a in writes.actions if a.startswith("iam:")]

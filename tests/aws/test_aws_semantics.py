@@ -30,6 +30,11 @@ CTX = SessionContext("arn:aws:iam::111122223333:role/app", "111122223333", datet
         ("Null", "aws:TokenIssueTime", ("true",), Verdict.NEVER),
         ("StringEquals", "aws:RequestTag/team", ("a",), Verdict.MAYBE),
         ("ForAnyValue:StringEquals", "aws:PrincipalArn", ("x",), Verdict.MAYBE),
+        # Condition values are case-sensitive: another spelling of the role is another principal.
+        ("StringEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/APP",), Verdict.NEVER),
+        ("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/A*",), Verdict.NEVER),
+        ("StringNotEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/App",), Verdict.ALWAYS),
+        ("StringEqualsIgnoreCase", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/APP",), Verdict.ALWAYS),
     ],
 )
 def test_condition_verdicts(operator, key, values, verdict):
@@ -158,3 +163,61 @@ def test_trust_evidence_masks_external_ids():
     shown = _shown(raw)
     assert shown["Condition"]["StringEquals"] == {"sts:ExternalId": "***", "x:aud": "sts"}
     assert raw["Condition"]["StringEquals"]["sts:ExternalId"] == "very-secret-string"  # the model is untouched
+
+
+def _irsa_grant(condition: dict) -> object:
+    return web_identity_grants(
+        parse_document(
+            {
+                "Statement": {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/h/id/X"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": condition,
+                }
+            }
+        )
+    )[0]
+
+
+@pytest.mark.parametrize(
+    ("condition", "problem"),
+    [
+        ({"StringEquals": {"h/id/X:sub": "system:serviceaccount:ns:a", "h/id/X:aud": "sts.amazonaws.com"}}, None),
+        ({"StringLike": {"h/id/X:sub": "system:serviceaccount:ns:a"}}, None),
+        ({"StringEquals": {"h/id/X:aud": "sts.amazonaws.com"}}, "aud-without-sub"),
+        # A `sub` key that pins nothing is no `sub` condition: Null only says the claim exists.
+        ({"StringEquals": {"h/id/X:aud": "sts.amazonaws.com"}, "Null": {"h/id/X:sub": "false"}}, "aud-without-sub"),
+        ({"Null": {"h/id/X:sub": "false"}}, "no-condition"),
+        ({"StringNotEquals": {"h/id/X:sub": "system:serviceaccount:ns:x"}}, "wildcard-sub"),
+        ({"StringLike": {"h/id/X:sub": "system:serviceaccount:ns:*"}}, "wildcard-sub"),
+    ],
+)
+def test_irsa_sub_problems(condition, problem):
+    assert _irsa_grant(condition).problem() == problem
+
+
+def test_irsa_sub_is_case_sensitive():
+    grant = _irsa_grant({"StringLike": {"h/id/X:sub": "system:serviceaccount:NS:*"}})
+    assert grant.admits("NS", "a") and not grant.admits("ns", "a")
+    grant = _irsa_grant({"StringNotLike": {"h/id/X:sub": "system:serviceaccount:NS:*"}})
+    assert grant.admits("ns", "a") and not grant.admits("NS", "a")
+    assert not _irsa_grant({"Null": {"h/id/X:sub": "true"}}).admits("ns", "a")
+
+
+def test_gc_pause_restores_the_collector_state():
+    import gc
+
+    from kubeiam_aws.gcpause import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # someone else's choice is kept
+    finally:
+        gc.enable()
