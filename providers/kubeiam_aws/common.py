@@ -9,7 +9,6 @@ from kubeiam.findings import Severity
 from kubeiam.model import Cloud, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam.rules.base import Match
 from kubeiam_aws.analysis import RoleAnalysis, analyse_role
-from kubeiam_aws.gcpause import gc_paused
 from kubeiam_aws.view import AwsView, Role, empty_view
 
 
@@ -36,17 +35,15 @@ def _all_links(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role 
     cached = inv.__dict__.get("_aws_links")
     if cached is None:
         view = aws_view(inv)
-        with gc_paused():
-            cached = [
-                (sa, link, view.role(link.principal))
-                for sa in inv.service_accounts
-                for link in inv.links_of(sa)
-                if link.cloud is Cloud.AWS
-            ]
-            # Judge every role these ServiceAccounts take in one go (each once, memoised in the view),
-            # so the collector does not rescan the evidence heap while thousands of roles are judged.
-            for role in {id(r): r for _, _, r in cached if r is not None}.values():
-                analyse_role(view, role)
+        cached = [
+            (sa, link, view.role(link.principal))
+            for sa in inv.service_accounts
+            for link in inv.links_of(sa)
+            if link.cloud is Cloud.AWS
+        ]
+        # Judge every role these ServiceAccounts take in one go, each once (memoised in the view).
+        for role in {id(r): r for _, _, r in cached if r is not None}.values():
+            analyse_role(view, role)
         object.__setattr__(inv, "_aws_links", cached)
     return cached
 

@@ -26,7 +26,6 @@ from kubeiam_aws.compute_reader import (
     read_launch_templates,
 )
 from kubeiam_aws.coverage import partial_trust_evidence, unmatched_eks
-from kubeiam_aws.gcpause import gc_paused
 from kubeiam_aws.iam_reader import read_account_iam, read_oidc_providers
 from kubeiam_aws.node_reader import node_templates, read_nodes
 from kubeiam_aws.trust import (
@@ -61,11 +60,6 @@ def _fold(arn: str) -> str:
 
 
 def read_aws(evidence: Evidence, inventory: Inventory) -> Inventory:
-    with gc_paused():
-        return _read_aws(evidence, inventory)
-
-
-def _read_aws(evidence: Evidence, inventory: Inventory) -> Inventory:
     roles: list[Role] = []
     errors: list[CoverageError] = []
     accounts: set[str] = set()

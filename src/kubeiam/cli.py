@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from kubeiam.config import Config, find_config
 from kubeiam.errors import InputError
 from kubeiam.evidence import Evidence
 from kubeiam.findings import Severity
+from kubeiam.gcpause import gc_paused
 from kubeiam.model import CoverageError
 from kubeiam.providers import CollectRequest, Provider, load_providers
-from kubeiam.render import Format, GroupBy, check_group_by, render
+from kubeiam.render import Format, GroupBy, check_group_by, render_pieces
 from kubeiam.report import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -207,9 +209,13 @@ def _audit(
         # A live run's collection errors are kept in the evidence directory it wrote (pipeline.collect),
         # so reading that directory reports them, exactly as a later offline re-audit will.
         root = _evidence_root(args, providers, config, run, now, namespace, name)
-        report = run_audit(
-            Evidence(root), providers, stages, namespace=namespace, service_account=name, mode=args.command
-        )
+        with gc_paused():
+            report = run_audit(
+                Evidence(root), providers, stages, namespace=namespace, service_account=name, mode=args.command
+            )
+        # The report lives until the process ends: spare the collector rescanning it while rendering
+        # (about a second off a 100,000-finding report).
+        gc.freeze()
         if run is not None:
             report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
     _emit(report, args)
@@ -289,7 +295,7 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
     fmt = Format(args.format) if args.format else (Format.TABLE if to_terminal else Format.JSON)
     colour = to_terminal and "NO_COLOR" not in os.environ
     group_by = GroupBy(args.group_by) if args.group_by else None
-    _write_output(args.output, render(report, fmt, colour=colour, group_by=group_by))
+    _write_output(args.output, render_pieces(report, fmt, colour=colour, group_by=group_by))
 
 
 def _diff(args: argparse.Namespace, config: Config) -> int:
@@ -301,12 +307,12 @@ def _diff(args: argparse.Namespace, config: Config) -> int:
     return EXIT_FINDINGS if diff.fails(_fail_on(args, config)) else EXIT_OK
 
 
-def _write_output(path: Path | None, text: str) -> None:
-    """stdout, or --output FILE written atomically."""
+def _write_output(path: Path | None, text: str | Iterable[str]) -> None:
+    """stdout, or --output FILE written atomically; `text` may come in pieces."""
     from kubeiam.report_dir import write_atomic
 
     if path is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         return
     try:
         write_atomic(path, text)

@@ -13,6 +13,7 @@ from typing import Any
 from kubeiam.engine import AnalysisConfig, analyse
 from kubeiam.errors import InputError
 from kubeiam.evidence import Evidence
+from kubeiam.gcpause import gc_paused
 from kubeiam.model import CoverageError, Inventory
 from kubeiam.providers import CollectRequest, Provider, load_providers
 from kubeiam.report import Report, build_report
@@ -139,9 +140,10 @@ def audit_with_inventory(
     """The one audit path: read, narrow, analyse, report. Returns the narrowed inventory too, for the
     stages after it (owners, annotation suppressions) that need the Kubernetes objects."""
     providers = providers if providers is not None else load_providers()
-    inventory = narrow(read_inventory(evidence, providers), namespace, service_account)
-    rules = all_rules(providers)
-    findings = analyse(inventory, rules, config)
+    with gc_paused():
+        inventory = narrow(read_inventory(evidence, providers), namespace, service_account)
+        rules = all_rules(providers)
+        findings = analyse(inventory, rules, config)
     report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now or datetime.now(UTC))
     return report, inventory
 

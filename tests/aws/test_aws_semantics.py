@@ -203,21 +203,3 @@ def test_irsa_sub_is_case_sensitive():
     grant = _irsa_grant({"StringNotLike": {"h/id/X:sub": "system:serviceaccount:NS:*"}})
     assert grant.admits("ns", "a") and not grant.admits("NS", "a")
     assert not _irsa_grant({"Null": {"h/id/X:sub": "true"}}).admits("ns", "a")
-
-
-def test_gc_pause_restores_the_collector_state():
-    import gc
-
-    from kubeiam_aws.gcpause import gc_paused
-
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # someone else's choice is kept
-    finally:
-        gc.enable()

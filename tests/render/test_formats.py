@@ -223,3 +223,13 @@ def test_demo_output_validates(fmt, run_cli) -> None:
         validator = jsonschema.Draft202012Validator(schema("ocsf-detection-finding.schema.json"))
         for event in doc:
             validator.validate(event)
+
+
+def test_streamed_formats_write_exactly_what_render_returns(report) -> None:
+    from kubeiam.render import STREAMED, render, render_pieces
+
+    assert STREAMED, "nothing is streamed"
+    for fmt in STREAMED:
+        pieces = list(render_pieces(report, fmt))
+        assert len(pieces) > 1
+        assert "".join(pieces) == render(report, fmt)

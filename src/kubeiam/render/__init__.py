@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from kubeiam.errors import InputError
 from kubeiam.render.csv_format import render_csv, render_csv_grouped
 from kubeiam.render.html import render_html
-from kubeiam.render.json_format import render_json, render_json_grouped
-from kubeiam.render.jsonl import render_jsonl, render_jsonl_grouped
+from kubeiam.render.json_format import iter_json, render_json, render_json_grouped
+from kubeiam.render.jsonl import iter_jsonl, render_jsonl, render_jsonl_grouped
 from kubeiam.render.markdown import render_markdown, render_markdown_grouped
 from kubeiam.render.ocsf import render_ocsf
 from kubeiam.render.sarif import render_sarif
@@ -66,3 +66,16 @@ def check_group_by(fmt: Format, group_by: GroupBy | None) -> None:
 def render(report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None) -> str:
     check_group_by(fmt, group_by)
     return (RENDERERS if group_by is None else GROUPED)[fmt](report, colour)
+
+
+# Formats that can be written piece by piece: a 100,000-finding report never sits in memory as text.
+STREAMED: dict[Format, Callable[[Report], Iterable[str]]] = {Format.JSON: iter_json, Format.JSONL: iter_jsonl}
+
+
+def render_pieces(
+    report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None
+) -> Iterable[str]:
+    """`render`, as pieces to write in order."""
+    if group_by is None and fmt in STREAMED:
+        return STREAMED[fmt](report)
+    return (render(report, fmt, colour=colour, group_by=group_by),)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from kubeiam.grouping import grouped_records
 from kubeiam.report import Report
 
 
+def iter_jsonl(report: Report) -> Iterator[str]:
+    for f in report.findings:
+        yield json.dumps(f.to_dict(), ensure_ascii=False) + "\n"
+
+
 def render_jsonl(report: Report, colour: bool = False) -> str:
-    return "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in report.findings)
+    return "".join(iter_jsonl(report))
 
 
 def render_jsonl_grouped(report: Report, colour: bool = False) -> str:
