@@ -264,22 +264,16 @@ class AccountIam:
     # -- OIDC providers ----------------------------------------------------------------------
 
     def _oidc_providers(self) -> dict[str, Any] | None:
-        """Every provider of the account; the full description of those the needed roles trust.
+        """The providers that decide anything: those the needed roles trust, and those of our clusters'
+        issuers, each described by ARN (one call each, no listing).
 
-        Why not describe them all: an account with many clusters has one provider per cluster,
-        and only the ones our roles name (and our clusters' issuers) decide anything. The others
-        are written as ListOpenIDConnectProviders prints them (`{"Arn": ...}`), so the list stays
-        complete: a provider missing from it really does not exist.
+        Why no ListOpenIDConnectProviders: the ARN of a cluster's provider follows from its issuer, so
+        asking for it directly answers "does it exist" (NoSuchEntity: it does not, and it is left out,
+        exactly as a listing would leave it out). That saves a call on every `check`.
         """
-        try:
-            listed = call(self.iam, "list_open_id_connect_providers", "iam:ListOpenIDConnectProviders")
-        except AwsCallFailed as exc:
-            self._fail(exc, {s for subjects in self.roles.values() for s in subjects} or {None})
-            return None
-        arns = sorted(p["Arn"] for p in listed.get("OpenIDConnectProviderList", []))
-        wanted = self._trusted_providers()
+        prefix = f"arn:{self.partition}:iam::{self.account}:oidc-provider/"
         hosts = {i.removeprefix("https://").rstrip("/") for i in self.issuers}
-        described = [a for a in arns if a in wanted or a.split(":oidc-provider/", 1)[-1] in hosts]
+        wanted = sorted(self._trusted_providers() | {prefix + h for h in hosts})
 
         def get(arn: str) -> dict[str, Any] | AwsCallFailed:
             try:
@@ -289,14 +283,13 @@ class AccountIam:
                 return exc
             return {"Arn": arn, **doc}
 
-        found = dict(zip(described, self.clients.map("iam", get, described), strict=True))
         out = []
-        for arn in arns:
-            entry = found.get(arn, {"Arn": arn})
+        for arn, entry in zip(wanted, self.clients.map("iam", get, wanted), strict=True):
             if isinstance(entry, AwsCallFailed):
                 if not entry.not_found:
                     self._fail(entry, self._subjects_trusting(arn) or {None})
-                entry = {"Arn": arn}
+                    out.append({"Arn": arn})  # exists or not, unknown: the error says so in coverage
+                continue
             out.append(entry)
         return {"OpenIDConnectProviderList": out}
 
