@@ -68,7 +68,7 @@ def phases(estate: Path) -> dict[str, float]:
         if hasattr(module, "all_rules"):
             rules_of = module.all_rules
             module.all_rules = lambda providers, f=rules_of: tuple(_TimedRule(r, spent) for r in f(providers))
-    cli.render = timed("render (json)", cli.render)
+    cli._emit = timed("render + write (json)", cli._emit)  # streamed: rendering happens while writing
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         args = ["audit", "--evidence", str(estate), "--format", "json", "--output", f"{tmp}/r.json", "--quiet"]
