@@ -78,10 +78,17 @@ def resource_abusable(action: str, resource: str, target_is_admin: Callable[[str
     if m["account"] == "aws":
         return False
     if action.lower() in _ROLE_TARGETS:
+        if not _could_name_a_role(m["service"], m["rest"]):
+            return False  # PassRole on `arn:aws:s3:::bucket/*` names no role: it passes nothing
         if _is_glob(resource):
             return True
         return target_is_admin(resource)
     return True
+
+
+def _could_name_a_role(service: str, rest: str) -> bool:
+    """Whether an ARN pattern's service and resource parts can match `iam` and `role/NAME`."""
+    return matches(service, "iam") and (rest.startswith(("role/", "*")) or matches(rest.split("/", 1)[0], "role"))
 
 
 def statement_abusable(action: str, stmt: Statement, target_is_admin: Callable[[str], bool]) -> bool:

@@ -97,6 +97,12 @@ def test_catalogue_is_loaded_once_and_expands_per_service():
         ("iam:PassRole", "arn:aws:iam::111122223333:role/ml-*", True),
         ("sts:AssumeRole", "*", True),
         ("iam:PutRolePolicy", "arn:aws:iam::111122223333:role/app", True),
+        # PassRole / AssumeRole on resources that are no role pass or assume nothing.
+        ("iam:PassRole", "arn:aws:s3:::bucket-584/*", False),
+        ("iam:PassRole", "arn:aws:sqs:eu-west-1:111122223333:queue-1", False),
+        ("sts:AssumeRole", "arn:aws:iam::111122223333:user/*", False),
+        ("iam:PassRole", "arn:aws:iam::111122223333:*", True),
+        ("iam:PassRole", "arn:aws:*:*:111122223333:role/*", True),
     ],
 )
 def test_resource_judgements(action, resource, abusable):
