@@ -1,4 +1,4 @@
-"""A live collection's errors travel with its evidence directory (pipeline.collect / read_inventory)."""
+"""The pipeline: collection errors travel with the evidence directory; `check` of a missing ServiceAccount fails."""
 
 from __future__ import annotations
 
@@ -65,3 +65,9 @@ def test_a_malformed_collection_errors_file_is_an_input_error(tmp_path: Path) ->
     (tmp_path / COLLECTION_ERRORS).write_text(json.dumps({"errors": [{"source": "aws"}]}))
     with pytest.raises(InputError, match=COLLECTION_ERRORS):
         audit(Evidence(tmp_path), providers=load_providers())
+
+
+def test_check_of_a_service_account_the_evidence_lacks_is_an_input_error() -> None:
+    # A CI gate on a misspelt name must fail loudly, not pass with "no findings".
+    with pytest.raises(InputError, match="no ServiceAccount payments/typo"):
+        audit(Evidence(demo_dir()), namespace="payments", service_account="typo", providers=load_providers())
