@@ -71,3 +71,9 @@ def test_check_of_a_service_account_the_evidence_lacks_is_an_input_error() -> No
     # A CI gate on a misspelt name must fail loudly, not pass with "no findings".
     with pytest.raises(InputError, match="no ServiceAccount payments/typo"):
         audit(Evidence(demo_dir()), namespace="payments", service_account="typo", providers=load_providers())
+
+
+def test_audit_of_a_namespace_the_evidence_lacks_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="--namespace paymnets"):
+        audit(Evidence(demo_dir()), namespace="paymnets", providers=load_providers())
+    assert audit(Evidence(demo_dir()), namespace="payments", providers=load_providers()).findings

@@ -142,9 +142,11 @@ def audit_with_inventory(
     providers = providers if providers is not None else load_providers()
     with gc_paused():
         inventory = narrow(read_inventory(evidence, providers), namespace, service_account)
+        # A CI gate on a misspelt name must not pass as "no findings".
         if service_account is not None and not inventory.service_accounts:
-            # A CI gate on a misspelt name must not pass as "no findings".
             raise InputError(f"check: no ServiceAccount {namespace}/{service_account} in {evidence.root}")
+        if namespace is not None and not inventory.service_accounts and not inventory.namespaces:
+            raise InputError(f"--namespace {namespace}: no such namespace in {evidence.root}")
         rules = all_rules(providers)
         findings = analyse(inventory, rules, config)
     report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now or datetime.now(UTC))
