@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from kubeiam.policy import expand_one
+
 PERMISSIONS_MANAGEMENT = "Permissions management"
 WRITE = "Write"
 READ = "Read"
@@ -88,21 +90,9 @@ def aws_catalog() -> AwsActionCatalog:
 _READ_VERB = re.compile(r"^[\w-]+:(Get|List|Describe|Search|BatchGet|View)[A-Z]")
 
 
-@lru_cache(maxsize=65536)
 def expand_pattern(pattern: str) -> tuple[str, ...]:
-    """Catalogue actions an action pattern covers (case-insensitive IAM glob), memoised per pattern."""
-    cat = aws_catalog()
-    service, _, rest = pattern.partition(":")
-    if "*" in service or "?" in service or not rest:
-        pool: Sequence[str] = cat.names
-    else:
-        pool = cat.by_service.get(service.lower(), ())
-    if pattern == "*":
-        return cat.names
-    if "*" not in pattern and "?" not in pattern:
-        return (cat.spelling(pattern),) if pattern.lower() in cat.levels else (pattern,)
-    rx = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.IGNORECASE)
-    return tuple(a for a in pool if rx.fullmatch(a))
+    """Catalogue actions an action pattern covers (the shared, memoised `kubeiam.policy.expand_one`)."""
+    return expand_one(pattern, aws_catalog().names)
 
 
 @lru_cache(maxsize=65536)
