@@ -35,12 +35,7 @@ def _all_links(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role 
     cached = inv.__dict__.get("_aws_links")
     if cached is None:
         view = aws_view(inv)
-        cached = [
-            (sa, link, view.role(link.principal))
-            for sa in inv.service_accounts
-            for link in inv.links_of(sa)
-            if link.cloud is Cloud.AWS
-        ]
+        cached = [(sa, link, view.role(link.principal)) for sa, link in inv.links_in(Cloud.AWS)]
         # Judge every role these ServiceAccounts take in one go, each once (memoised in the view).
         for role in {id(r): r for _, _, r in cached if r is not None}.values():
             analyse_role(view, role)
@@ -72,10 +67,25 @@ def per_role(inv: Inventory, key: str, role: Role, build: Callable[[Role], Any])
 def role_matches(
     inv: Inventory, key: str, build: Callable[[Role], list[Mapping[str, Any]]], *statuses: LinkStatus
 ) -> Iterator[Match]:
-    """One Match per ServiceAccount per spec `build` gives for its role (specs memoised per role)."""
-    for sa, _link, role in linked_roles(inv, *statuses):
+    """Per spec `build` gives for a role, one Match standing for every ServiceAccount of a cluster that
+    takes the role (the engine makes a finding for each; specs memoised per role)."""
+    for cluster, role, sas in _role_groups(inv, statuses):
         for spec in per_role(inv, key, role, build):
-            yield Match.for_sa(sa, cloud="aws", principal=role.arn, **spec)
+            yield Match.for_sas(cluster, sas, cloud="aws", principal=role.arn, **spec)
+
+
+def _role_groups(
+    inv: Inventory, statuses: tuple[LinkStatus, ...]
+) -> list[tuple[str, Role, tuple[ServiceAccount, ...]]]:
+    """(cluster, role, the ServiceAccounts of the cluster taking it with one of `statuses`), once per inventory."""
+    cache: dict[tuple[LinkStatus, ...], Any] = inv.__dict__.get("_aws_role_groups") or {}
+    if statuses not in cache:
+        groups: dict[tuple[str, str], tuple[Role, list[ServiceAccount]]] = {}
+        for sa, _link, role in linked_roles(inv, *statuses):
+            groups.setdefault((sa.cluster, role.arn), (role, []))[1].append(sa)
+        cache[statuses] = [(cluster, role, tuple(sas)) for (cluster, _), (role, sas) in groups.items()]
+        object.__setattr__(inv, "_aws_role_groups", cache)
+    return cache[statuses]
 
 
 def role_evidence(inv: Inventory, role: Role, **extra: Any) -> dict[str, Any]:

@@ -37,36 +37,35 @@ def shared_identity(inv: Inventory) -> Iterator[Match]:
     if view is None:
         return
     trusted: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}  # per identity, not per ServiceAccount
-    for sa in inv.service_accounts:
-        for link in inv.links_of(sa):
-            if link.cloud is not Cloud.AZURE or link.status is not LinkStatus.RESOLVED:
-                continue
-            if link.principal not in trusted:
-                creds = [c for c in view.federated.get(link.principal, ()) if AUDIENCE in c.audiences]
-                trusted[link.principal] = (
-                    sorted({(c.issuer, p) for c in creds for p in subject_patterns(c)}),
-                    sorted(c.name for c in creds if wildcard(c)),
-                )
-            subjects, wild = trusted[link.principal]
-            if len(subjects) < 2 and not wild:
-                continue
-            # Severity rises with what the identity can do: a shared admin identity is critical.
-            admin = any(v.admin for v in view.verdicts(link.identity))
-            yield Match.for_sa(
-                sa,
-                item=link.principal,
-                cloud="azure",
-                principal=link.principal,
-                source=link.principal,
-                detail=f"{len(subjects)} subjects" + (f", wildcard in {', '.join(wild)}" if wild else ""),
-                severity=Severity.CRITICAL if admin else None,
-                evidence={
-                    # A sample keeps reports small when an identity is shared by hundreds.
-                    "federated_credentials": [{"issuer": i, "subject": s} for i, s in subjects[:EVIDENCE_SAMPLE]],
-                    "federated_credential_count": len(subjects),
-                    "wildcard_credentials": wild,
-                },
+    for sa, link in inv.links_in(Cloud.AZURE):
+        if link.status is not LinkStatus.RESOLVED:
+            continue
+        if link.principal not in trusted:
+            creds = [c for c in view.federated.get(link.principal, ()) if AUDIENCE in c.audiences]
+            trusted[link.principal] = (
+                sorted({(c.issuer, p) for c in creds for p in subject_patterns(c)}),
+                sorted(c.name for c in creds if wildcard(c)),
             )
+        subjects, wild = trusted[link.principal]
+        if len(subjects) < 2 and not wild:
+            continue
+        # Severity rises with what the identity can do: a shared admin identity is critical.
+        admin = any(v.admin for v in view.verdicts(link.identity))
+        yield Match.for_sa(
+            sa,
+            item=link.principal,
+            cloud="azure",
+            principal=link.principal,
+            source=link.principal,
+            detail=f"{len(subjects)} subjects" + (f", wildcard in {', '.join(wild)}" if wild else ""),
+            severity=Severity.CRITICAL if admin else None,
+            evidence={
+                # A sample keeps reports small when an identity is shared by hundreds.
+                "federated_credentials": [{"issuer": i, "subject": s} for i, s in subjects[:EVIDENCE_SAMPLE]],
+                "federated_credential_count": len(subjects),
+                "wildcard_credentials": wild,
+            },
+        )
 
 
 @rule(
@@ -88,28 +87,27 @@ def shared_identity(inv: Inventory) -> Iterator[Match]:
     references=(WI_DOCS,),
 )
 def broken_binding(inv: Inventory) -> Iterator[Match]:
-    for sa in inv.service_accounts:
-        for link in inv.links_of(sa):
-            if link.cloud is Cloud.AZURE and link.status is LinkStatus.UNTRUSTED:
-                cluster = inv.cluster(sa.cluster)
-                yield Match.for_sa(
-                    sa,
-                    item=link.principal,
-                    cloud="azure",
-                    principal=link.principal,
-                    source=link.principal,
-                    detail=link.reason,
-                    evidence={
-                        "client_id": sa.annotations.get(AZURE_CLIENT_ID),
-                        "identity": link.principal,
-                        "reason": link.reason,
-                        "expected": {
-                            "issuer": cluster.issuer if cluster else None,
-                            "subject": f"system:serviceaccount:{sa.namespace}:{sa.name}",
-                            "audience": AUDIENCE,
-                        },
+    for sa, link in inv.links_in(Cloud.AZURE):
+        if link.status is LinkStatus.UNTRUSTED:
+            cluster = inv.cluster(sa.cluster)
+            yield Match.for_sa(
+                sa,
+                item=link.principal,
+                cloud="azure",
+                principal=link.principal,
+                source=link.principal,
+                detail=link.reason,
+                evidence={
+                    "client_id": sa.annotations.get(AZURE_CLIENT_ID),
+                    "identity": link.principal,
+                    "reason": link.reason,
+                    "expected": {
+                        "issuer": cluster.issuer if cluster else None,
+                        "subject": f"system:serviceaccount:{sa.namespace}:{sa.name}",
+                        "audience": AUDIENCE,
                     },
-                )
+                },
+            )
 
 
 @rule(
@@ -128,10 +126,11 @@ def broken_binding(inv: Inventory) -> Iterator[Match]:
     references=(WI_DOCS + "topics/service-account-labels-and-annotations.html",),
 )
 def missing_use_label(inv: Inventory) -> Iterator[Match]:
-    for sa in inv.service_accounts:
-        link = next((lk for lk in inv.links_of(sa) if lk.cloud is Cloud.AZURE), None)
-        if link is None:
+    seen: set[tuple[str, str, str]] = set()
+    for sa, link in inv.links_in(Cloud.AZURE):
+        if sa.key in seen:  # the ServiceAccount's first Azure link names it
             continue
+        seen.add(sa.key)
         owners = sorted(
             {(w.owner_kind, w.owner_name) for w in inv.workloads_of(sa) if w.labels.get(AZURE_USE_LABEL) != "true"}
         )
@@ -173,6 +172,8 @@ def _self_managed_webhook(inv: Inventory) -> set[str]:
 def cluster_without_workload_identity(inv: Inventory) -> Iterator[Match]:
     view = view_of(inv)
     if view is None:
+        return
+    if not view.aks:
         return
     webhook = _self_managed_webhook(inv)
     for sa in inv.service_accounts:

@@ -32,13 +32,12 @@ def granted(inv: Inventory) -> Iterator[tuple[ServiceAccount, IdentityLink, Verd
     view = view_of(inv)
     if view is None:
         return
-    for sa in inv.service_accounts:
-        for link in inv.links_of(sa):
-            if link.cloud is not Cloud.AZURE or link.identity is None or link.status is LinkStatus.UNTRUSTED:
-                continue
-            for v in view.verdicts(link.identity):
-                if v.profile is not None:
-                    yield sa, link, v
+    for sa, link in inv.links_in(Cloud.AZURE):
+        if link.identity is None or link.status is LinkStatus.UNTRUSTED:
+            continue
+        for v in view.verdicts(link.identity):
+            if v.profile is not None:
+                yield sa, link, v
 
 
 def evidence(v: Verdict, link: IdentityLink | None = None, **extra: Any) -> dict[str, Any]:

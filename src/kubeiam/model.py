@@ -240,6 +240,21 @@ class Inventory:
     def links_of(self, sa: ServiceAccount) -> tuple[IdentityLink, ...]:
         return self._index("_links_by_sa", self.links).get(sa.key, ())
 
+    def links_in(self, cloud: Cloud) -> tuple[tuple[ServiceAccount, IdentityLink], ...]:
+        """(ServiceAccount, link) for every link to `cloud`, in ServiceAccount order.
+
+        Built once per inventory: a cloud's rules walk only its own links, not every ServiceAccount
+        of an estate that may mostly use another cloud."""
+        by_cloud = self.__dict__.get("_links_by_cloud")
+        if by_cloud is None:
+            by_cloud = {c: [] for c in Cloud}
+            for sa in self.service_accounts:
+                for link in self.links_of(sa):
+                    by_cloud[link.cloud].append((sa, link))
+            by_cloud = {c: tuple(pairs) for c, pairs in by_cloud.items()}
+            object.__setattr__(self, "_links_by_cloud", by_cloud)
+        return by_cloud[cloud]
+
     def _index(self, slot: str, items: tuple[Any, ...]) -> dict[tuple[str, str, str], tuple]:
         # Built once per inventory on first use: rules ask per ServiceAccount, and a linear scan
         # per ask would make an audit quadratic in the number of ServiceAccounts.

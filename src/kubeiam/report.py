@@ -42,22 +42,27 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         open_ = self.open_findings
+        severities = Counter(f.severity for f in open_)
         return {
             "total": len(self.findings),
             "open": len(open_),
             "suppressed": len(self.findings) - len(open_),
-            "by_severity": {s.value: sum(f.severity == s for f in open_) for s in Severity},
-            "by_category": dict(sorted(Counter(str(f.category) for f in open_).items())),
+            "by_severity": {s.value: severities[s] for s in Severity},
+            "by_category": dict(sorted(Counter(f.category.value for f in open_).items())),
             "by_cloud": dict(sorted(Counter(f.cloud for f in open_).items())),
         }
 
     def to_dict(self) -> dict[str, Any]:
+        return self.document([f.to_dict() for f in self.findings])
+
+    def document(self, findings: Any) -> dict[str, Any]:
+        """The report's JSON document with `findings` as given (a renderer may pass them pre-encoded)."""
         out = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "kubeiam", "version": __version__},
             "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "mode": self.mode,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": findings,
             "coverage": dict(self.coverage),
             "summary": self.summary(),
         }

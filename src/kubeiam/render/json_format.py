@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from kubeiam.grouping import grouped_records
+from kubeiam.render.finding_json import compact as _compact
+from kubeiam.render.finding_json import encoded_findings
 from kubeiam.report import Report
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+@dataclass(frozen=True)
+class Encoded:
+    """A list whose items are already JSON text (written one per line, as any list)."""
+
+    items: Iterable[str]
 
 
 def iter_dumps(value: Any, indent: int = 0, depth: int = 2) -> Iterator[str]:
@@ -31,6 +38,12 @@ def iter_dumps(value: Any, indent: int = 0, depth: int = 2) -> Iterator[str]:
         for i, v in enumerate(value):
             yield f"{',' if i else ''}\n{inner}{_compact(v)}"
         yield f"\n{pad}]"
+    elif isinstance(value, Encoded):
+        opened = False
+        for text in value.items:
+            yield f"{',' if opened else '['}\n{inner}{text}"
+            opened = True
+        yield f"\n{pad}]" if opened else "[]"
     else:
         yield _compact(value)
 
@@ -40,7 +53,7 @@ def dumps(value: Any) -> str:
 
 
 def iter_json(report: Report) -> Iterator[str]:
-    yield from iter_dumps(report.to_dict())
+    yield from iter_dumps(report.document(Encoded(encoded_findings(report.findings))))
     yield "\n"
 
 

@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 
 from kubeiam.grouping import grouped_records
+from kubeiam.render.finding_json import encoded_findings
 from kubeiam.report import Report
 
 
 def iter_jsonl(report: Report) -> Iterator[str]:
-    for f in report.findings:
-        yield json.dumps(f.to_dict(), ensure_ascii=False) + "\n"
+    for text in encoded_findings(report.findings):
+        yield text + "\n"
 
 
 def render_jsonl(report: Report, colour: bool = False) -> str:

@@ -31,10 +31,19 @@ class Match:
     """Raise the rule's default for this match (e.g. unscoped trust on an admin role)."""
     remediation: str | None = None
     """A remediation specific to this match; the rule's generic text otherwise."""
+    subjects: tuple[tuple[str, str], ...] = ()
+    """(namespace, name) of each ServiceAccount of `cluster` this match applies to, word for word, in
+    place of `namespace` and `service_account`: the engine makes one finding per subject. Why: a role's
+    findings repeat for every ServiceAccount that takes the role; one Match stands for all of them."""
 
     @classmethod
     def for_sa(cls, sa: ServiceAccount, item: str, **kw: Any) -> Match:
         return cls(cluster=sa.cluster, namespace=sa.namespace, service_account=sa.name, item=item, **kw)
+
+    @classmethod
+    def for_sas(cls, cluster: str, sas: tuple[ServiceAccount, ...], item: str, **kw: Any) -> Match:
+        """One match for several ServiceAccounts of one cluster (see `subjects`)."""
+        return cls(cluster=cluster, subjects=tuple((sa.namespace, sa.name) for sa in sas), item=item, **kw)
 
 
 Check = Callable[[Inventory], Iterable[Match]]
