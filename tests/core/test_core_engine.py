@@ -196,3 +196,18 @@ def test_check_reports_nothing_about_other_clusters():
     one = audit(Evidence(DEMO), namespace="platform", service_account="deployer", mode="check")
     assert one.findings
     assert {f.cluster for f in one.findings} == {"aks-apps"}
+
+
+def test_a_match_for_several_service_accounts_is_one_finding_each_as_if_matched_one_by_one():
+    other = ServiceAccount("prod", "shop", "web")
+    inv = replace(INVENTORY, service_accounts=(SA, other))
+    evidence = {"policy": "app", "statement": {"Action": "s3:*"}}
+    kw = {"item": "s3:*", "cloud": "aws", "source": "arn:aws:iam::111122223333:policy/app", "evidence": evidence}
+    one_by_one = analyse(inv, [make_rule([Match.for_sa(SA, **kw), Match.for_sa(other, **kw)])])
+    fanned = analyse(inv, [make_rule([Match.for_sas("prod", (SA, other), **kw)])])
+    assert [f.to_dict() for f in fanned] == [f.to_dict() for f in one_by_one]
+    assert {(f.namespace, f.service_account) for f in fanned} == {("payments", "api"), ("shop", "web")}
+    assert len(set(fps(fanned))) == 2
+    # The subjects share one evidence mapping (with the source added once), never the rule's own dict.
+    assert fanned[0].evidence is fanned[1].evidence
+    assert fanned[0].evidence == {**evidence, "source": kw["source"]} and "source" not in evidence

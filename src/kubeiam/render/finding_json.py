@@ -1,34 +1,40 @@
-"""One finding as compact JSON text, fast: the shape `Finding.to_dict()` gives, encoded by the C encoder."""
+"""One finding as compact JSON text, fast: the shape `Finding.to_dict()` gives, one finding per line."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
 
+import orjson
+
 from kubeiam.findings import Finding
 
 compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+"""The standard library's compact encoder, for everything but the findings list."""
 
 
 def encoded_findings(findings: Iterable[Finding]) -> Iterator[str]:
-    """`compact(f.to_dict())` for each finding, the same text, about twice as fast on a large report.
+    """Each finding as one line of JSON text, equal once parsed to `f.to_dict()`.
 
-    Why: a role's findings repeat for every ServiceAccount that takes the role and share one evidence
-    mapping (the engine does not copy it), so the evidence, the bulk of each finding, is encoded once
-    per distinct mapping and spliced in. The findings are alive while this runs, so `id` is unique.
+    Why orjson and the splicing: a report of 20,000 ServiceAccounts holds about 100,000 findings and
+    100 MB of JSON, and encoding them was a quarter of the audit's time with the standard library.
+    orjson encodes several times faster, and a role's findings repeat for every ServiceAccount that
+    takes the role while sharing one evidence mapping (the engine does not copy it), so the evidence,
+    the bulk of each finding, is encoded once per distinct mapping and spliced in. The findings are
+    alive while this runs, so `id` names one mapping.
     """
-    shared: dict[int, str] = {}
+    shared: dict[int, bytes] = {}
     for f in findings:
         evidence = f.evidence
         text = shared.get(id(evidence))
         if text is None:
-            text = shared[id(evidence)] = compact(evidence if isinstance(evidence, dict) else dict(evidence))
-        head = compact(
+            text = shared[id(evidence)] = orjson.dumps(evidence if isinstance(evidence, dict) else dict(evidence))
+        head = orjson.dumps(
             {
                 "fingerprint": f.fingerprint,
                 "rule_id": f.rule_id,
-                "category": f.category.value,
-                "severity": f.severity.value,
+                "category": f.category,  # orjson writes an enum as its value
+                "severity": f.severity,
                 "title": f.title,
                 "cluster": f.cluster,
                 "cluster_id": f.cluster_id or f.cluster,
@@ -39,5 +45,5 @@ def encoded_findings(findings: Iterable[Finding]) -> Iterator[str]:
                 "principal": f.principal,
             }
         )
-        tail = compact({"remediation": f.remediation, "status": f.status, **f.extra})
-        yield f'{head[:-1]}, "evidence": {text}, {tail[1:]}'
+        tail = orjson.dumps({"remediation": f.remediation, "status": f.status, **f.extra})
+        yield b"".join((head[:-1], b',"evidence":', text, b",", tail[1:])).decode()
