@@ -23,12 +23,14 @@ def encoded_findings(findings: Iterable[Finding]) -> Iterator[str]:
     the bulk of each finding, is encoded once per distinct mapping and spliced in. The findings are
     alive while this runs, so `id` names one mapping.
     """
-    shared: dict[int, bytes] = {}
+    shared: dict[int, str] = {}
     for f in findings:
         evidence = f.evidence
         text = shared.get(id(evidence))
         if text is None:
-            text = shared[id(evidence)] = orjson.dumps(evidence if isinstance(evidence, dict) else dict(evidence))
+            # Kept as str: orjson's bytes keep their whole working buffer (kilobytes each), a str is exact.
+            text = orjson.dumps(evidence if isinstance(evidence, dict) else dict(evidence)).decode()
+            shared[id(evidence)] = text
         head = orjson.dumps(
             {
                 "fingerprint": f.fingerprint,
@@ -45,5 +47,5 @@ def encoded_findings(findings: Iterable[Finding]) -> Iterator[str]:
                 "principal": f.principal,
             }
         )
-        tail = orjson.dumps({"remediation": f.remediation, "status": f.status, **f.extra})
-        yield b"".join((head[:-1], b',"evidence":', text, b",", tail[1:])).decode()
+        tail = orjson.dumps({"remediation": f.remediation, "status": f.status, **f.extra}).decode()
+        yield f'{head.decode()[:-1]},"evidence":{text},{tail[1:]}'
