@@ -20,7 +20,13 @@ from kubeiam_aws.catalog import (
     iam_permissions_management,
 )
 from kubeiam_aws.conditions import SessionContext, passed_to_services, prepare
-from kubeiam_aws.privesc import escalation_actions, escalation_paths, passes_to, statement_abusable
+from kubeiam_aws.privesc import (
+    EscalationPath,
+    escalation_actions,
+    escalation_paths,
+    passes_to,
+    statement_abusable,
+)
 from kubeiam_aws.view import AwsView, Role
 
 ADMIN_SENTINELS = ("iam:PutRolePolicy", "ec2:RunInstances", "s3:GetObject", "sts:AssumeRole")
@@ -226,10 +232,8 @@ class _Evaluator:
         reachable: set[str] = set()
         for g in self.allows:
             reachable |= _covered(g.statement.actions, g.statement.not_actions)
-        for path in escalation_paths():
-            if path.needs_boundary and role.boundary_arn is None:
-                continue
-            if not all(a in reachable for a in path.requires):
+        for path, requires in _path_requirements():
+            if not requires <= reachable or (path.needs_boundary and role.boundary_arn is None):
                 continue
             sources: dict[str, None] = {}
             ok, stopped_by_boundary = True, False
@@ -281,6 +285,13 @@ class _Evaluator:
             if passed_to_services(g.statement) is None:
                 by_source.setdefault(g.source, {}).update((r, None) for r in g.statement.resources or ("*",))
         return [ActionGrant("iam:PassRole", (src,), tuple(res)) for src, res in sorted(by_source.items())]
+
+
+@lru_cache(maxsize=1)
+def _path_requirements() -> tuple[tuple[EscalationPath, frozenset[str]], ...]:
+    """Each escalation path with its actions as a set: most roles reach few of them, and a subset test
+    rules a path out faster than a walk over its actions (a hundred paths, for each of thousands of roles)."""
+    return tuple((path, frozenset(path.requires)) for path in escalation_paths())
 
 
 @lru_cache(maxsize=1)

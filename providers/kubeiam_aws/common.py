@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubeiam.findings import Severity
 from kubeiam.model import Cloud, IdentityLink, Inventory, LinkStatus, ServiceAccount
@@ -69,21 +69,28 @@ def role_matches(
 ) -> Iterator[Match]:
     """Per spec `build` gives for a role, one Match standing for every ServiceAccount of a cluster that
     takes the role (the engine makes a finding for each; specs memoised per role)."""
-    for cluster, role, sas in _role_groups(inv, statuses):
-        for spec in per_role(inv, key, role, build):
-            yield Match.for_sas(cluster, sas, cloud="aws", principal=role.arn, **spec)
+    for group in role_groups(inv, *statuses):
+        for spec in per_role(inv, key, group.role, build):
+            yield Match.for_sas(group.cluster, group.service_accounts, cloud="aws", principal=group.role.arn, **spec)
 
 
-def _role_groups(
-    inv: Inventory, statuses: tuple[LinkStatus, ...]
-) -> list[tuple[str, Role, tuple[ServiceAccount, ...]]]:
-    """(cluster, role, the ServiceAccounts of the cluster taking it with one of `statuses`), once per inventory."""
-    cache: dict[tuple[LinkStatus, ...], Any] = inv.__dict__.get("_aws_role_groups") or {}
+class RoleGroup(NamedTuple):
+    cluster: str
+    mechanism: str
+    role: Role
+    service_accounts: tuple[ServiceAccount, ...]
+
+
+def role_groups(inv: Inventory, *statuses: LinkStatus) -> list[RoleGroup]:
+    """The ServiceAccounts that take each role, by cluster and mechanism (IRSA, Pod Identity), with a
+    link of one of `statuses`; built once per inventory. Rules judge a role once per group, not once
+    per ServiceAccount: most roles have nothing to report, and a role has several ServiceAccounts."""
+    cache: dict[tuple[LinkStatus, ...], list[RoleGroup]] = inv.__dict__.get("_aws_role_groups") or {}
     if statuses not in cache:
-        groups: dict[tuple[str, str], tuple[Role, list[ServiceAccount]]] = {}
-        for sa, _link, role in linked_roles(inv, *statuses):
-            groups.setdefault((sa.cluster, role.arn), (role, []))[1].append(sa)
-        cache[statuses] = [(cluster, role, tuple(sas)) for (cluster, _), (role, sas) in groups.items()]
+        groups: dict[tuple[str, str, str], tuple[Role, list[ServiceAccount]]] = {}
+        for sa, link, role in linked_roles(inv, *statuses):
+            groups.setdefault((sa.cluster, link.mechanism, role.arn), (role, []))[1].append(sa)
+        cache[statuses] = [RoleGroup(c, mech, role, tuple(sas)) for (c, mech, _), (role, sas) in groups.items()]
         object.__setattr__(inv, "_aws_role_groups", cache)
     return cache[statuses]
 

@@ -8,7 +8,7 @@ from typing import Any
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
-from kubeiam_aws.common import analysis, aws_links, aws_view, by_reach, linked_roles, per_role, role_matches
+from kubeiam_aws.common import analysis, aws_links, aws_view, by_reach, per_role, role_groups, role_matches
 from kubeiam_aws.trust import (
     WebIdentityGrant,
     issuer_host,
@@ -96,13 +96,13 @@ def _problems(inv: Inventory, cluster: str, role: Role) -> dict[str, list[tuple[
 
 
 def _trust_problem(inv: Inventory, problem: str) -> Iterator[Match]:
-    for sa, link, role in linked_roles(inv, *_HAS_IDENTITY):
-        if link.mechanism != "irsa":
+    for group in role_groups(inv, *_HAS_IDENTITY):
+        if group.mechanism != "irsa":
             continue
-        for host, fields in _problems(inv, sa.cluster, role).get(problem, ()):
-            yield Match.for_sa(
-                sa, cloud="aws", principal=role.arn, remediation=_scoped_sub(sa.namespace, sa.name, host), **fields
-            )
+        for host, fields in _problems(inv, group.cluster, group.role).get(problem, ()):
+            for sa in group.service_accounts:
+                remediation = _scoped_sub(sa.namespace, sa.name, host)
+                yield Match.for_sa(sa, cloud="aws", principal=group.role.arn, remediation=remediation, **fields)
 
 
 @rule(
@@ -226,13 +226,14 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
     cloud="aws",
 )
 def trust_other_cluster(inv: Inventory) -> Iterator[Match]:
-    for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
-        host = _cluster_host(inv, sa.cluster)
-        if link.mechanism != "irsa" or host is None:
+    for cluster, mechanism, role, sas in role_groups(inv, LinkStatus.RESOLVED):
+        host = _cluster_host(inv, cluster)
+        if mechanism != "irsa" or host is None:
             continue
         for other in sorted({g.host for g in web_identity_grants(role.trust) if g.host != host}):
-            yield Match.for_sa(
-                sa,
+            yield Match.for_sas(
+                cluster,
+                sas,
                 item=other,
                 cloud="aws",
                 principal=role.arn,
@@ -278,19 +279,24 @@ def shared_role(inv: Inventory) -> Iterator[Match]:
             found = view.memo[key] = frozenset(subjects)
         return found
 
-    for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
-        others = trusted(sa.cluster, role, link.mechanism == "irsa") - {f"{sa.cluster}/{sa.namespace}/{sa.name}"}
-        if others:
-            yield Match.for_sa(
-                sa,
-                item="shared",
-                cloud="aws",
-                principal=role.arn,
-                source=f"{role.arn}:trust",
-                detail=f"{len(others) + 1} ServiceAccounts",
-                severity=by_reach(inv, role, Severity.HIGH),
-                evidence={"role": role.arn, "also_trusted": sorted(others)},
-            )
+    for cluster, mechanism, role, sas in role_groups(inv, LinkStatus.RESOLVED):
+        subjects = trusted(cluster, role, mechanism == "irsa")
+        if len(subjects) < 2:
+            continue
+        severity = by_reach(inv, role, Severity.HIGH)
+        for sa in sas:
+            others = subjects - {f"{cluster}/{sa.namespace}/{sa.name}"}
+            if others:
+                yield Match.for_sa(
+                    sa,
+                    item="shared",
+                    cloud="aws",
+                    principal=role.arn,
+                    source=f"{role.arn}:trust",
+                    detail=f"{len(others) + 1} ServiceAccounts",
+                    severity=severity,
+                    evidence={"role": role.arn, "also_trusted": sorted(others)},
+                )
 
 
 @rule(
@@ -322,10 +328,10 @@ def pod_identity_unscoped(inv: Inventory) -> Iterator[Match]:
             }
         ]
 
-    for sa, link, role in linked_roles(inv, LinkStatus.RESOLVED):
-        if link.mechanism == "eks-pod-identity":
+    for cluster, mechanism, role, sas in role_groups(inv, LinkStatus.RESOLVED):
+        if mechanism == "eks-pod-identity":
             for fields in per_role(inv, "AWS-007", role, build):
-                yield Match.for_sa(sa, cloud="aws", principal=role.arn, **fields)
+                yield Match.for_sas(cluster, sas, cloud="aws", principal=role.arn, **fields)
 
 
 TRUST_RULES = (
