@@ -148,6 +148,7 @@ def _irsa_links(
 ) -> list[IdentityLink]:
     links = []
     trusts: dict[tuple[str, str | None], IrsaTrust] = {}
+    identities: dict[str, CloudIdentity] = {}  # one per role, shared by its ServiceAccounts' links
     for sa in inventory.service_accounts:
         value = (sa.annotations.get(AWS_ROLE_ARN) or "").strip()
         m = ROLE_ARN.match(value)
@@ -168,7 +169,10 @@ def _irsa_links(
                 role.account, role.trust, cluster.issuer if cluster else None, oidc.get(account)
             )
         status, reason = trust.verdict(sa)
-        links.append(replace(link, principal=role.arn, status=status, identity=_identity(role), reason=reason))
+        identity = identities.get(role.arn) or identities.setdefault(role.arn, _identity(role))
+        links.append(
+            IdentityLink(sa.cluster, sa.namespace, sa.name, Cloud.AWS, "irsa", role.arn, status, identity, reason)
+        )
     return links
 
 

@@ -9,7 +9,7 @@ and the association (not the trust) picks the ServiceAccount.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from kubeiam.model import LinkStatus, ServiceAccount
@@ -58,18 +58,17 @@ class WebIdentityGrant:
     account: str
     host: str
     statement: Statement
+    subs: tuple[Condition, ...] = field(init=False)
+    """The statement's conditions on `<host>:sub` (worked out once: every ServiceAccount is tested on them)."""
+    auds: tuple[Condition, ...] = field(init=False)
 
-    def keys(self, suffix: str) -> list:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subs", self.keys("sub"))
+        object.__setattr__(self, "auds", self.keys("aud"))
+
+    def keys(self, suffix: str) -> tuple[Condition, ...]:
         k = f"{self.host}:{suffix}"
-        return [c for c in self.statement.conditions if c.key_lower == k]
-
-    @property
-    def subs(self) -> list:
-        return self.keys("sub")
-
-    @property
-    def auds(self) -> list:
-        return self.keys("aud")
+        return tuple(c for c in self.statement.conditions if c.key_lower == k)
 
     def problem(self) -> str | None:
         """Why more than named ServiceAccounts can use this statement, or None."""
