@@ -213,9 +213,10 @@ def _audit(
             report = run_audit(
                 Evidence(root), providers, stages, namespace=namespace, service_account=name, mode=args.command
             )
-        # The report lives until the process ends: spare the collector rescanning it while rendering
-        # (about a second off a 100,000-finding report).
-        gc.freeze()
+            # The report lives until the process ends: spare the collector rescanning it while rendering
+            # (about a second off a 100,000-finding report). Frozen before the collector is back on, or its
+            # first run would scan the whole heap once more.
+            gc.freeze()
         if run is not None:
             report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
     _emit(report, args)

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from kubeiam import __version__
@@ -25,7 +26,7 @@ class Report:
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Top-level additions from later stages (baseline `resolved`, `expired_suppressions`...)."""
 
-    @property
+    @cached_property
     def open_findings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status == "open")
 
