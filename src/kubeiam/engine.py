@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeiam.findings import Finding, Severity, fingerprint
+from kubeiam.findings import FIELD_SEPARATOR, Finding, Severity, fingerprint_of, identity_text
 from kubeiam.model import Inventory
 from kubeiam.ownership import DEFAULT_OWNER_LABELS, owner_of
 from kubeiam.rules.base import Match, Rule
@@ -61,9 +61,13 @@ class _Builder:
         title = rule.title if not m.detail else f"{rule.title}: {m.detail}"
         evidence = self._with_source(m.evidence, m.source)
         remediation = m.remediation or rule.remediation
+        # The fingerprint's fields around the subject are the same for every subject of the match.
+        head = identity_text(rule.id, cluster_id) + FIELD_SEPARATOR
+        tail = FIELD_SEPARATOR + identity_text(m.node, m.principal, m.source, m.item)
+        sep = FIELD_SEPARATOR
         for namespace, name in m.subjects or ((m.namespace, m.service_account),):
             yield Finding(
-                fingerprint=fingerprint(rule.id, cluster_id, namespace, name, m.node, m.principal, m.source, m.item),
+                fingerprint=fingerprint_of(f"{head}{namespace or ''}{sep}{name or ''}{tail}"),
                 rule_id=rule.id,
                 category=rule.category,
                 severity=severity,

@@ -74,8 +74,19 @@ _FLOOR = {
 
 def fingerprint(*identity: str | None) -> str:
     """Hash of identity fields only: never wording, severity, order or time."""
-    text = "\x1f".join("" if part is None else part for part in identity)
+    return fingerprint_of(identity_text(*identity))
+
+
+def identity_text(*identity: str | None) -> str:
+    """The identity fields as the one string `fingerprint` hashes (callers may join parts ahead of time)."""
+    return FIELD_SEPARATOR.join(["" if part is None else part for part in identity])
+
+
+def fingerprint_of(text: str) -> str:
     return f"{FINGERPRINT_VERSION}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+FIELD_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True, slots=True)
