@@ -209,27 +209,30 @@ def render(results: dict[str, Any]) -> str:
         f" load average {results['load_before']} before, "
         f"{results['load_after']} after",
         "",
-        "| tool | wall (s), best | runs (s) | peak RSS (MiB) | times kubeiam (json) | output |",
-        "|---|---:|---|---:|---:|---|",
+        "| tool | wall (s), best | runs (s) | CPU (s), best | peak RSS (MiB) | times kubeiam (json) | output |",
+        "|---|---:|---|---:|---:|---:|---|",
     ]
     base = results["rows"][0]["wall"]
     for r in results["rows"]:
         runs = ", ".join(str(x) for x in r["runs"])
         lines.append(
-            f"| {r['tool']} | {r['wall']:.2f} | {runs} | {r['rss']:.0f} | {r['wall'] / base:.1f}x"
-            f" | {r.get('note', '')} |"
+            f"| {r['tool']} | {r['wall']:.2f} | {runs} | {r.get('cpu', 0.0):.2f} | {r['rss']:.0f}"
+            f" | {r['wall'] / base:.1f}x | {r.get('note', '')} |"
         )
     if "phases" in results:
         lines += ["", "in-process stages (s): " + ", ".join(f"{k} {v}" for k, v in results["phases"].items())]
     if "scaling" in results:
         lines += [
             "",
-            "| ServiceAccounts | wall (s), best | peak RSS (MiB) | findings | s per 1k SAs |",
-            "|---:|---:|---:|---:|---:|",
+            "| ServiceAccounts | wall (s), best | CPU (s), best | peak RSS (MiB) | findings | s per 1k SAs |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results["scaling"]:
             n = r["service_accounts"]
-            lines.append(f"| {n} | {r['wall']:.2f} | {r['rss']:.0f} | {r['findings']} | {r['wall'] / n * 1000:.3f} |")
+            lines.append(
+                f"| {n} | {r['wall']:.2f} | {r.get('cpu', 0.0):.2f} | {r['rss']:.0f} | {r['findings']}"
+                f" | {r['wall'] / n * 1000:.3f} |"
+            )
     if "completeness" in results:
         lines += ["", markdown(results["completeness"])]
     return "\n".join(lines)
