@@ -89,12 +89,17 @@ class PolicyFormatError(ValueError):
     """A policy document that is not of the documented shape."""
 
 
+_SEQUENCES = (list, tuple)
+_SCALARS = (str, int, float, bool)
+
+
 def _as_tuple(value: Any, what: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str | int | float | bool) for v in value):
+    # Tuples of types, not `list | tuple`: a union is built anew on every call, and this runs per field.
+    if isinstance(value, _SEQUENCES) and all(isinstance(v, _SCALARS) for v in value):
         return tuple(str(v) for v in value)
     raise PolicyFormatError(f"{what} must be a string or a list of strings")
 
