@@ -6,8 +6,10 @@ Runs as its own process so that the collector being measured does not share a GI
 
 Control routes (never counted, never delayed): `GET /__bench__/latency?ms=N` sets the latency (the
 seeding runs at 0), `GET /__bench__/stats` returns the calls seen per `service:Operation`,
-`GET /__bench__/reset` clears them. moto lacks EKS Pod Identity: the list route answers an empty
-list, as AWS does for a cluster without associations. moto answers GetAccountAuthorizationDetails in
+`GET /__bench__/reset` clears them, `GET /__bench__/gaad?max=N` caps GetAccountAuthorizationDetails
+pages at N items whatever `MaxItems` asks (AWS may return fewer than asked; 0 lifts the cap). moto
+lacks EKS Pod Identity: the list route answers an empty list, as AWS does for a cluster without
+associations. moto answers GetAccountAuthorizationDetails in
 one page whatever `MaxItems` says; AWS pages it (`MaxItems` at most 1000, default 100), so this
 middleware pages moto's answer by `MaxItems` and `Marker` (`paginate_gaad`), so that call counts
 and latencies are those AWS would give.
@@ -52,6 +54,8 @@ class LatencyApp:
         self._lock = threading.Lock()
         self._gaad: dict[str, tuple[str, list[tuple[str, str]], bytes]] = {}
         """moto's full GetAccountAuthorizationDetails answer per request (minus paging), while paging."""
+        self.gaad_max = 0
+        """Items per GetAccountAuthorizationDetails page at most, whatever MaxItems asks (0: no cap)."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -73,6 +77,7 @@ class LatencyApp:
     def _paged_gaad(self, environ: dict[str, Any], body: bytes, start_response: StartResponse) -> Iterable[bytes]:
         params = parse_qs(body.decode("utf-8", "replace"))
         size = int((params.pop("MaxItems", None) or ["100"])[0])
+        size = min(size, self.gaad_max or size)
         start = int((params.pop("Marker", None) or ["0"])[0])
         key = json.dumps(sorted(params.items()))
         with self._lock:
@@ -98,12 +103,18 @@ class LatencyApp:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if path == "/__bench__/latency":
             self.latency = float(query.get("ms", ["0"])[0]) / 1000
+        elif path == "/__bench__/gaad":
+            self.gaad_max = int(query.get("max", ["0"])[0])
         elif path == "/__bench__/reset":
             with self._lock:
                 self.calls.clear()
                 self._gaad.clear()
         with self._lock:
-            stats = {"latency_ms": self.latency * 1000, "calls": dict(sorted(self.calls.items()))}
+            stats = {
+                "latency_ms": self.latency * 1000,
+                "gaad_max": self.gaad_max,
+                "calls": dict(sorted(self.calls.items())),
+            }
         return _json(start_response, stats)
 
 

@@ -10,7 +10,8 @@ by the server); compare with `lower_bound.py`.
 
 Collections measured: the whole cluster as kubeiam chooses (per-role or bulk, by count), the whole
 cluster forced per-role, and `check` of one IRSA ServiceAccount (no pod, so no node) whose role has
-2 managed and 1 inline policies.
+2 managed and 1 inline policies, twice: with pages of the 1000 items asked, and with the server
+returning 100 items a page (AWS may return fewer than asked: the worst case of learning the page size).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import procs  # noqa: E402
 from estate import Scale, build  # noqa: E402
-from lower_bound import Needs, lower_bound, wall_bound  # noqa: E402
+from lower_bound import GAAD_MAX_ITEMS, Needs, lower_bound, wall_bound  # noqa: E402
 from seed_aws import MOTO_ACCOUNT, seed, write_kubernetes  # noqa: E402
 
 LIVE_SCALE = Scale(service_accounts=5_000, roles=1_000, policies=300, nodes=500)
+SHORT_PAGE = 100
+"""Items a page in the short-page run: what AWS returns by default, a tenth of what we ask for."""
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -85,6 +88,7 @@ def child(evidence: Path, mode: str, check: str | None, profile: bool = False) -
         weight = 10**6 if mode == "bulk" else 0
         live_iam.PER_ROLE_CALLS = weight
         live_iam.PER_POLICY_CALLS = weight
+        live_iam.PER_PROFILE_CALLS = weight
     inventory = read_kubernetes(Evidence(evidence), Inventory())
     sa = tuple(check.split("/", 1)) if check else None
     request = CollectRequest(argparse.Namespace(), evidence, namespace=sa[0] if sa else None, service_account=sa)
@@ -129,9 +133,16 @@ def child(evidence: Path, mode: str, check: str | None, profile: bool = False) -
 
 
 def run_child(
-    env: dict[str, str], url: str, evidence: Path, mode: str, check: str | None, profile: bool = False
+    env: dict[str, str],
+    url: str,
+    evidence: Path,
+    mode: str,
+    check: str | None,
+    profile: bool = False,
+    gaad_max: int = 0,
 ) -> dict[str, Any]:
     control(url, "reset")
+    control(url, f"gaad?max={gaad_max}")
     cmd = [sys.executable, __file__, "--child", str(evidence), "--mode", mode] + (["--profile"] if profile else [])
     if check:
         cmd += ["--check", check]
@@ -146,7 +157,7 @@ def run_child(
     return result
 
 
-def needs_of(scale: Scale, check: bool) -> Needs:
+def needs_of(scale: Scale, check: bool, page_items: int = GAAD_MAX_ITEMS) -> Needs:
     estate = build(scale, MOTO_ACCOUNT, aws_managed=False)
     if check:
         role = estate.roles[estate.service_accounts[-1][2]]
@@ -157,6 +168,7 @@ def needs_of(scale: Scale, check: bool) -> Needs:
             whole_cluster=False,
             account_roles=scale.roles + 1,
             account_policies=scale.policies,
+            page_items=page_items,
         )
     used = {r for _, _, r in estate.service_accounts}
     managed = {m for i in used for m in estate.roles[i].managed}
@@ -169,6 +181,7 @@ def needs_of(scale: Scale, check: bool) -> Needs:
         nodegroups=1,
         account_roles=scale.roles + 1,
         account_policies=scale.policies,
+        page_items=page_items,
     )
 
 
@@ -193,18 +206,20 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
             results["seed"] = {"seconds": round(time.perf_counter() - start, 1), "calls": seeded.calls}
             control(url, f"latency?ms={a.latency_ms}")
             check_sa = "/".join(estate.service_accounts[-1][:2])
+            short = SHORT_PAGE
             runs = {
-                "whole cluster (kubeiam's choice)": ("auto", None),
-                "whole cluster, per-role forced": ("per-role", None),
+                "whole cluster (kubeiam's choice)": ("auto", None, 0),
+                "whole cluster, per-role forced": ("per-role", None, 0),
+                "check " + check_sa: ("auto", check_sa, 0),
+                f"check {check_sa}, pages of {short} (1000 asked)": ("auto", check_sa, short),
             }
-            runs["check " + check_sa] = ("auto", check_sa)
-            for label, (mode, check) in runs.items():
+            for label, (mode, check, gaad_max) in runs.items():
                 best: dict[str, Any] | None = None
                 walls = []
                 profiled = None
                 for i in range(a.repeat + (1 if a.profile else 0)):
                     ev = write_kubernetes(estate, seeded, tmp / f"ev-{label[:5]}-{mode}-{i}")
-                    r = run_child(env, url, ev, mode, check, profile=i == a.repeat)
+                    r = run_child(env, url, ev, mode, check, profile=i == a.repeat, gaad_max=gaad_max)
                     if i == a.repeat:  # the extra, profiled run is slower: kept apart
                         profiled = r.get("profile")
                         continue
@@ -214,10 +229,10 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
                 assert best is not None
                 if profiled:
                     best["profile"] = profiled
-                needs = needs_of(scale, check is not None)
+                needs = needs_of(scale, check is not None, gaad_max or GAAD_MAX_ITEMS)
                 bound = lower_bound(needs)
                 concurrency = best["concurrency"]
-                strategy = "bulk" if "iam:GetAccountAuthorizationDetails" in best["calls"] else "per-role"
+                strategy = _strategy(best["calls"])
                 own = _with_strategy(needs, strategy)
                 best.update(
                     runs=walls,
@@ -237,13 +252,23 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _strategy(calls: dict[str, int]) -> str:
+    bulk = "iam:GetAccountAuthorizationDetails" in calls
+    one_by_one = any(op in calls for op in ("iam:GetRole", "iam:GetPolicy", "iam:GetInstanceProfile"))
+    return "bulk, then per-role" if bulk and one_by_one else "bulk" if bulk else "per-role"
+
+
 def _with_strategy(needs: Needs, strategy: str) -> dict[str, int]:
+    """The fewest calls of `strategy`; for `bulk, then per-role` the per-role calls plus the one page
+    that showed the pages to be short (fewer if that page happened to hold what was needed)."""
     from lower_bound import bulk_calls, per_role_calls
 
     calls = dict(lower_bound(needs).calls)
     for op in [k for k in calls if k.startswith("iam:") and k != "iam:GetOpenIDConnectProvider"]:
         del calls[op]
     calls.update(bulk_calls(needs) if strategy == "bulk" else per_role_calls(needs))
+    if strategy == "bulk, then per-role":
+        calls["iam:GetAccountAuthorizationDetails"] = 1
     return {k: v for k, v in calls.items() if v}
 
 

@@ -8,7 +8,8 @@ Formulas (benchmarks/README.md explains each term):
     IAM   = min(per-role, bulk)
       per-role = GetInstanceProfile IP + (GetRole + ListRolePolicies + ListAttachedRolePolicies) R
                  + GetRolePolicy I + (GetPolicy + GetPolicyVersion) P
-      bulk     = GetAccountAuthorizationDetails ceil((R_account + P_account) / 1000)
+      bulk     = GetAccountAuthorizationDetails ceil((R_account + P_account) / page)
+                 (page: the items AWS returns per page, 1000 = MaxItems' maximum unless it returns fewer)
     OIDC  = GetOpenIDConnectProvider O                           (each trusted provider, described once)
 
     T_bound = L * sum over services s of max(depth_s, ceil(calls_s / C_s))
@@ -17,7 +18,7 @@ R, I, P: distinct roles needed, their inline policies, the distinct managed poli
 IP: distinct instance profiles; O: OIDC providers the needed roles trust; L: latency per call; C_s:
 the concurrency limit of service s; depth_s: the longest chain of calls that must wait for one
 another (bulk pages follow markers, so all of them; per-role: ListAttachedRolePolicies -> GetPolicy
--> GetPolicyVersion, 3).
+-> GetPolicyVersion, 3; bulk, then per-role: the pages, then 3).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Needs:
     """Customer managed policies plus the AWS managed policies attached to something."""
     whole_cluster: bool = True
     """False for `check` / `--namespace`: node groups are cluster-level and not fetched."""
+    page_items: int = GAAD_MAX_ITEMS
+    """Items per GetAccountAuthorizationDetails page the server returns (AWS may return fewer than asked)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def per_role_calls(n: Needs) -> dict[str, int]:
 
 def bulk_calls(n: Needs) -> dict[str, int]:
     items = max(n.account_roles, n.roles) + max(n.account_policies, n.managed_policies)
-    return {"iam:GetAccountAuthorizationDetails": max(1, math.ceil(items / GAAD_MAX_ITEMS))}
+    return {"iam:GetAccountAuthorizationDetails": max(1, math.ceil(items / n.page_items))}
 
 
 def lower_bound(n: Needs) -> Bound:
@@ -105,11 +108,11 @@ def wall_bound(calls: dict[str, int], latency: float, concurrency: dict[str, int
     """Seconds: each service in turn, its calls spread over its concurrency limit, never below its depth."""
     total = 0.0
     for service, n in Bound(calls, strategy).by_service().items():
-        if service == "iam" and strategy == "bulk":
+        if service == "iam":  # bulk pages follow markers, one after another; per-role reads are 3 deep
             pages = calls.get("iam:GetAccountAuthorizationDetails", 0)
-            rest = n - pages
-            total += latency * (pages + math.ceil(rest / concurrency.get(service, 1)))
+            rest = math.ceil((n - pages) / concurrency.get(service, 1))
+            total += latency * (pages + (rest if strategy == "bulk" else max(3, rest)))
             continue
-        depth = 3 if service == "iam" else 2 if service == "eks" and calls.get("eks:DescribeNodegroup") else 1
+        depth = 2 if service == "eks" and calls.get("eks:DescribeNodegroup") else 1
         total += latency * max(depth, math.ceil(n / concurrency.get(service, 1)))
     return total

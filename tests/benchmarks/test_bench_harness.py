@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,23 @@ def test_lower_bound_switches_to_bulk_and_check_skips_node_groups() -> None:
     assert sum(per_role_calls(Needs(roles=1, inline_policies=1, managed_policies=2)).values()) == 8
 
 
+def test_lower_bound_of_check_follows_the_page_size_aws_returns() -> None:
+    # The benchmark's account (1,001 roles, 300 policies), `check` of one role with 2 managed policies.
+    n = Needs(
+        roles=1,
+        inline_policies=1,
+        managed_policies=2,
+        whole_cluster=False,
+        account_roles=1001,
+        account_policies=300,
+    )
+    full = lower_bound(n)  # pages of the 1000 asked: 2 pages beat 8 per-role calls
+    assert (full.iam_strategy, full.calls["iam:GetAccountAuthorizationDetails"], full.total) == ("bulk", 2, 5)
+    short = lower_bound(dataclasses.replace(n, page_items=100))  # AWS returning 100: 14 pages
+    assert bulk_calls(dataclasses.replace(n, page_items=100)) == {"iam:GetAccountAuthorizationDetails": 14}
+    assert (short.iam_strategy, short.total) == ("per-role", 11)
+
+
 def test_wall_bound_spreads_calls_over_the_concurrency_limit() -> None:
     calls = {"eks:DescribeCluster": 1, "iam:GetRole": 8, "iam:GetPolicy": 1, "ec2:DescribeInstances": 1}
     # eks: max(1, 1) ; iam: ceil(9/4)=3 ; ec2: 1  -> 5 latencies
@@ -65,6 +84,9 @@ def test_wall_bound_spreads_calls_over_the_concurrency_limit() -> None:
     bulk = {"iam:GetAccountAuthorizationDetails": 3, "iam:GetOpenIDConnectProvider": 2}
     # pages follow markers: 3 in a row, then the 2 providers in parallel
     assert wall_bound(bulk, 0.02, {"iam": 4}, "bulk") == pytest.approx(0.08)
+    mixed = {"iam:GetAccountAuthorizationDetails": 1, "iam:GetRole": 1, "iam:GetPolicy": 2, "iam:GetPolicyVersion": 2}
+    # the page, then the per-role reads: 5 calls over 4 workers, but 3 deep
+    assert wall_bound(mixed, 0.02, {"iam": 4}, "bulk, then per-role") == pytest.approx(0.08)
 
 
 def _wsgi(app: Any, path: str, body: bytes = b"", auth: str = "", query: str = "") -> tuple[str, bytes]:
@@ -104,10 +126,44 @@ def test_latency_app_counts_forwards_and_stubs_pod_identity() -> None:
     _, stats = _wsgi(app, "/__bench__/latency", query="ms=20")
     assert json.loads(stats) == {
         "latency_ms": 20.0,
+        "gaad_max": 0,
         "calls": {"eks:DescribeCluster": 1, "eks:ListPodIdentityAssociations": 1, "iam:GetRole": 1},
     }
     _, stats = _wsgi(app, "/__bench__/reset")
     assert json.loads(stats)["calls"] == {}
+
+
+def test_latency_app_caps_gaad_pages_below_max_items() -> None:
+    ns = "https://iam.amazonaws.com/doc/2010-05-08/"
+    roles = "".join(f"<member><RoleName>r{i}</RoleName></member>" for i in range(5))
+    answer = (
+        f'<GetAccountAuthorizationDetailsResponse xmlns="{ns}"><GetAccountAuthorizationDetailsResult>'
+        f"<RoleDetailList>{roles}</RoleDetailList><Policies/><IsTruncated>false</IsTruncated>"
+        "</GetAccountAuthorizationDetailsResult></GetAccountAuthorizationDetailsResponse>"
+    ).encode()
+
+    def backend(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [answer]
+
+    app = LatencyApp(backend, latency=0)
+
+    def page(marker: str = "") -> tuple[list[str], str | None]:
+        body = b"Action=GetAccountAuthorizationDetails&MaxItems=1000" + (
+            f"&Marker={marker}".encode() if marker else b""
+        )
+        result = ET.fromstring(_wsgi(app, "/", body, _auth("iam"))[1]).find(
+            f"{{{ns}}}GetAccountAuthorizationDetailsResult"
+        )
+        assert result is not None
+        names = [e.text or "" for e in result.iter(f"{{{ns}}}RoleName")]
+        return names, result.findtext(f"{{{ns}}}Marker")
+
+    assert page() == (["r0", "r1", "r2", "r3", "r4"], None)  # as asked: one page
+    _, stats = _wsgi(app, "/__bench__/gaad", query="max=2")
+    assert json.loads(stats)["gaad_max"] == 2
+    assert page() == (["r0", "r1"], "2")  # fewer than asked, as AWS may answer
+    assert page("4") == (["r4"], None)
 
 
 def test_operation_reads_the_query_action_from_the_url_too() -> None:

@@ -6,7 +6,10 @@ Two ways to read one account, chosen by count (see docs/aws-live.md, "Per-role o
   then GetPolicy + GetPolicyVersion once per distinct managed policy;
 - bulk: GetAccountAuthorizationDetails (roles, customer managed policies, attached AWS managed
   policies, all in pages), cheaper as soon as the needed roles are more than a few percent of the
-  account.
+  account;
+- bulk, then per role: the pages read made finishing one by one no dearer than the pages left
+  (pages smaller than asked, or what is needed already read); what they gave is kept, only the rest
+  is asked for.
 
 Either way the result is written as one `get-account-authorization-details` document, so the reader
 never knows which way it was fetched.
@@ -16,16 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubeiam.model import CoverageError
 from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
 
-# Why these numbers: AWS documents 100 as GetAccountAuthorizationDetails' default page; we ask for
-# 1000 per page, so 100 per page is a pessimistic estimate (real pages are never smaller in count).
-GAAD_ITEMS_PER_PAGE = 100
+# Why 1000: it is what we ask for (MaxItems' maximum), so it is the estimate until a page says
+# otherwise. AWS may return fewer items than asked: each truncated page re-estimates (`_bulk`).
 GAAD_PAGE_SIZE = 1000
+_GAAD_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+_POLICY_FILTER = ("LocalManagedPolicy", "AWSManagedPolicy")
 # Attached AWS managed policies are not counted by GetAccountSummary; accounts typically attach a
 # few dozen to a few hundred. Over-estimating only makes us choose per-role calls a bit earlier.
 AWS_MANAGED_ESTIMATE = 100
@@ -34,6 +39,8 @@ AWS_MANAGED_ESTIMATE = 100
 PER_ROLE_CALLS = 5
 # Per needed managed policy: GetPolicy + GetPolicyVersion.
 PER_POLICY_CALLS = 2
+# Per needed instance profile: GetInstanceProfile.
+PER_PROFILE_CALLS = 1
 _PARTITION_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 _ROLE_KEYS = (
     "Path",
@@ -57,7 +64,7 @@ class AccountResult:
     """{"OpenIDConnectProviderList": [...]}"""
     errors: list[CoverageError] = field(default_factory=list)
     mode: str = ""
-    """`bulk` or `per-role`: which way the roles were read."""
+    """`bulk`, `per-role` or `bulk, then per-role`: which way the roles were read."""
 
 
 @dataclass
@@ -82,29 +89,30 @@ class AccountIam:
         self._roles: dict[str, dict[str, Any]] = {}
         self._policies: dict[str, dict[str, Any]] = {}
         self._profile_docs: dict[str, dict[str, Any]] = {}
+        self._profiles_seen: set[str] = set()
+        """Instance profiles whose role a bulk page gave (no GetInstanceProfile needed for them)."""
+        self._page_items = GAAD_PAGE_SIZE
+        """Items per GetAccountAuthorizationDetails page: as asked, until a truncated page shows fewer."""
 
     # -- entry point -------------------------------------------------------------------------
 
     def collect(self) -> AccountResult:
         summary = self._summary()
-        if summary is not None and self._bulk_is_cheaper(summary):
-            self.result.mode = "bulk"
-            try:
-                self._bulk(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
-            except AwsCallFailed:
-                # Denied the bulk API but maybe not the per-role ones: fall back, lose nothing.
-                self.result.mode = "per-role"
-                self._roles.clear()
-                self._policies.clear()
-        if self.result.mode != "bulk":
-            self.result.mode = "per-role"
+        complete = False
+        if summary is not None:
+            items = summary.get("Roles", 0) + summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE
+            if pages_left(items, 0, self._page_items) < self._per_role_cost():
+                try:
+                    complete = self._bulk(["Role", *_POLICY_FILTER], items, self._per_role_cost)
+                except AwsCallFailed:
+                    # Denied, or failed after some pages: keep what was read, finish one by one (nothing
+                    # lost), and do not ask the bulk API again for the policies.
+                    summary = None
+        partial = self._roles or self._policies
+        self.result.mode = "bulk" if complete else "bulk, then per-role" if partial else "per-role"
+        if not complete:
             self._per_role()
-        else:  # node roles reached through instance profiles: their policies are needed too
-            for role in self._roles.values():
-                for p in role.get("InstanceProfileList", []):
-                    if p["Arn"] in self.instance_profiles:
-                        self.roles.setdefault(role["Arn"], set()).update(self.instance_profiles[p["Arn"]])
-        self._missing_policies(summary)
+        self._missing_policies(summary, complete)
         self.result.iam = {
             "RoleDetailList": [self._roles[a] for a in sorted(self._roles)],
             "Policies": [self._policies[a] for a in sorted(self._policies)],
@@ -120,25 +128,50 @@ class AccountIam:
         except AwsCallFailed:
             return None  # not a coverage loss: we simply read role by role
 
-    def _bulk_is_cheaper(self, summary: dict[str, int]) -> bool:
-        items = summary.get("Roles", 0) + summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE
-        bulk_calls = math.ceil(items / GAAD_ITEMS_PER_PAGE)
-        per_role_calls = PER_ROLE_CALLS * len(self.roles) + len(self.instance_profiles)
-        return bulk_calls < per_role_calls
+    def _per_role_cost(self) -> int:
+        """Calls to read, one by one, what is needed and not read yet (estimated as in the docs).
+
+        With nothing read it is the per-role estimate of the first choice; after bulk pages, the roles
+        they gave cost nothing more, but their managed policies not read yet do (2 calls each).
+        """
+        read = [self._roles[a] for a in self.roles if a in self._roles]
+        policies = {ref for role in read for ref in _policy_refs(role)} - self._policies.keys()
+        return (
+            PER_ROLE_CALLS * (len(self.roles) - len(read))
+            + PER_POLICY_CALLS * len(policies)
+            + PER_PROFILE_CALLS * len(self.instance_profiles.keys() - self._profiles_seen)
+        )
 
     # -- bulk --------------------------------------------------------------------------------
 
-    def _bulk(self, filters: list[str]) -> None:
+    def _bulk(self, filters: list[str], items: int, rest_cost: Callable[[], int]) -> bool:
+        """Read GetAccountAuthorizationDetails; False if it stopped before the last page because
+        reading the rest one by one (`rest_cost()` calls) became no dearer than the pages left.
+
+        Why re-estimate after every truncated page: AWS may return fewer items than MaxItems asks,
+        and a page is the only way to learn how many. Re-judged with what each page taught, pages
+        smaller than asked cost, by the same estimates, at most the one page that revealed them
+        (docs/aws-live.md, "Per-role or bulk").
+        """
         loc = f"iam:GetAccountAuthorizationDetails {self.account}"
-        for page in pages(
-            self.iam,
-            "get_account_authorization_details",
-            loc,
-            Filter=filters,
-            PaginationConfig={"PageSize": GAAD_PAGE_SIZE},
+        read = 0
+        for n, page in enumerate(
+            pages(
+                self.iam,
+                "get_account_authorization_details",
+                loc,
+                Filter=filters,
+                PaginationConfig={"PageSize": GAAD_PAGE_SIZE},
+            ),
+            start=1,
         ):
+            read += sum(len(page.get(k, [])) for k in _GAAD_LISTS)
             for role in page.get("RoleDetailList", []):
                 self._roles[role["Arn"]] = role
+                for p in role.get("InstanceProfileList", []):
+                    if p["Arn"] in self.instance_profiles:  # a node's role: its policies are needed too
+                        self._profiles_seen.add(p["Arn"])
+                        self.roles.setdefault(role["Arn"], set()).update(self.instance_profiles[p["Arn"]])
             for policy in page.get("Policies", []):
                 # AWS returns only the AWS managed policies in use; some emulators return them all.
                 if ":iam::aws:policy/" in policy["Arn"] and not (
@@ -148,12 +181,19 @@ class AccountIam:
                 # The API always names the policy; some emulators leave PolicyName out.
                 policy.setdefault("PolicyName", policy["Arn"].rsplit("/", 1)[-1])
                 self._policies[policy["Arn"]] = policy
+            if page.get("IsTruncated"):
+                self._page_items = max(1, read // n)
+                if rest_cost() <= pages_left(items, read, self._page_items):
+                    return False
+        return True
 
     # -- per role ----------------------------------------------------------------------------
 
     def _per_role(self) -> None:
-        profile_roles = self.clients.map("iam", self._instance_profile, sorted(self.instance_profiles))
-        for profile_arn, role_arns in zip(sorted(self.instance_profiles), profile_roles, strict=True):
+        """Read one by one the roles (and instance profiles) the bulk pages, if any, did not give."""
+        profiles = sorted(self.instance_profiles.keys() - self._profiles_seen)
+        profile_roles = self.clients.map("iam", self._instance_profile, profiles)
+        for profile_arn, role_arns in zip(profiles, profile_roles, strict=True):
             for role_arn in role_arns:
                 self.roles.setdefault(role_arn, set()).update(self.instance_profiles[profile_arn])
         wanted = sorted(a for a in self.roles if a not in self._roles)
@@ -221,26 +261,24 @@ class AccountIam:
 
     # -- managed policies --------------------------------------------------------------------
 
-    def _missing_policies(self, summary: dict[str, int] | None) -> None:
+    def _missing_policies(self, summary: dict[str, int] | None, complete: bool) -> None:
         """Fetch every managed policy the needed roles use (attached or as boundary) not read yet."""
         users: dict[str, set[str]] = {}
         for arn, subjects in self.roles.items():
-            role = self._roles.get(arn)
-            if role is None:
-                continue
-            refs = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
-            if role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"):
-                refs.append(role["PermissionsBoundary"]["PermissionsBoundaryArn"])
-            for ref in refs:
+            for ref in _policy_refs(self._roles.get(arn, {})):
                 users.setdefault(ref, set()).update(subjects)
         wanted = sorted(a for a in users if a not in self._policies)
         if not wanted:
             return
-        if summary is not None and self.result.mode == "per-role":
-            pages_needed = math.ceil((summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE) / GAAD_ITEMS_PER_PAGE)
-            if pages_needed < PER_POLICY_CALLS * len(wanted):
+        if summary is not None and not complete:  # the same choice, for the policies alone
+            items = summary.get("Policies", 0) + AWS_MANAGED_ESTIMATE
+            if pages_left(items, 0, self._page_items) < PER_POLICY_CALLS * len(wanted):
                 with contextlib.suppress(AwsCallFailed):  # else the per-policy calls below
-                    self._bulk(["LocalManagedPolicy", "AWSManagedPolicy"])
+                    self._bulk(
+                        list(_POLICY_FILTER),
+                        items,
+                        lambda: PER_POLICY_CALLS * len(set(wanted) - self._policies.keys()),
+                    )
                 wanted = [a for a in wanted if a not in self._policies]
         for arn, found in zip(wanted, self.clients.map("iam", self._policy, wanted), strict=True):
             if isinstance(found, AwsCallFailed):
@@ -307,6 +345,20 @@ class AccountIam:
     def _fail(self, exc: AwsCallFailed, subjects: set[str] | set[str | None]) -> None:
         for s in sorted(subjects, key=lambda x: x or ""):
             self.result.errors.append(CoverageError(source="aws", location=exc.location, reason=exc.reason, subject=s))
+
+
+def pages_left(items: int, read: int, page_items: int) -> int:
+    """GetAccountAuthorizationDetails pages still to read, `read` of about `items` being read; at
+    least one (a truncated page says there is more, whatever the estimate says)."""
+    return max(1, math.ceil((items - read) / page_items))
+
+
+def _policy_refs(role: dict[str, Any]) -> list[str]:
+    """The managed policies a role uses: attached, and its permissions boundary."""
+    refs = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
+    if boundary := role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"):
+        refs.append(boundary)
+    return refs
 
 
 def _federated(role: dict[str, Any]) -> set[str]:

@@ -2,8 +2,9 @@
 
 The front server speaks the EKS Pod Identity REST routes (ListPodIdentityAssociations,
 DescribePodIdentityAssociation) with the shapes of the EKS API reference, can answer chosen
-operations with AccessDenied or Throttling (as AWS does: IAM's XML error, EKS's JSON error), logs
-every operation it sees, and forwards everything else to moto unchanged.
+operations with AccessDenied or Throttling (as AWS does: IAM's XML error, EKS's JSON error), can page
+GetAccountAuthorizationDetails as AWS does (moto answers it in one page), logs every operation it
+sees, and forwards everything else to moto unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import re
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +45,12 @@ class FrontServer:
     """Operations (e.g. `iam:GetRole`, `eks:ListPodIdentityAssociations`) answered with AccessDenied."""
     throttle: set[str] = field(default_factory=set)
     """Operations always answered with a throttling error (retries then run out)."""
+    deny_after: dict[str, int] = field(default_factory=dict)
+    """Operation -> how many calls are answered before the next ones get AccessDenied."""
+    gaad_page: int | None = None
+    """When set, GetAccountAuthorizationDetails is paged as AWS pages it: at most min(MaxItems, this)
+    items a page (AWS may return fewer than asked), by `Marker`, AWS managed policies attached to
+    nothing left out (AWS returns only those in use). Unset: moto's one-page answer, as is."""
     page_size: int = 2
     """Pod Identity list page size (small, so paging is exercised)."""
     latency: float = 0.0
@@ -71,7 +79,8 @@ class FrontServer:
                 front.log.append(name)
                 if front.latency:
                     time.sleep(front.latency)
-                if name in front.deny:  # each service's own code for it
+                allowed = front.deny_after.get(name)
+                if name in front.deny or (allowed is not None and front.log.count(name) > allowed):
                     code = {"eks": "AccessDeniedException", "ec2": "UnauthorizedOperation"}.get(service, "AccessDenied")
                     return self._error(
                         service,
@@ -89,7 +98,16 @@ class FrontServer:
                     )
                 if service == "eks" and operation in ("ListPodIdentityAssociations", "DescribePodIdentityAssociation"):
                     return self._pod_identity(operation)
+                if name == "iam:GetAccountAuthorizationDetails" and front.gaad_page:
+                    return self._paged_gaad(body, front.gaad_page)
                 self._forward(body)
+
+            def _paged_gaad(self, body: bytes, cap: int) -> None:
+                params = parse_qs(body.decode())
+                start = int((params.pop("Marker", None) or ["0"])[0])
+                size = min(int((params.pop("MaxItems", None) or ["100"])[0]), cap)
+                status, headers, data = self._moto(body)
+                self._reply(status, headers, page_gaad(data, start, size) if status == 200 else data)
 
             def _pod_identity(self, operation: str) -> None:
                 url = urlsplit(self.path)
@@ -124,19 +142,26 @@ class FrontServer:
                 self._json(200, page)
 
             def _forward(self, body: bytes) -> None:
+                self._reply(*self._moto(body))
+
+            def _moto(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
                 conn = http.client.HTTPConnection("127.0.0.1", front.moto_port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
+                try:
+                    return resp.status, resp.getheaders(), resp.read()
+                finally:
+                    conn.close()
+
+            def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers:
                     if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                conn.close()
 
             def _error(self, service: str, status: int, code: str, message: str) -> None:
                 if service == "eks":
@@ -192,8 +217,48 @@ class FrontServer:
         finally:
             self.deny, self.throttle = set(), set()
 
+    @contextmanager
+    def aws_paging(self, page: int = 1000, deny_after: dict[str, int] | None = None) -> Iterator[FrontServer]:
+        """GetAccountAuthorizationDetails paged as AWS pages it, at most `page` items a page; and
+        `deny_after` (e.g. AccessDenied from the second page on)."""
+        self.gaad_page, self.deny_after = page, dict(deny_after or {})
+        try:
+            yield self
+        finally:
+            self.gaad_page, self.deny_after = None, {}
+
     def operations(self) -> list[str]:
         return list(self.log)
+
+
+_GAAD_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def page_gaad(xml: bytes, start: int, size: int) -> bytes:
+    """Items `start` to `start + size` of moto's GetAccountAuthorizationDetails answer (all lists counted
+    together, in order, without the AWS managed policies attached to nothing), `IsTruncated` and
+    `Marker` set as AWS sets them."""
+    root = ET.fromstring(xml)
+    result = next(e for e in root.iter() if e.tag.endswith("GetAccountAuthorizationDetailsResult"))
+    ns = result.tag[: result.tag.index("}") + 1] if result.tag.startswith("{") else ""
+    items = []
+    for lst in [e for e in result if e.tag.removeprefix(ns) in _GAAD_LISTS]:
+        for item in list(lst):
+            lst.remove(item)
+            uses = [item.findtext(ns + k) or "0" for k in ("AttachmentCount", "PermissionsBoundaryUsageCount")]
+            if ":iam::aws:policy/" not in (item.findtext(ns + "Arn") or "") or uses != ["0", "0"]:
+                items.append((lst, item))
+    for lst, item in items[start : start + size]:
+        lst.append(item)
+    for e in result.findall(ns + "IsTruncated") + result.findall(ns + "Marker"):
+        result.remove(e)
+    truncated = start + size < len(items)
+    ET.SubElement(result, ns + "IsTruncated").text = str(truncated).lower()
+    if truncated:
+        ET.SubElement(result, ns + "Marker").text = str(start + size)
+    if ns:
+        ET.register_namespace("", ns[1:-1])
+    return ET.tostring(root, encoding="utf-8")
 
 
 def _operation(method: str, path: str, headers: Any, body: bytes) -> tuple[str, str]:

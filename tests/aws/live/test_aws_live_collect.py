@@ -38,6 +38,7 @@ def force(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     weight = 10**6 if mode == "bulk" else 0
     monkeypatch.setattr(live_iam, "PER_ROLE_CALLS", weight)
     monkeypatch.setattr(live_iam, "PER_POLICY_CALLS", weight)
+    monkeypatch.setattr(live_iam, "PER_PROFILE_CALLS", weight)
 
 
 @pytest.fixture(params=["auto", "per-role"])
