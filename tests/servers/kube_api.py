@@ -21,6 +21,7 @@ import base64
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,7 @@ class KubeApiServer:
         token: str | None = DEFAULT_TOKEN,
         resources: Sequence[Resource] = (),
         expire_continue: Iterable[str] = (),
+        latency: float = 0.0,
     ) -> None:
         """
         max_page: serve at most this many items per page whatever `limit` asks (a real server may
@@ -107,6 +109,7 @@ class KubeApiServer:
         token: the bearer token required (None: accept any request, including anonymous).
         expire_continue: list paths whose first `continue` request gets 410 Expired (as when a
             token outlives etcd compaction); the client must restart the list.
+        latency: seconds added to every answer (the live benchmarks' per-call latency); settable later.
         """
         self.objects = [copy.deepcopy(dict(o)) for o in objects]
         self.openid_configuration = openid_configuration
@@ -114,6 +117,7 @@ class KubeApiServer:
         self.forbidden = set(forbidden)
         self.token = token
         self.expire_continue = set(expire_continue)
+        self.latency = latency
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {(r.group_version, r.plural): r for r in KNOWN}
@@ -192,6 +196,11 @@ class KubeApiServer:
         with self._lock:
             return [r.path for r in self.requests]
 
+    def reset(self) -> None:
+        """Forget the requests served so far (a benchmark counts each run apart)."""
+        with self._lock:
+            self.requests.clear()
+
     def write_kubeconfig(
         self,
         path: Path,
@@ -212,6 +221,8 @@ class KubeApiServer:
 
     def handle(self, request: Request) -> tuple[int, Any]:
         self._record(request)
+        if self.latency:
+            time.sleep(self.latency)
         if self.token is not None and request.authorization != f"Bearer {self.token}":
             return 401, status_body(401, "Unauthorized", "Unauthorized")
         if forbidden(request.path, self.forbidden):

@@ -87,3 +87,16 @@ def test_openid_configuration_and_discovery(kube_api):
     assert core["pods"]["namespaced"] and not core["nodes"]["namespaced"]
     bare = kube_api([])
     assert get(bare, "/.well-known/openid-configuration")[0] == 404
+
+
+def test_latency_is_added_to_every_answer_and_reset_forgets_requests(kube_api):
+    import time
+
+    api = kube_api(EKS, latency=0.05)
+    start = time.perf_counter()
+    assert get(api, "/api/v1/nodes?limit=500")[0] == 200
+    assert get(api, "/api/v1/nodes/nope")[0] == 404
+    assert time.perf_counter() - start >= 0.1
+    assert api.count() == 2
+    api.reset()
+    assert api.count() == 0

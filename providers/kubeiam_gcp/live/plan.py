@@ -173,3 +173,27 @@ def roles_in(policies: Iterable[Mapping]) -> set[str]:
             if role.startswith(("projects/", "organizations/")):
                 found.add(role)
     return found
+
+
+SA_ASSET_TYPE = "iam.googleapis.com/ServiceAccount"
+
+
+def sa_policies_in_assets(
+    accounts: Iterable[Mapping], assets: Iterable[Mapping], wanted: Iterable[str]
+) -> dict[str, Mapping]:
+    """Email -> IAM policy of the `wanted` GSAs that an asset search (REST-shaped results) returned.
+
+    Asset names end in the account's unique id (sometimes its email): `accounts` (the project's
+    serviceAccounts.list) maps both to the email. A GSA not returned is left out: absence from the
+    search may be index lag, not "no policy", so the caller reads it directly.
+    """
+    emails = {str(a[k]): str(a["email"]) for a in accounts if a.get("email") for k in ("uniqueId", "email") if a.get(k)}
+    names = set(wanted)
+    found: dict[str, Mapping] = {}
+    for result in assets:
+        if result.get("assetType") != SA_ASSET_TYPE or not isinstance(result.get("policy"), Mapping):
+            continue
+        email = emails.get(str(result.get("resource", "")).rpartition("/")[2])
+        if email in names:
+            found[email] = result["policy"]
+    return found

@@ -109,10 +109,22 @@ class RestServer(_Faults):
             body = json.loads(file.read_text())
         else:
             return _send(handler, 404, _error(404, f"{path} not found"))
-        if "_pages" in body:
-            token = parse_qs(parts.query).get("pageToken", ["0"])[0]
+        query = parse_qs(parts.query)
+        token = query.get("pageToken", ["0"])[0]
+        if "_pages" in body:  # recorded pages, served in order
             body = body["_pages"][int(token or 0)]
+        elif "_items" in body:  # a list paged by the request's pageSize, as the API does
+            body = _page(body, int(token or 0), int(query.get("pageSize", ["0"])[0] or 0))
         _send(handler, 200, body)
+
+
+def _page(body: dict[str, Any], start: int, asked: int) -> dict[str, Any]:
+    """`{"_items": [...], "_key": "results", "_max_page": 500}` -> one page of it, with nextPageToken."""
+    items, size = body["_items"], min(asked or body["_max_page"], body["_max_page"])
+    page: dict[str, Any] = {body["_key"]: items[start : start + size]}
+    if start + size < len(items):
+        page["nextPageToken"] = str(start + size)
+    return page
 
 
 def _error(code: int, message: str) -> dict[str, Any]:
@@ -227,7 +239,7 @@ class IamServer(_Faults):
         project = request.name.split("/")[1]
         accounts = [a for p, a in self.accounts.values() if p == project]
         start = int(request.page_token or 0)
-        size = request.page_size or 100
+        size = min(request.page_size or 20, 100)  # the API's default and maximum
         page = [iam_admin_v1.ServiceAccount.from_json(json.dumps(a)) for a in accounts[start : start + size]]
         token = str(start + size) if start + size < len(accounts) else ""
         return iam_admin_v1.ListServiceAccountsResponse(accounts=page, next_page_token=token)
@@ -251,8 +263,13 @@ class IamServer(_Faults):
     def list_roles(self, request: Any, context: grpc.ServicerContext) -> Any:
         roles = self.roles.get(request.parent, [])
         full = request.view == iam_admin_v1.RoleView.FULL
-        out = [{k: v for k, v in r.items() if full or k != "includedPermissions"} for r in roles]
-        return iam_admin_v1.ListRolesResponse(roles=[iam_admin_v1.Role.from_json(json.dumps(r)) for r in out])
+        # Paged as the API is: 300 a page by default, at most 1,000.
+        start, size = int(request.page_token or 0), min(request.page_size or 300, 1000)
+        out = [{k: v for k, v in r.items() if full or k != "includedPermissions"} for r in roles[start : start + size]]
+        token = str(start + size) if start + size < len(roles) else ""
+        return iam_admin_v1.ListRolesResponse(
+            roles=[iam_admin_v1.Role.from_json(json.dumps(r)) for r in out], next_page_token=token
+        )
 
     def get_role(self, request: Any, context: grpc.ServicerContext) -> Any:
         for roles in self.roles.values():

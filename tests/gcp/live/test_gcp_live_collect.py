@@ -309,3 +309,50 @@ def test_cluster_known_only_by_unmatched_nodes_is_coverage(gcp: FakeGcp, tmp_pat
     ]
     assert not (tmp_path / DATA / "gke").exists()
     assert (tmp_path / DATA / "project.json").exists()
+
+
+def test_audit_takes_gsa_policies_from_the_asset_search_and_reads_the_others(
+    gcp: FakeGcp, inventory: Inventory, tmp_path: Path
+):
+    assert run(gcp, inventory, tmp_path) == []
+    account = "projects/acme-data/serviceAccounts/{}"
+    # bq-loader's policy came in the asset search (named by unique id): no second read of it.
+    assert ("GetIamPolicy", account.format(BQ)) not in gcp.iam.requests
+    # notebook's did not: absence may be index lag, so it is read directly.
+    assert gcp.iam.requests["GetIamPolicy", account.format(NOTEBOOK)] == 1
+    assert gcp.iam.requests["ListServiceAccountKeys", account.format(BQ)] == 1
+    policies = Evidence(tmp_path).load_object(f"{DATA}/service-account-iam-policies.json")
+    assert sorted(policies) == sorted([BQ, NOTEBOOK, COMPUTE])
+    member = "serviceAccount:acme-data.svc.id.goog[analytics/bq-loader]"
+    wi = {"role": "roles/iam.workloadIdentityUser", "members": [member]}
+    assert policies[BQ]["bindings"] == [wi]
+
+
+def test_without_the_asset_search_every_gsa_policy_is_read_directly(gcp: FakeGcp, inventory: Inventory, tmp_path: Path):
+    gcp.rest.fail("GET /v1/projects/acme-data:searchAllIamPolicies", 403)
+    errors = run(gcp, inventory, tmp_path)
+    assert [e.location for e in errors] == ["cloudasset searchAllIamPolicies projects/acme-data"]
+    assert gcp.iam.requests["GetIamPolicy", f"projects/acme-data/serviceAccounts/{BQ}"] == 1
+    policies = Evidence(tmp_path).load_object(f"{DATA}/service-account-iam-policies.json")
+    assert sorted(policies) == sorted([BQ, NOTEBOOK, COMPUTE])
+
+
+def test_two_bound_custom_roles_of_a_project_are_read_with_one_list(
+    gcp: FakeGcp, inventory: Inventory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A project holds at most 300 custom roles, so its list is one page: cheaper than two gets."""
+    roles = ["projects/acme-data/roles/dataExporter", "projects/acme-data/roles/logWriter"]
+    policy = {
+        "bindings": [{"role": r, "members": [f"serviceAccount:{BQ}"]} for r in roles],
+        "etag": "BwY=",
+        "version": 3,
+    }
+    monkeypatch.setitem(gcp.rest.routes, "/v3/projects/acme-data:getIamPolicy", policy)
+    monkeypatch.setitem(gcp.rest.routes, "/v1/projects/acme-data:searchAllIamPolicies", {"results": []})
+    errors = run(gcp, inventory, tmp_path, projects=["acme-data"])
+    assert [e.location for e in errors] == ["projects/acme-shared"]  # outside --gcp-project, and said so
+    iam = gcp.iam.requests
+    assert iam["ListRoles", "projects/acme-data"] == 1
+    assert not [k for k in iam if k[0] == "GetRole" and k[1].startswith("projects/acme-data/")]
+    written = [r["name"] for r in Evidence(tmp_path).load_list(f"{DATA}/custom-roles.json")]
+    assert written == ["organizations/2002/roles/auditReader", *roles]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kubeiam_gcp.live.plan import ClusterRef, gsa_project, make_plan, parse_issuer, roles_in
+from kubeiam_gcp.live.plan import (
+    ClusterRef,
+    gsa_project,
+    make_plan,
+    parse_issuer,
+    roles_in,
+    sa_policies_in_assets,
+)
 
 from kubeiam.model import Cloud, Cluster, Inventory, Node, ServiceAccount
 
@@ -105,3 +112,25 @@ def test_roles_in_keeps_custom_roles_only():
         {},
     ]
     assert roles_in(policies) == {"projects/p/roles/a", "organizations/1/roles/b"}
+
+
+def test_gsa_policies_are_found_in_asset_results_by_unique_id_or_email():
+    accounts = [
+        {"email": "a@p1.iam.gserviceaccount.com", "uniqueId": "101"},
+        {"email": "b@p1.iam.gserviceaccount.com", "uniqueId": "102"},
+        {"email": "c@p1.iam.gserviceaccount.com", "uniqueId": "103"},
+    ]
+    policy = {"bindings": [{"role": "roles/iam.workloadIdentityUser", "members": ["serviceAccount:x"]}]}
+    sa = "iam.googleapis.com/ServiceAccount"
+    assets = [
+        {"resource": "//iam.googleapis.com/projects/p1/serviceAccounts/101", "assetType": sa, "policy": policy},
+        {"resource": "//iam.googleapis.com/projects/p1/serviceAccounts/b@p1.iam.gserviceaccount.com",
+         "assetType": sa, "policy": policy},
+        {"resource": "//iam.googleapis.com/projects/p1/serviceAccounts/103", "assetType": sa, "policy": policy},
+        {"resource": "//storage.googleapis.com/101", "assetType": "storage.googleapis.com/Bucket", "policy": policy},
+        {"resource": "//iam.googleapis.com/projects/p1/serviceAccounts/999", "assetType": sa, "policy": policy},
+    ]  # fmt: skip
+    wanted = ["a@p1.iam.gserviceaccount.com", "b@p1.iam.gserviceaccount.com", "d@p1.iam.gserviceaccount.com"]
+    found = sa_policies_in_assets(accounts, assets, wanted)
+    # c@ is not wanted, the bucket is not an account, 999 is unknown, d@ was not returned (read directly).
+    assert found == {"a@p1.iam.gserviceaccount.com": policy, "b@p1.iam.gserviceaccount.com": policy}
