@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
+from kubeiam.evidence import write_json_file
 from kubeiam.model import CoverageError
 from kubeiam.progress import progress_of
 from kubeiam.providers import CollectRequest
@@ -178,9 +178,9 @@ class _Collector:
     def _write(self, oidc: dict[str, Any] | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = {"apiVersion": "v1", "items": self.items, "kind": "List", "metadata": {"resourceVersion": ""}}
-        _write_json(self.folder / "resources.json", doc)
+        write_json_file(self.folder / "resources.json", doc)
         if oidc is not None:
-            _write_json(self.folder / "openid-configuration.json", oidc)
+            write_json_file(self.folder / "openid-configuration.json", oidc)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -379,12 +379,6 @@ def _status_message(exc: Any) -> str:
     except (ValueError, AttributeError):
         message = None
     return " ".join(str(message or exc.reason or "request failed").split())[:300]
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def requested_resources(kinds: Iterable[Kind] = ALL_KINDS) -> list[tuple[str, str]]:

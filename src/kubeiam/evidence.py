@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from kubeiam.errors import InputError
 
@@ -90,6 +93,20 @@ class Evidence:
         if base.is_dir():
             for p in sorted(base.rglob(name)):
                 yield p.relative_to(self.root).as_posix()
+
+
+def write_json_file(
+    path: Path, value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None
+) -> None:
+    """Write an evidence file atomically (a reader never sees half a file), indented for the people
+    who read evidence. With orjson: the standard library's indenting encoder is pure Python, half a
+    second for the 8 MB iam.json of a 5,000-role account."""
+    option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    data = orjson.dumps(value, default=default, option=option)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")  # hidden, and not *.json: never read as evidence
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def expect(condition: bool, relative: str, message: str) -> None:

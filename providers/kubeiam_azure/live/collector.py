@@ -13,7 +13,6 @@ reports what depended on it as unchecked rather than clean.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
+from kubeiam.evidence import write_json_file
 from kubeiam.model import CoverageError, Inventory
 from kubeiam.progress import progress_of
 from kubeiam.providers import CollectRequest
@@ -127,9 +127,7 @@ class _Run:
         return results
 
     def _write(self, sub: str, relative: str, value: Any) -> None:
-        path = self.output / "azure" / sub / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        write_json_file(self.output / "azure" / sub / relative, value)
 
     # -- the three phases ------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from kubeiam.evidence import write_json_file
 
 
 def rest_json(message: Any) -> dict[str, Any]:
@@ -69,7 +70,4 @@ def cluster(message: Any) -> dict[str, Any]:
 
 def write_json(path: Path, value: Any) -> None:
     """gcloud's JSON: sorted keys, two-space indent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_file(path, value, sort_keys=True)
