@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from typing import Any
 
 from kubeiam.engine import AnalysisConfig, analyse
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
+from kubeiam.evidence import Evidence, write_json_file
 from kubeiam.gcpause import gc_paused
 from kubeiam.model import CoverageError, Inventory
 from kubeiam.providers import CollectRequest, Provider, load_providers
@@ -109,7 +108,7 @@ def write_collection_errors(root: Path, errors: Sequence[CoverageError]) -> None
         {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
         for e in sorted(set(errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
     ]
-    (root / COLLECTION_ERRORS).write_text(json.dumps({"errors": rows}, indent=2) + "\n", encoding="utf-8")
+    write_json_file(root / COLLECTION_ERRORS, {"errors": rows})
 
 
 def read_collection_errors(evidence: Evidence) -> tuple[CoverageError, ...]:
