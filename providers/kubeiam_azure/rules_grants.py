@@ -6,12 +6,14 @@ broad scope: removing it is the one fix for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from kubeiam.findings import Category, Severity
-from kubeiam.model import Cloud, IdentityLink, Inventory, LinkStatus, ServiceAccount
+from kubeiam.model import CloudIdentity, Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
+from kubeiam_azure.groups import cached, identity_groups
 from kubeiam_azure.profile import DATA_BROAD_LEVELS, ROLE_ASSIGNMENTS_WRITE, Verdict, scope_label
 from kubeiam_azure.view import AzureView
 
@@ -23,25 +25,9 @@ def view_of(inv: Inventory) -> AzureView | None:
     return view if isinstance(view, AzureView) else None
 
 
-def granted(inv: Inventory) -> Iterator[tuple[ServiceAccount, IdentityLink, Verdict]]:
-    """Each (ServiceAccount, link, judged assignment) an Azure identity gives a ServiceAccount.
-
-    Untrusted links are skipped (the token exchange fails: binding-broken says so); unchecked
-    links with a known identity are kept, since nothing shows the access is not there.
-    """
-    view = view_of(inv)
-    if view is None:
-        return
-    for sa, link in inv.links_in(Cloud.AZURE):
-        if link.identity is None or link.status is LinkStatus.UNTRUSTED:
-            continue
-        for v in view.verdicts(link.identity):
-            if v.profile is not None:
-                yield sa, link, v
-
-
-def evidence(v: Verdict, link: IdentityLink | None = None, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def evidence(v: Verdict) -> dict[str, Any]:
+    """What every finding about an assignment shows (a finding adds the link's reason and its own)."""
+    return {
         "role_assignment": v.assignment.id,
         "role": v.role_name,
         "role_definition_id": v.assignment.role_id,
@@ -60,27 +46,76 @@ def evidence(v: Verdict, link: IdentityLink | None = None, **extra: Any) -> dict
         ],
         "file": v.assignment.source,
     }
-    if link is not None:
-        out["binding"] = link.reason
-    out.update(extra)
-    return out
 
 
-def _match(
-    sa: ServiceAccount, link: IdentityLink, v: Verdict, item: str | None = None, detail: str | None = None, **kw: Any
-) -> Match:
-    """One finding per (ServiceAccount, assignment): item the role definition, source the assignment id."""
-    ev = kw.pop("extra", {})
-    return Match.for_sa(
-        sa,
-        item=item or v.assignment.role_id,
-        cloud="azure",
-        principal=link.principal,
-        source=kw.pop("source", v.assignment.id),
-        detail=detail or f"{v.role_name} on {scope_label(v.assignment.scope)}",
-        evidence=evidence(v, link, **ev),
-        **kw,
-    )
+class Judged(NamedTuple):
+    """One judged assignment of an identity, with what every finding about it repeats."""
+
+    verdict: Verdict
+    evidence: Mapping[str, Any]
+    """`evidence(verdict)`: shared by the findings of every rule, never changed."""
+    detail: str
+    """The default finding title detail: `ROLE on SCOPE`."""
+
+
+# Untrusted links are skipped (the token exchange fails: binding-broken says so); unchecked links with
+# a known identity are kept, since nothing shows the access is not there.
+_GRANTED = (LinkStatus.RESOLVED, LinkStatus.UNCHECKED, LinkStatus.MISSING)
+
+
+def judged(inv: Inventory, identity: CloudIdentity) -> tuple[Judged, ...]:
+    """The identity's assignments whose role is known, judged once per identity (keyed by the object,
+    which the inventory keeps alive) whichever rule asks first."""
+    memo: dict[int, tuple[Judged, ...]] = cached(inv, "judged", lambda _: {})
+    found = memo.get(id(identity))
+    if found is None:
+        view = view_of(inv)
+        verdicts = view.verdicts(identity) if view else ()
+        found = tuple(
+            Judged(v, evidence(v), f"{v.role_name} on {scope_label(v.assignment.scope)}")
+            for v in verdicts
+            if v.profile is not None
+        )
+        memo[id(identity)] = found
+    return found
+
+
+class Spec(NamedTuple):
+    """What a grant rule says about one assignment (None: the assignment's defaults)."""
+
+    item: str | None = None
+    detail: str | None = None
+    severity: Severity | None = None
+    source: str | None = None
+    extra: Mapping[str, Any] = MappingProxyType({})
+    """Evidence after the assignment's own."""
+
+
+Judge = Callable[[Verdict], Iterable[Spec]]
+
+
+def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
+    """One Match per (ServiceAccounts of one identity and link reason, spec `judge` gives for one of
+    its assignments): item the role definition, source the assignment id unless the spec says otherwise.
+    Judged once per identity, not per ServiceAccount."""
+    for group in identity_groups(inv, _GRANTED):
+        if group.link.identity is None:
+            continue
+        found = [(j, spec) for j in judged(inv, group.link.identity) for spec in judge(j.verdict)]
+        for link, sas in group.by_reason if found else ():
+            for j, spec in found:
+                a = j.verdict.assignment
+                yield Match.for_sas(
+                    link.cluster,
+                    sas,
+                    item=spec.item or a.role_id,
+                    cloud="azure",
+                    principal=link.principal,
+                    source=spec.source or a.id,
+                    detail=spec.detail or j.detail,
+                    evidence={**j.evidence, "binding": link.reason, **spec.extra},
+                    severity=spec.severity,
+                )
 
 
 @rule(
@@ -98,9 +133,7 @@ def _match(
     references=(*REFS, "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/privileged"),
 )
 def admin_access(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        if v.admin:
-            yield _match(sa, link, v)
+    return _grant_matches(inv, lambda v: [Spec()] if v.admin else [])
 
 
 @rule(
@@ -125,21 +158,19 @@ def admin_access(inv: Inventory) -> Iterator[Match]:
     ),
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        if v.admin or not v.escalation:
-            continue
-        # Why critical: unconstrained role-assignment writes at subscription or management-group
-        # scope are Owner in one step (assign Owner to yourself).
-        constrained = not v.unconditional
-        severity = Severity.CRITICAL if ROLE_ASSIGNMENTS_WRITE in v.escalation and v.broad and not constrained else None
-        yield _match(
-            sa,
-            link,
-            v,
-            detail=f"{v.role_name} ({', '.join(_short(a) for a in v.escalation)}) on {scope_label(v.assignment.scope)}",
-            severity=severity,
-            extra={"escalation_actions": list(v.escalation), "constrained_by_condition": constrained},
-        )
+    return _grant_matches(inv, _escalation)
+
+
+def _escalation(v: Verdict) -> list[Spec]:
+    if v.admin or not v.escalation:
+        return []
+    # Why critical: unconstrained role-assignment writes at subscription or management-group
+    # scope are Owner in one step (assign Owner to yourself).
+    constrained = not v.unconditional
+    severity = Severity.CRITICAL if ROLE_ASSIGNMENTS_WRITE in v.escalation and v.broad and not constrained else None
+    detail = f"{v.role_name} ({', '.join(_short(a) for a in v.escalation)}) on {scope_label(v.assignment.scope)}"
+    extra = {"escalation_actions": list(v.escalation), "constrained_by_condition": constrained}
+    return [Spec(detail=detail, severity=severity, extra=extra)]
 
 
 def _short(action: str) -> str:
@@ -161,20 +192,22 @@ def _short(action: str) -> str:
     references=("https://learn.microsoft.com/azure/role-based-access-control/custom-roles",),
 )
 def wildcard_actions(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        if v.admin or not v.profile or not v.profile.custom:
-            continue
-        for pattern in v.profile.wildcard_actions:
-            # The problem is the role definition: one finding per role and pattern, not per assignment.
-            yield _match(
-                sa,
-                link,
-                v,
-                pattern,
-                f"'{pattern}' in custom role {v.role_name}",
-                source=f"roleDefinition/{v.assignment.role_id}",
-                extra={"action": pattern},
-            )
+    return _grant_matches(inv, _wildcards)
+
+
+def _wildcards(v: Verdict) -> list[Spec]:
+    if v.admin or not v.profile or not v.profile.custom:
+        return []
+    # The problem is the role definition: one finding per role and pattern, not per assignment.
+    return [
+        Spec(
+            item=pattern,
+            detail=f"'{pattern}' in custom role {v.role_name}",
+            source=f"roleDefinition/{v.assignment.role_id}",
+            extra={"action": pattern},
+        )
+        for pattern in v.profile.wildcard_actions
+    ]
 
 
 @rule(
@@ -195,19 +228,17 @@ def wildcard_actions(inv: Inventory) -> Iterator[Match]:
     references=("https://learn.microsoft.com/azure/role-based-access-control/conditions-overview",),
 )
 def data_access(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        p = v.profile
-        if v.admin or not p or v.level not in DATA_BROAD_LEVELS or not v.unconditional:
-            continue
-        found = p.sensitive_data + tuple(a for a in p.wildcard_data_actions if a not in p.sensitive_data)
-        if found:
-            yield _match(
-                sa,
-                link,
-                v,
-                severity=Severity.HIGH if v.broad else None,
-                extra={"data_actions": list(found)},
-            )
+    return _grant_matches(inv, _data_access)
+
+
+def _data_access(v: Verdict) -> list[Spec]:
+    p = v.profile
+    if v.admin or not p or v.level not in DATA_BROAD_LEVELS or not v.unconditional:
+        return []
+    found = p.sensitive_data + tuple(a for a in p.wildcard_data_actions if a not in p.sensitive_data)
+    if not found:
+        return []
+    return [Spec(severity=Severity.HIGH if v.broad else None, extra={"data_actions": list(found)})]
 
 
 _CONDITION_CAPABLE = (
@@ -230,21 +261,18 @@ _CONDITION_CAPABLE = (
     references=("https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac",),
 )
 def missing_condition(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        p = v.profile
-        # Broader scopes are AZ-004's; a container or queue scope is already as narrow as it gets.
-        if v.admin or not p or v.level != "resource" or not v.unconditional:
-            continue
-        if "/containers/" in v.assignment.scope.lower() or "/queues/" in v.assignment.scope.lower():
-            continue
-        capable = [a for a in p.data_actions if a.lower().startswith(tuple(c.lower() for c in _CONDITION_CAPABLE))]
-        if capable:
-            yield _match(
-                sa,
-                link,
-                v,
-                extra={"data_actions": capable},
-            )
+    return _grant_matches(inv, _missing_condition)
+
+
+def _missing_condition(v: Verdict) -> list[Spec]:
+    p = v.profile
+    # Broader scopes are AZ-004's; a container or queue scope is already as narrow as it gets.
+    if v.admin or not p or v.level != "resource" or not v.unconditional:
+        return []
+    if "/containers/" in v.assignment.scope.lower() or "/queues/" in v.assignment.scope.lower():
+        return []
+    capable = [a for a in p.data_actions if a.lower().startswith(tuple(c.lower() for c in _CONDITION_CAPABLE))]
+    return [Spec(extra={"data_actions": capable})] if capable else []
 
 
 @rule(
@@ -261,9 +289,9 @@ def missing_condition(inv: Inventory) -> Iterator[Match]:
     references=REFS,
 )
 def broad_scope(inv: Inventory) -> Iterator[Match]:
-    for sa, link, v in granted(inv):
-        if v.broad and not v.admin and v.profile and not v.profile.read_only:
-            yield _match(sa, link, v)
+    return _grant_matches(
+        inv, lambda v: [Spec()] if v.broad and not v.admin and v.profile and not v.profile.read_only else []
+    )
 
 
 GRANT_RULES = (admin_access, privilege_escalation, wildcard_actions, data_access, missing_condition, broad_scope)

@@ -115,10 +115,12 @@ class AksCluster:
     source: str = ""
 
 
-def flat(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """REST objects nest under `properties`; merge them up so one lookup serves both shapes."""
+def flat(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """REST objects nest under `properties`; merge them up so one lookup serves both shapes.
+
+    An az CLI object is already flat: returned as is (read, never changed), not copied."""
     props = obj.get("properties")
-    return {**obj, **props} if isinstance(props, Mapping) else dict(obj)
+    return {**obj, **props} if isinstance(props, Mapping) else obj
 
 
 def items_of(doc: Any, where: str) -> list[Any]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _LEGACY = re.compile(r"^serviceAccount:(?P<pool>[^\[\]]+\.svc\.id\.goog)\[(?P<ns>[^/\]]+)/(?P<sa>[^\]]+)\]$")
 _WIF = re.compile(
     r"^(?P<kind>principal|principalSet)://iam\.googleapis\.com/projects/(?P<number>[^/]+)"
     r"/locations/global/workloadIdentityPools/(?P<pool>[^/]+)/(?P<rest>.+)$"
 )
+_SUBJECT = re.compile(r"subject/ns/([^/]+)/sa/([^/]+)")
 _CLUSTER_URL = re.compile(
     r"projects/(?P<project>[^/]+)/(?:locations|zones)/(?P<location>[^/]+)/clusters/(?P<name>[^/]+)"
 )
@@ -47,8 +49,12 @@ class KsaMember:
         return self.scope not in ("serviceaccount", "uid")
 
 
+@lru_cache(maxsize=1 << 17)
 def parse_member(member: str) -> KsaMember | None:
-    """The KSA meaning of an IAM member, or None when it names no Kubernetes ServiceAccount."""
+    """The KSA meaning of an IAM member, or None when it names no Kubernetes ServiceAccount.
+
+    Memoised (the result is frozen): reading, trust checks and rules ask about the same members
+    once per ServiceAccount."""
     m = _LEGACY.match(member)
     if m:
         return KsaMember(member, m["pool"], None, "serviceaccount", m["ns"], m["sa"])
@@ -58,7 +64,7 @@ def parse_member(member: str) -> KsaMember | None:
         return None
     pool, number, rest = m["pool"], m["number"], m["rest"]
     if m["kind"] == "principal":
-        sub = re.fullmatch(r"subject/ns/([^/]+)/sa/([^/]+)", rest)
+        sub = _SUBJECT.fullmatch(rest)
         return KsaMember(member, pool, number, "serviceaccount", sub[1], sub[2]) if sub else None
     if rest == "*":
         return KsaMember(member, pool, number, "pool")

@@ -23,10 +23,9 @@ from kubeiam.policy import Effect, Statement
 from kubeiam_gcp.catalogue import load_catalogue
 from kubeiam_gcp.files import ProjectFiles, load_project
 from kubeiam_gcp.gaps import coverage_gaps
-from kubeiam_gcp.links import SA_RESOURCE, Linker
-from kubeiam_gcp.members import cluster_key, parse_member
+from kubeiam_gcp.links import SA_RESOURCE, Linker, is_trust
+from kubeiam_gcp.members import cluster_key
 from kubeiam_gcp.view import (
-    WORKLOAD_IDENTITY_USER,
     Binding,
     GcpView,
     GkeCluster,
@@ -79,6 +78,8 @@ class State:
         self.sa_policy_known: set[str] = set()
         self.gke: dict[tuple[str, str, str], tuple[Mapping[str, Any], list | None, str, str]] = {}
         self.matched: dict[str, GkeCluster] = {}
+        self._by_member: dict[str, list[Binding]] | None = None
+        self._grants: dict[str, tuple[Grant, ...]] = {}
         for p in projects:
             self._read_accounts(p)
         # Bindings second: a resource-level binding may name a service account of another project.
@@ -160,19 +161,18 @@ class State:
         return load_catalogue().permissions_of(role)
 
     def by_member(self) -> dict[str, list[Binding]]:
-        cached = self.__dict__.get("_by_member")
-        if cached is None:
-            cached = {}
+        if self._by_member is None:
+            self._by_member = {}
             for b in self.bindings.values():
-                cached.setdefault(b.member, []).append(b)
-            self.__dict__["_by_member"] = cached
-        return cached
+                self._by_member.setdefault(b.member, []).append(b)
+        return self._by_member
 
     def grants_of(self, member: str) -> tuple[Grant, ...]:
-        cache = self.__dict__.setdefault("_grants", {})
-        if member not in cache:
-            cache[member] = tuple(self._grant(b) for b in self.by_member().get(member, ()) if not _is_trust(b))
-        return cache[member]
+        grants = self._grants.get(member)
+        if grants is None:
+            grants = tuple(self._grant(b) for b in self.by_member().get(member, ()) if not is_trust(b))
+            self._grants[member] = grants
+        return grants
 
     def _grant(self, b: Binding) -> Grant:
         perms = self.permissions(b.role)
@@ -273,12 +273,6 @@ class State:
 
 
 _SA_TYPE = "iam.googleapis.com/ServiceAccount"
-
-
-def _is_trust(b: Binding) -> bool:
-    """A workloadIdentityUser binding of a KSA member on one GSA is that GSA's trust, not a grant of
-    the member. Given to anything else (another GSA, a user) it is token minting on that GSA: a grant."""
-    return b.role == WORKLOAD_IDENTITY_USER and b.scope.startswith(SA_RESOURCE) and parse_member(b.member) is not None
 
 
 _STATEMENTS: dict[tuple[str, frozenset[str]], Statement] = {}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from kubeiam.findings import Category, Severity
-from kubeiam.model import Cloud, Grant, IdentityLink, Inventory, LinkStatus
+from kubeiam.model import Cloud, CloudIdentity, Grant, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam.rules.base import Match, rule
 from kubeiam_gcp.classify import RoleProfile, classify, describe
+from kubeiam_gcp.groups import cached, identity_groups
 from kubeiam_gcp.members import parse_member
 from kubeiam_gcp.rules_nodes import node_metadata_exposed
 from kubeiam_gcp.view import GcpView
@@ -29,12 +31,6 @@ def _view(inv: Inventory) -> GcpView:
     return inv.views.get("gcp") or GcpView()
 
 
-def _links(inv: Inventory, *statuses: LinkStatus) -> Iterator[IdentityLink]:
-    for link in inv.links:
-        if link.cloud is Cloud.GCP and link.status in statuses:
-            yield link
-
-
 def _match(link: IdentityLink, item: str, **kw: Any) -> Match:
     return Match(
         cluster=link.cluster,
@@ -47,47 +43,85 @@ def _match(link: IdentityLink, item: str, **kw: Any) -> Match:
     )
 
 
+def _group_match(link: IdentityLink, sas: tuple[ServiceAccount, ...], item: str, **kw: Any) -> Match:
+    return Match.for_sas(link.cluster, sas, cloud="gcp", principal=link.principal, item=item, **kw)
+
+
 def _profile(view: GcpView, grant: Grant) -> RoleProfile | None:
     perms = view.permissions.get(grant.role or "")
     return classify(grant.role or "", perms) if perms is not None else None
 
 
-def _scope(link: IdentityLink, grant: Grant) -> str:
+def _scope(principal: str, grant: Grant) -> str:
     """Where a grant applies, as `RoleProfile.escalation_on` understands it."""
     if grant.scope_level in _BROAD_LEVELS:
         return "broad"
     scope = grant.scope or ""
     if "/serviceAccounts/" in scope:
-        return "own-account" if scope.rsplit("/", 1)[-1] == link.principal else "other-account"
+        return "own-account" if scope.rsplit("/", 1)[-1] == principal else "other-account"
     return "resource"
 
 
-def _grants(inv: Inventory) -> Iterator[tuple[IdentityLink, Grant, RoleProfile]]:
-    view = _view(inv)
-    # Why unchecked links too (when the GSA is known): the trust could not be read, so nothing shows
-    # the access is not there; its roles are reported as for a resolved link (as Azure does).
-    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNCHECKED):
-        for grant in link.identity.grants if link.identity else ():
-            profile = _profile(view, grant)
-            if profile is not None:
-                yield link, grant, profile
+def _judged(inv: Inventory, identity: CloudIdentity | None) -> tuple[tuple[Grant, RoleProfile], ...]:
+    """(grant, profile) for each grant of `identity` whose role's permissions are known; once per
+    identity (keyed by the object, which the inventory keeps alive), whichever rule asks first."""
+    memo: dict[int, tuple[tuple[Grant, RoleProfile], ...]] = cached(inv, "judged", lambda _: {})
+    judged = memo.get(id(identity))
+    if judged is None:
+        view = _view(inv)
+        grants = identity.grants if identity else ()
+        judged = memo[id(identity)] = tuple((g, p) for g in grants if (p := _profile(view, g)) is not None)
+    return judged
 
 
-def _evidence(link: IdentityLink, grant: Grant, **extra: Any) -> dict[str, Any]:
-    return {"binding": dict(grant.document or {}), "mechanism": link.mechanism, "link": link.reason, **extra}
+def _admin(inv: Inventory, identity: CloudIdentity | None) -> bool:
+    return any(p.admin for _, p in _judged(inv, identity))
 
 
-def _grant_match(link: IdentityLink, grant: Grant, detail: str | None = None, **kw: Any) -> Match:
-    """One finding per (link, binding): item the role, source `ROLE@SCOPE [if CONDITION]` (never an index)."""
-    severity = kw.pop("severity", None)
-    return _match(
-        link,
-        grant.role or "",
-        source=grant.source,
-        severity=severity,
-        detail=detail or f"{grant.role} on {grant.scope}",
-        evidence=_evidence(link, grant, **kw),
-    )
+class _Verdict(NamedTuple):
+    """What a grant rule says about one binding: the finding's detail, raised severity, extra evidence."""
+
+    detail: str | None = None
+    severity: Severity | None = None
+    extra: Mapping[str, Any] = MappingProxyType({})
+
+
+Judge = Callable[[str, Grant, RoleProfile], _Verdict | None]
+"""(principal, grant, profile) -> a verdict when the grant breaks the rule, else None."""
+
+# Why unchecked links too (when the GSA is known): the trust could not be read, so nothing shows the
+# access is not there; its roles are reported as for a resolved link (as Azure does).
+_GRANTED = (LinkStatus.RESOLVED, LinkStatus.UNCHECKED)
+_ANY_IDENTITY = (LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED)
+
+
+def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
+    """One Match per (ServiceAccounts of one identity and link reason, binding) that `judge` flags:
+    item the role, source `ROLE@SCOPE [if CONDITION]` (never an index). Judged once per identity."""
+    for group in identity_groups(inv, _GRANTED):
+        flagged = _flagged(inv, group.link, judge)
+        for link, sas in group.by_reason if flagged else ():
+            for grant, binding, detail, verdict in flagged:
+                yield _group_match(
+                    link,
+                    sas,
+                    grant.role or "",
+                    source=grant.source,
+                    severity=verdict.severity,
+                    detail=detail,
+                    evidence={"binding": binding, "mechanism": link.mechanism, "link": link.reason, **verdict.extra},
+                )
+
+
+def _flagged(inv: Inventory, link: IdentityLink, judge: Judge) -> list[tuple[Grant, dict[str, Any], str, _Verdict]]:
+    """(grant, its binding as evidence, finding detail, verdict) for each grant of the identity `judge` flags."""
+    found = []
+    for grant, profile in _judged(inv, link.identity):
+        verdict = judge(link.principal, grant, profile)
+        if verdict is not None:
+            detail = verdict.detail or f"{grant.role} on {grant.scope}"
+            found.append((grant, dict(grant.document or {}), detail, verdict))
+    return found
 
 
 @rule(
@@ -103,9 +137,7 @@ def _grant_match(link: IdentityLink, grant: Grant, detail: str | None = None, **
     references=("https://cloud.google.com/iam/docs/understanding-roles#basic",),
 )
 def admin_roles(inv: Inventory) -> Iterator[Match]:
-    for link, grant, profile in _grants(inv):
-        if profile.admin:
-            yield _grant_match(link, grant)
+    return _grant_matches(inv, lambda _principal, _grant, profile: _Verdict() if profile.admin else None)
 
 
 @rule(
@@ -122,27 +154,28 @@ def admin_roles(inv: Inventory) -> Iterator[Match]:
     references=(_REF_PRIVESC, "https://cloud.google.com/iam/docs/service-account-permissions"),
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Match]:
-    for link, grant, profile in _grants(inv):
-        if profile.admin:
-            continue  # GCP-001 reports it: one ticket for the basic role
-        where = _scope(link, grant)
-        found = profile.escalation_on(where)
-        if found:
-            reach = {
-                "broad": f"every resource and service account in {grant.scope}",
-                "other-account": f"service account {(grant.scope or '').rsplit('/', 1)[-1]}",
-            }.get(where, grant.scope)
-            # Why critical: setting the project's (folder's, organisation's) own IAM policy without a
-            # condition is Owner in one step, like Azure's roleAssignments/write at subscription scope.
-            owner_in_one_step = where == "broad" and not grant.condition and any(p in _POLICY_OF_SCOPE for p in found)
-            yield _grant_match(
-                link,
-                grant,
-                f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
-                severity=Severity.CRITICAL if owner_in_one_step else None,
-                reach=reach,
-                permissions={p: describe(p) for p in found},
-            )
+    return _grant_matches(inv, _escalation)
+
+
+def _escalation(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+    if profile.admin:
+        return None  # GCP-001 reports it: one ticket for the basic role
+    where = _scope(principal, grant)
+    found = profile.escalation_on(where)
+    if not found:
+        return None
+    reach = {
+        "broad": f"every resource and service account in {grant.scope}",
+        "other-account": f"service account {(grant.scope or '').rsplit('/', 1)[-1]}",
+    }.get(where, grant.scope)
+    # Why critical: setting the project's (folder's, organisation's) own IAM policy without a
+    # condition is Owner in one step, like Azure's roleAssignments/write at subscription scope.
+    owner_in_one_step = where == "broad" and not grant.condition and any(p in _POLICY_OF_SCOPE for p in found)
+    return _Verdict(
+        f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
+        Severity.CRITICAL if owner_in_one_step else None,
+        {"reach": reach, "permissions": {p: describe(p) for p in found}},
+    )
 
 
 @rule(
@@ -159,18 +192,19 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
     references=("https://cloud.google.com/secret-manager/docs/access-control",),
 )
 def data_access(inv: Inventory) -> Iterator[Match]:
-    for link, grant, profile in _grants(inv):
-        if profile.admin or not profile.data or grant.scope_level not in _BROAD_LEVELS or grant.condition:
-            continue
-        yield _grant_match(
-            link,
-            grant,
-            f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
-            # Severity rises with reach: every project of a folder or organisation, like Azure's
-            # subscription-wide data roles (AZ-004 high).
-            severity=Severity.HIGH if grant.scope_level in ("folder", "organization") else None,
-            permissions={p: describe(p) for p in profile.data},
-        )
+    return _grant_matches(inv, _data_access)
+
+
+def _data_access(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+    if profile.admin or not profile.data or grant.scope_level not in _BROAD_LEVELS or grant.condition:
+        return None
+    return _Verdict(
+        f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
+        # Severity rises with reach: every project of a folder or organisation, like Azure's
+        # subscription-wide data roles (AZ-004 high).
+        Severity.HIGH if grant.scope_level in ("folder", "organization") else None,
+        {"permissions": {p: describe(p) for p in profile.data}},
+    )
 
 
 @rule(
@@ -185,10 +219,12 @@ def data_access(inv: Inventory) -> Iterator[Match]:
     cloud="gcp",
 )
 def broad_scope(inv: Inventory) -> Iterator[Match]:
-    for link, grant, profile in _grants(inv):
-        # Why not read-only roles: an auditor or inventory role must read the whole organisation.
-        if grant.scope_level in ("folder", "organization") and not profile.read_only:
-            yield _grant_match(link, grant)
+    return _grant_matches(inv, _broad_scope)
+
+
+def _broad_scope(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+    # Why not read-only roles: an auditor or inventory role must read the whole organisation.
+    return _Verdict() if grant.scope_level in ("folder", "organization") and not profile.read_only else None
 
 
 @rule(
@@ -204,19 +240,15 @@ def broad_scope(inv: Inventory) -> Iterator[Match]:
     references=("https://cloud.google.com/iam/docs/conditions-overview",),
 )
 def missing_condition(inv: Inventory) -> Iterator[Match]:
-    for link, grant, profile in _grants(inv):
-        if grant.condition or profile.admin:
-            continue
-        broad = grant.scope_level in _BROAD_LEVELS
-        escalates = bool(profile.escalation_on(_scope(link, grant)))
-        if escalates or (broad and profile.data):
-            yield _grant_match(link, grant)
+    return _grant_matches(inv, _missing_condition)
 
 
-def _admin(view: GcpView, link: IdentityLink) -> bool:
-    return any(
-        (p := _profile(view, g)) is not None and p.admin for g in (link.identity.grants if link.identity else ())
-    )
+def _missing_condition(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+    if grant.condition or profile.admin:
+        return None
+    broad = grant.scope_level in _BROAD_LEVELS
+    escalates = bool(profile.escalation_on(_scope(principal, grant)))
+    return _Verdict() if escalates or (broad and profile.data) else None
 
 
 @rule(
@@ -234,44 +266,54 @@ def _admin(view: GcpView, link: IdentityLink) -> bool:
 )
 def trust_unscoped(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED):
-        severity = Severity.CRITICAL if _admin(view, link) else None
-        if link.mechanism == "gke-direct":
-            m = parse_member(link.principal)
-            if m is not None and m.is_set:
-                yield _match(
-                    link,
-                    link.principal,
-                    source=link.principal,
-                    severity=severity,
-                    detail=f"roles granted to the {m.scope}-wide member {link.principal}",
-                    evidence={"member": link.principal, "grants": [g.source for g in link.identity.grants]},
-                )
-            continue
-        trust = view.trusted_by.get(link.principal, ())
-        sets = sorted({b.member for b in trust if (m := parse_member(b.member)) and m.is_set})
-        for member in sets:
-            yield _match(
-                link,
-                member,
-                source=f"{link.principal} trust",
-                severity=severity,
-                detail=f"{link.principal} trusts {member}",
-                evidence={"trusted_member": member, "bindings": [b.document() for b in trust if b.member == member]},
-            )
-        # One KSA may be named twice (legacy serviceAccount: and principal:// forms): count KSAs.
-        single = sorted(
-            {f"{m.pool}[{m.namespace}/{m.name}]" for b in trust if (m := parse_member(b.member)) and not m.is_set}
+    for group in identity_groups(inv, (LinkStatus.RESOLVED,)):
+        for spec in _unscoped_trust(inv, view, group.link):
+            yield _group_match(group.link, group.service_accounts, **spec)
+
+
+def _unscoped_trust(inv: Inventory, view: GcpView, link: IdentityLink) -> list[dict[str, Any]]:
+    """The GCP-006 matches of one identity (as Match keywords): the same for each of its ServiceAccounts."""
+    severity = Severity.CRITICAL if _admin(inv, link.identity) else None
+    if link.mechanism == "gke-direct":
+        m = parse_member(link.principal)
+        if m is None or not m.is_set:
+            return []
+        return [
+            {
+                "item": link.principal,
+                "source": link.principal,
+                "severity": severity,
+                "detail": f"roles granted to the {m.scope}-wide member {link.principal}",
+                "evidence": {"member": link.principal, "grants": [g.source for g in link.identity.grants]},
+            }
+        ]
+    trust = view.trusted_by.get(link.principal, ())
+    sets = sorted({b.member for b in trust if (m := parse_member(b.member)) and m.is_set})
+    found = [
+        {
+            "item": member,
+            "source": f"{link.principal} trust",
+            "severity": severity,
+            "detail": f"{link.principal} trusts {member}",
+            "evidence": {"trusted_member": member, "bindings": [b.document() for b in trust if b.member == member]},
+        }
+        for member in sets
+    ]
+    # One KSA may be named twice (legacy serviceAccount: and principal:// forms): count KSAs.
+    single = sorted(
+        {f"{m.pool}[{m.namespace}/{m.name}]" for b in trust if (m := parse_member(b.member)) and not m.is_set}
+    )
+    if len(single) > 1:
+        found.append(
+            {
+                "item": "shared",
+                "source": f"{link.principal} trust",
+                "severity": severity,
+                "detail": f"{link.principal} is trusted by {len(single)} ServiceAccounts",
+                "evidence": {"trusted_members": single},
+            }
         )
-        if len(single) > 1:
-            yield _match(
-                link,
-                "shared",
-                source=f"{link.principal} trust",
-                severity=severity,
-                detail=f"{link.principal} is trusted by {len(single)} ServiceAccounts",
-                evidence={"trusted_members": single},
-            )
+    return found
 
 
 @rule(
@@ -289,7 +331,9 @@ def trust_unscoped(inv: Inventory) -> Iterator[Match]:
 )
 def binding_broken(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.UNTRUSTED, LinkStatus.MISSING):
+    for _sa, link in inv.links_in(Cloud.GCP):
+        if link.status not in (LinkStatus.UNTRUSTED, LinkStatus.MISSING):
+            continue
         gke = view.clusters.get(link.cluster)
         pool = gke.workload_pool if gke and gke.workload_pool else "PROJECT.svc.id.goog"
         fix = None
@@ -323,15 +367,17 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
 )
 def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED):
-        gsa = view.service_accounts.get(link.principal)
+    for group in identity_groups(inv, _ANY_IDENTITY):
+        principal = group.link.principal
+        gsa = view.service_accounts.get(principal)
         keys = [k for k in (gsa.keys or ()) if k.key_type == "USER_MANAGED" and not k.disabled] if gsa else []
         if keys:
-            yield _match(
-                link,
+            yield _group_match(
+                group.link,
+                group.service_accounts,
                 "user-managed-keys",
-                source=link.principal,
-                detail=f"{len(keys)} key(s) on {link.principal}",
+                source=principal,
+                detail=f"{len(keys)} key(s) on {principal}",
                 evidence={
                     "keys": [{"id": k.key_id, "created": k.valid_after, "expires": k.valid_before} for k in keys]
                 },
@@ -349,13 +395,20 @@ def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     cloud="gcp",
 )
 def default_compute_account(inv: Inventory) -> Iterator[Match]:
-    view = _view(inv)
-    for link in _links(inv, LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED):
+    for group in identity_groups(inv, _ANY_IDENTITY):
+        link = group.link
         if link.mechanism == "gke-workload-identity" and link.principal.endswith(
             "-compute@developer.gserviceaccount.com"
         ):
-            severity = Severity.CRITICAL if _admin(view, link) else None
-            yield _match(link, link.principal, source=link.principal, severity=severity, detail=link.principal)
+            severity = Severity.CRITICAL if _admin(inv, link.identity) else None
+            yield _group_match(
+                link,
+                group.service_accounts,
+                link.principal,
+                source=link.principal,
+                severity=severity,
+                detail=link.principal,
+            )
 
 
 GCP_RULES = (

@@ -157,3 +157,22 @@ def test_kubelet_exposure_is_one_finding_per_agent_pool_stable_across_node_names
     second = audit(Evidence(scenario(("aks-apps-2-vmss000005",)).write(tmp_path / "b")), providers=providers)
     (two,) = [f for f in second.findings if f.rule_id == "AZ-011"]
     assert two.fingerprint == one.fingerprint
+
+
+def test_shared_identity_is_one_match_for_all_its_service_accounts(inventory_of, audit_of):
+    from kubeiam_azure import RULES
+
+    s = Scenario().identity("id-app", CLIENT, PRINCIPAL).managed_cluster(kubelet=KUBELET)
+    for i in range(6):
+        s.sa("orders", f"app{i}", CLIENT).fic("id-app", f"system:serviceaccount:orders:app{i}")
+    s.assign(PRINCIPAL, "Owner", s.scope("subscription"))
+    inv = inventory_of(s)
+    rules = {r.id: r for r in RULES}
+    (shared,) = rules["AZ-007"].check(inv)
+    assert shared.severity is Severity.CRITICAL and len(shared.subjects) == 6
+    # Grant findings quote which federated credential admitted each ServiceAccount: one Match each.
+    admin = list(rules["AZ-001"].check(inv))
+    assert [len(m.subjects) for m in admin] == [1] * 6
+    assert len({m.evidence["binding"] for m in admin}) == 6
+    report = audit_of(s)
+    assert len({f.fingerprint for f in report.findings if f.rule_id in ("AZ-001", "AZ-007")}) == 12

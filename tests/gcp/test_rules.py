@@ -220,3 +220,38 @@ def test_roles_of_a_gsa_whose_trust_is_unchecked_are_still_reported(tmp_path: Pa
     # Unchecked, so in coverage; and not silently clean: the GSA's Editor role is still a finding.
     assert [(u["service_account"], u["principal"]) for u in report.coverage["unchecked"]] == [("api", API)]
     assert sorted(f.rule_id for f in _gcp(report) if f.service_account == "api") == ["GCP-001", "GCP-008"]
+
+
+def test_one_match_per_identity_and_link_reason_fanned_out_per_service_account(tmp_path: Path) -> None:
+    from gcp_builder import principal_set
+    from kubeiam_gcp.rules import GCP_RULES
+
+    from kubeiam.model import Cloud
+    from kubeiam.pipeline import read_inventory
+    from kubeiam.providers import load_providers
+
+    ksas = [(f"ns{i % 3}", f"sa{i}", API) for i in range(12)]
+    wide = principal_set("namespace/ns0")
+    trust = binding("roles/iam.workloadIdentityUser", *[ksa_member(ns, n) for ns, n, _ in ksas], wide)
+    case = Case(
+        ksas=ksas,
+        project_policy=[binding("roles/editor", f"serviceAccount:{API}")],
+        sa_policies={API: policy(trust)},
+    )
+    root = case.write(tmp_path)
+    inv = read_inventory(Evidence(root), load_providers())
+    # The first trust binding in (member, role, scope) order names the link: principalSet:// sorts
+    # before serviceAccount:, so the ns0 ServiceAccounts share one reason, the others have their own.
+    reasons = {lk.service_account: lk.reason for lk in inv.links if lk.cloud is Cloud.GCP}
+    assert reasons["sa0"].endswith(f"for {wide}") and reasons["sa3"] == reasons["sa0"]
+    assert reasons["sa1"].endswith(f"for {ksa_member('ns1', 'sa1')}")
+    rules = {r.id: r for r in GCP_RULES}
+    # Trust findings do not quote the reason: one Match per identity for all twelve.
+    trust_matches = list(rules["GCP-006"].check(inv))
+    assert sorted(m.item for m in trust_matches) == sorted([wide, "shared"])
+    assert all(len(m.subjects) == 12 for m in trust_matches)
+    # Grant findings quote it: one Match per reason (4 ns0 ServiceAccounts together, 8 alone).
+    admin = list(rules["GCP-001"].check(inv))
+    assert sorted(len(m.subjects) for m in admin) == [1] * 8 + [4]
+    findings = [f for f in audit(Evidence(root)).findings if f.rule_id in ("GCP-001", "GCP-006")]
+    assert len(findings) == len({f.fingerprint for f in findings}) == 12 * 3
