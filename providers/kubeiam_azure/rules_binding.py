@@ -8,7 +8,7 @@ from kubeiam.annotations import AZURE_CLIENT_ID, AZURE_USE_LABEL
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Cloud, Inventory, LinkStatus, Node, Workload
 from kubeiam.rules.base import Match, rule
-from kubeiam_azure.groups import identity_groups
+from kubeiam.rules.groups import identity_groups
 from kubeiam_azure.profile import scope_label
 from kubeiam_azure.rules_grants import view_of
 from kubeiam_azure.shapes import AUDIENCE, AksCluster
@@ -38,7 +38,7 @@ def shared_identity(inv: Inventory) -> Iterator[Match]:
     if view is None:
         return
     # Per identity, not per ServiceAccount: one Match for all the ServiceAccounts that take it.
-    for group in identity_groups(inv, (LinkStatus.RESOLVED,)):
+    for group in identity_groups(inv, Cloud.AZURE, (LinkStatus.RESOLVED,)):
         link = group.link
         subjects, wild = _federation(view, link.principal)
         if len(subjects) < 2 and not wild:

@@ -11,9 +11,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from kubeiam.findings import Category, Severity
-from kubeiam.model import CloudIdentity, Inventory, LinkStatus
+from kubeiam.model import Cloud, CloudIdentity, Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
-from kubeiam_azure.groups import cached, identity_groups
+from kubeiam.rules.groups import cached, identity_groups
 from kubeiam_azure.profile import DATA_BROAD_LEVELS, ROLE_ASSIGNMENTS_WRITE, Verdict, scope_label
 from kubeiam_azure.view import AzureView
 
@@ -66,7 +66,7 @@ _GRANTED = (LinkStatus.RESOLVED, LinkStatus.UNCHECKED, LinkStatus.MISSING)
 def judged(inv: Inventory, identity: CloudIdentity) -> tuple[Judged, ...]:
     """The identity's assignments whose role is known, judged once per identity (keyed by the object,
     which the inventory keeps alive) whichever rule asks first."""
-    memo: dict[int, tuple[Judged, ...]] = cached(inv, "judged", lambda _: {})
+    memo: dict[int, tuple[Judged, ...]] = cached(inv, "azure_judged", lambda _: {})
     found = memo.get(id(identity))
     if found is None:
         view = view_of(inv)
@@ -98,7 +98,7 @@ def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
     """One Match per (ServiceAccounts of one identity and link reason, spec `judge` gives for one of
     its assignments): item the role definition, source the assignment id unless the spec says otherwise.
     Judged once per identity, not per ServiceAccount."""
-    for group in identity_groups(inv, _GRANTED):
+    for group in identity_groups(inv, Cloud.AZURE, _GRANTED):
         if group.link.identity is None:
             continue
         found = [(j, spec) for j in judged(inv, group.link.identity) for spec in judge(j.verdict)]

@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Cloud, CloudIdentity, Grant, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam.rules.base import Match, rule
+from kubeiam.rules.groups import cached, identity_groups
 from kubeiam_gcp.classify import RoleProfile, classify, describe
-from kubeiam_gcp.groups import cached, identity_groups
 from kubeiam_gcp.members import parse_member
 from kubeiam_gcp.rules_nodes import node_metadata_exposed
 from kubeiam_gcp.view import GcpView
@@ -65,7 +65,7 @@ def _scope(principal: str, grant: Grant) -> str:
 def _judged(inv: Inventory, identity: CloudIdentity | None) -> tuple[tuple[Grant, RoleProfile], ...]:
     """(grant, profile) for each grant of `identity` whose role's permissions are known; once per
     identity (keyed by the object, which the inventory keeps alive), whichever rule asks first."""
-    memo: dict[int, tuple[tuple[Grant, RoleProfile], ...]] = cached(inv, "judged", lambda _: {})
+    memo: dict[int, tuple[tuple[Grant, RoleProfile], ...]] = cached(inv, "gcp_judged", lambda _: {})
     judged = memo.get(id(identity))
     if judged is None:
         view = _view(inv)
@@ -98,7 +98,7 @@ _ANY_IDENTITY = (LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED
 def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
     """One Match per (ServiceAccounts of one identity and link reason, binding) that `judge` flags:
     item the role, source `ROLE@SCOPE [if CONDITION]` (never an index). Judged once per identity."""
-    for group in identity_groups(inv, _GRANTED):
+    for group in identity_groups(inv, Cloud.GCP, _GRANTED):
         flagged = _flagged(inv, group.link, judge)
         for link, sas in group.by_reason if flagged else ():
             for grant, binding, detail, verdict in flagged:
@@ -266,7 +266,7 @@ def _missing_condition(principal: str, grant: Grant, profile: RoleProfile) -> _V
 )
 def trust_unscoped(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for group in identity_groups(inv, (LinkStatus.RESOLVED,)):
+    for group in identity_groups(inv, Cloud.GCP, (LinkStatus.RESOLVED,)):
         for spec in _unscoped_trust(inv, view, group.link):
             yield _group_match(group.link, group.service_accounts, **spec)
 
@@ -367,7 +367,7 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
 )
 def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     view = _view(inv)
-    for group in identity_groups(inv, _ANY_IDENTITY):
+    for group in identity_groups(inv, Cloud.GCP, _ANY_IDENTITY):
         principal = group.link.principal
         gsa = view.service_accounts.get(principal)
         keys = [k for k in (gsa.keys or ()) if k.key_type == "USER_MANAGED" and not k.disabled] if gsa else []
@@ -395,7 +395,7 @@ def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     cloud="gcp",
 )
 def default_compute_account(inv: Inventory) -> Iterator[Match]:
-    for group in identity_groups(inv, _ANY_IDENTITY):
+    for group in identity_groups(inv, Cloud.GCP, _ANY_IDENTITY):
         link = group.link
         if link.mechanism == "gke-workload-identity" and link.principal.endswith(
             "-compute@developer.gserviceaccount.com"

@@ -1,7 +1,8 @@
-"""The GCP links grouped by identity: one Match stands for every ServiceAccount that takes it.
+"""A cloud's links grouped by identity: one Match stands for every ServiceAccount that takes it.
 
-What a rule says about a Google identity (a GSA, a `principal://` member) is the same for each
-ServiceAccount that takes it, except where a finding quotes the link's own reason. Rules walk these
+What a rule says about an identity (a Google service account or `principal://` member, an Azure
+managed identity) is the same for each ServiceAccount that takes it, except where a finding quotes
+the link's own reason (which trust binding or federated credential admitted it). Rules walk these
 groups, not the links, and judge each identity once; the engine makes one finding per ServiceAccount.
 """
 
@@ -18,7 +19,7 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class IdentityGroup:
-    """The GCP links of one identity in one cluster (same mechanism, principal and identity object)."""
+    """One cloud's links to one identity in one cluster (same mechanism, principal and identity object)."""
 
     by_reason: tuple[tuple[IdentityLink, tuple[ServiceAccount, ...]], ...]
     """The ServiceAccounts by the link's reason (rules that quote it): (first link, ServiceAccounts)."""
@@ -41,21 +42,21 @@ _Open = tuple[IdentityLink, list[ServiceAccount]]
 """A part while the links are walked."""
 
 
-def identity_groups(inv: Inventory, statuses: tuple[LinkStatus, ...]) -> list[IdentityGroup]:
-    """The GCP links of `statuses` by identity; built once per inventory and `statuses`."""
-    cache: dict[tuple[LinkStatus, ...], list[IdentityGroup]] = cached(inv, "groups", lambda _: {})
+def identity_groups(inv: Inventory, cloud: Cloud, statuses: tuple[LinkStatus, ...]) -> list[IdentityGroup]:
+    """`cloud`'s links of `statuses` by identity; built once per inventory, cloud and `statuses`."""
+    cache: dict[tuple[LinkStatus, ...], list[IdentityGroup]] = cached(inv, f"{cloud}_groups", lambda _: {})
     if statuses not in cache:
-        by_identity: list[_Parts] = cached(inv, "links_by_identity", _links_by_identity)
+        by_identity = cached(inv, f"{cloud}_links_by_identity", lambda i: _links_by_identity(i, cloud))
         cache[statuses] = [group for parts in by_identity if (group := _group(parts, statuses))]
     return cache[statuses]
 
 
-def _links_by_identity(inv: Inventory) -> list[_Parts]:
-    """Every GCP link, in one pass: by identity (cluster, mechanism, principal, identity object: the
-    reader shares one per principal), then by status and reason. Rules ask for different statuses; the
+def _links_by_identity(inv: Inventory, cloud: Cloud) -> list[_Parts]:
+    """Every link of `cloud`, in one pass: by identity (cluster, mechanism, principal, identity object:
+    readers share one per principal), then by status and reason. Rules ask for different statuses; the
     links are walked once for all of them."""
     grouped: dict[tuple[str, str, str, int], dict[tuple[LinkStatus, str], _Open]] = {}
-    for sa, link in inv.links_in(Cloud.GCP):
+    for sa, link in inv.links_in(cloud):
         parts = grouped.setdefault((link.cluster, link.mechanism, link.principal, id(link.identity)), {})
         parts.setdefault((link.status, link.reason), (link, []))[1].append(sa)
     return [{k: (link, tuple(sas)) for k, (link, sas) in parts.items()} for parts in grouped.values()]
@@ -72,8 +73,9 @@ def _group(parts: _Parts, statuses: tuple[LinkStatus, ...]) -> IdentityGroup | N
 
 
 def cached(inv: Inventory, name: str, build: Callable[[Inventory], _T]) -> _T:
-    """`build(inv)` once per inventory, kept on it (a narrowed inventory is a new object: its own)."""
-    slot = f"_gcp_{name}"
+    """`build(inv)` once per inventory, kept on it (a narrowed inventory is a new object: its own).
+    `name` is the caller's: prefix it with the cloud."""
+    slot = f"_{name}"
     value = inv.__dict__.get(slot)
     if value is None:
         value = build(inv)
