@@ -51,6 +51,13 @@ def provider_host(principal: str) -> tuple[str, str] | None:
 _PINNING = {"StringEquals", "StringEqualsIgnoreCase", "StringLike"}
 
 
+def _pins(c: Condition) -> bool:
+    """The test admits named subjects only: an equality, or a StringLike without `*` or `?`."""
+    if c.base_operator not in _PINNING:
+        return False
+    return c.base_operator != "StringLike" or not any("*" in v or "?" in v for v in c.values)
+
+
 @dataclass(frozen=True, slots=True)
 class WebIdentityGrant:
     """One trust statement that lets tokens of one OIDC provider assume the role."""
@@ -71,17 +78,17 @@ class WebIdentityGrant:
         return tuple(c for c in self.statement.conditions if c.key_lower == k)
 
     def problem(self) -> str | None:
-        """Why more than named ServiceAccounts can use this statement, or None."""
-        for c in self.subs:
-            if c.base_operator.endswith("Like") and any("*" in v or "?" in v for v in c.values):
-                return "wildcard-sub"
-            if c.base_operator.startswith("StringNot"):
-                return "wildcard-sub"
-        # Only an equality (or a glob-free StringLike) names ServiceAccounts: `Null sub false` or a
-        # `sub` test under an operator we do not model pins nothing, however it looks.
-        if not any(c.base_operator in _PINNING for c in self.subs):
-            return "aud-without-sub" if self.auds else "no-condition"
-        return None
+        """Why more than named ServiceAccounts can use this statement, or None.
+
+        A statement's conditions must all hold, so one `sub` test naming ServiceAccounts (an equality,
+        or a glob-free StringLike) pins the statement to them, whatever wildcard or negated test sits
+        beside it. `Null sub false` or a `sub` test under an operator we do not model pins nothing,
+        however it looks."""
+        if any(_pins(c) for c in self.subs):
+            return None
+        if any(c.base_operator.endswith("Like") or c.base_operator.startswith("StringNot") for c in self.subs):
+            return "wildcard-sub"
+        return "aud-without-sub" if self.auds else "no-condition"
 
     def named_subjects(self) -> tuple[str, ...]:
         return tuple(

@@ -140,6 +140,20 @@ def _(root):
     )
 
 
+@case("AWS-003", "pass-exact-sub-beside-wildcard")
+def _(root):
+    # The conditions of a statement must all hold: the exact `sub` admits apps/app alone.
+    one_role(
+        root,
+        trust_with(
+            {
+                "StringEquals": {f"{HOST}:sub": "system:serviceaccount:apps:app", f"{HOST}:aud": "sts.amazonaws.com"},
+                "StringLike": {f"{HOST}:sub": "system:serviceaccount:apps:*"},
+            }
+        ),
+    )
+
+
 @case("AWS-003", "pass-stringequals-star-is-literal")
 def _(root):
     # StringEquals does not glob: `*:*` matches no real subject (that is a broken binding, AWS-004).
