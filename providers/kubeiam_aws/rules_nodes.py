@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kubeiam.findings import Category, Severity
-from kubeiam.model import Inventory, LinkStatus, Workload
+from kubeiam.model import Inventory, LinkStatus, Node, Workload
 from kubeiam.rules.base import Match, rule
 from kubeiam_aws.common import analysis, aws_view
-from kubeiam_aws.view import AwsNode
+from kubeiam_aws.view import AwsNode, AwsView
 
 _IMDS_DOC = "https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html"
 _STRONG = ("admin", "escalation", "broad")
@@ -176,9 +176,14 @@ def imds_hop_limit(inv: Inventory) -> Iterator[Match]:
     references=(_IMDS_DOC, "https://karpenter.sh/docs/concepts/nodeclasses/#specmetadataoptions"),
 )
 def exposed_templates(inv: Inventory) -> Iterator[Match]:
+    view = aws_view(inv)
     clusters = {c.name for c in inv.clusters}
-    for t in aws_view(inv).templates:
+    # Narrowed (`check`, `--namespace`): only the templates behind the nodes the scope's pods run on.
+    behind = None if inv.scope is None else _templates_behind(view, inv.nodes)
+    for t in view.templates:
         if t.cluster not in clusters or not (t.imds.v1_allowed or t.imds.hop_exposed):
+            continue
+        if behind is not None and (t.cluster, t.subject) not in behind:
             continue
         item = "HttpTokens=optional" if t.imds.v1_allowed else f"HopLimit={t.imds.hop_limit}"
         yield Match(
@@ -199,6 +204,18 @@ def exposed_templates(inv: Inventory) -> Iterator[Match]:
                 "node_role": t.role_arn,
             },
         )
+
+
+def _templates_behind(view: AwsView, nodes: Iterable[Node]) -> set[tuple[str, str]]:
+    """(cluster, template subject) of the node group or EC2NodeClass each node was started by."""
+    out = set()
+    for n in nodes:
+        found = view.node(n.cluster, n.name)
+        if found is not None and found.nodegroup:
+            out.add((n.cluster, f"nodegroup/{found.nodegroup}"))
+        if found is not None and found.nodeclass:
+            out.add((n.cluster, f"ec2nodeclass/{found.nodeclass}"))
+    return out
 
 
 @rule(

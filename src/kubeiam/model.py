@@ -226,6 +226,10 @@ class Inventory:
     """Evidence files read."""
     views: Mapping[str, Any] = field(default_factory=dict)
     """Per-provider typed views for that provider's own rules (e.g. AWS node IMDS settings)."""
+    scope: str | None = None
+    """`NAMESPACE` or `NAMESPACE/NAME` once narrowed (`--namespace`, `check`): rules about what starts
+    nodes (launch templates, node classes) then report only those behind the nodes the scope's pods
+    run on, as the node rules do; a whole audit reports them all, nodes or not."""
 
     def cluster(self, name: str) -> Cluster | None:
         index = self.__dict__.get("_clusters_by_name")

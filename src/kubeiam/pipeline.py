@@ -63,6 +63,7 @@ def narrow(inventory: Inventory, namespace: str | None, name: str | None = None)
         nodes=tuple(n for n in inventory.nodes if (n.cluster, n.name) in used_nodes),
         links=tuple(link for link in inventory.links if keep(link)),
         errors=tuple(e for e in inventory.errors if e.subject is None or _subject_in(e.subject, namespace, name)),
+        scope=namespace if name is None else f"{namespace}/{name}",
     )
 
 

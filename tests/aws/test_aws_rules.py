@@ -73,6 +73,21 @@ def test_demo_shows_the_aws_findings(demo_report):
     assert [f.rule_id for f in _eks(r, ns="payments", sa="api")] == []
 
 
+@pytest.mark.parametrize(
+    ("namespace", "name", "templates"),
+    [
+        ("payments", "api", {"nodegroup/general", "ec2nodeclass/default"}),  # pods on N1 (group) and N2 (class)
+        ("payments", "legacy-worker", {"ec2nodeclass/default"}),  # its one pod runs on N2
+        ("payments", None, {"nodegroup/general", "ec2nodeclass/default"}),
+        ("tools", "ci-runner", {"nodegroup/general"}),  # its pod runs on N1
+        ("default", "default", set()),  # no pods: nothing it runs on, no template to report
+    ],
+)
+def test_a_narrowed_audit_reports_only_the_templates_behind_its_nodes(namespace, name, templates):
+    narrowed = audit(Evidence(demo_dir()), namespace=namespace, service_account=name, providers=load_providers())
+    assert {f.node for f in _eks(narrowed, "AWS-022")} == templates
+
+
 def test_kubeiams_own_read_only_policy_is_low_at_most(tmp_path):
     policy = json.loads(files("kubeiam_aws").joinpath("data/kubeiam-readonly-policy.json").read_text())
     iam(tmp_path, [role("kubeiam", irsa_trust("kubeiam", "kubeiam"), inline={"kubeiam": policy})])

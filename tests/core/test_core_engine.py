@@ -163,6 +163,7 @@ def test_narrow_to_one_service_account():
     assert inv.links == (_link(API),)
     assert inv.namespaces == (Namespace("prod", "payments"),)
     assert {e.subject for e in inv.errors} == {"prod/payments/api", "prod", None}
+    assert inv.scope == "payments/api" and BIG.scope is None
 
 
 def test_narrow_to_a_namespace():
@@ -170,6 +171,7 @@ def test_narrow_to_a_namespace():
     assert inv.service_accounts == (API, WORKER)
     assert {n.name for n in inv.nodes} == {"n1", "n2", "n3"}
     assert {lk.service_account for lk in inv.links} == {"api", "worker"}
+    assert inv.scope == "payments"
 
 
 def test_no_narrowing_without_a_namespace():
