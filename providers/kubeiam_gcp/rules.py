@@ -370,7 +370,7 @@ def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     for group in identity_groups(inv, Cloud.GCP, _ANY_IDENTITY):
         principal = group.link.principal
         gsa = view.service_accounts.get(principal)
-        keys = [k for k in (gsa.keys or ()) if k.key_type == "USER_MANAGED" and not k.disabled] if gsa else []
+        keys = [k for k in gsa.keys or () if k.key_type == "USER_MANAGED" and k.usable_at(inv.as_of)] if gsa else []
         if keys:
             yield _group_match(
                 group.link,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kubeiam.model import Grant, Node
@@ -55,6 +56,18 @@ class ServiceAccountKey:
     @property
     def key_id(self) -> str:
         return self.name.rsplit("/", 1)[-1]
+
+    def usable_at(self, now: datetime | None) -> bool:
+        """Not disabled and not past its `validBeforeTime` (an expired key signs nothing Google accepts).
+        Without a time to judge by, or with a time that cannot be read, the key counts: never clean by guess."""
+        if self.disabled:
+            return False
+        if now is None or not self.valid_before:
+            return True
+        try:
+            return datetime.fromisoformat(self.valid_before) > now
+        except ValueError:
+            return True
 
 
 @dataclass(frozen=True, slots=True)

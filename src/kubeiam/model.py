@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -226,6 +227,9 @@ class Inventory:
     """Evidence files read."""
     views: Mapping[str, Any] = field(default_factory=dict)
     """Per-provider typed views for that provider's own rules (e.g. AWS node IMDS settings)."""
+    as_of: datetime | None = None
+    """The audit's time, passed in by the pipeline (rules read no clock): what has expired by then,
+    such as a key past its `validBeforeTime`, is no longer a credential."""
     scope: str | None = None
     """`NAMESPACE` or `NAMESPACE/NAME` once narrowed (`--namespace`, `check`): rules about what starts
     nodes (launch templates, node classes) then report only those behind the nodes the scope's pods

@@ -140,8 +140,9 @@ def audit_with_inventory(
     """The one audit path: read, narrow, analyse, report. Returns the narrowed inventory too, for the
     stages after it (owners, annotation suppressions) that need the Kubernetes objects."""
     providers = providers if providers is not None else load_providers()
+    now = now or datetime.now(UTC)  # the one clock of an audit: the report's time, and what rules judge expiry by
     with gc_paused():
-        inventory = narrow(read_inventory(evidence, providers), namespace, service_account)
+        inventory = narrow(read_inventory(evidence, providers).with_(as_of=now), namespace, service_account)
         # A CI gate on a misspelt name must not pass as "no findings".
         if service_account is not None and not inventory.service_accounts:
             raise InputError(f"check: no ServiceAccount {namespace}/{service_account} in {evidence.root}")
@@ -149,7 +150,7 @@ def audit_with_inventory(
             raise InputError(f"--namespace {namespace}: no such namespace in {evidence.root}")
         rules = all_rules(providers)
         findings = analyse(inventory, rules, config)
-    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now or datetime.now(UTC))
+    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now)
     return report, inventory
 
 

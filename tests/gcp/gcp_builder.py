@@ -141,8 +141,11 @@ class Case:
         return root
 
 
-def user_key(email: str, n: int = 2, disabled: bool = False) -> dict[str, Any]:
-    return _key(email, "USER_MANAGED", n, disabled)
+def user_key(email: str, n: int = 2, disabled: bool = False, valid_before: str | None = None) -> dict[str, Any]:
+    key = _key(email, "USER_MANAGED", n, disabled)
+    if valid_before is not None:
+        key["validBeforeTime"] = valid_before
+    return key
 
 
 def _key(email: str, kind: str, n: int, disabled: bool = False) -> dict[str, Any]:

@@ -180,6 +180,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GCP-008", "fail-user-managed-key"): Case(keys={API: [user_key(API)]}, expect={"count": 1, "severity": "high"}),
     ("GCP-008", "pass-system-managed-only"): Case(),
     ("GCP-008", "pass-disabled-user-key"): Case(keys={API: [user_key(API, disabled=True)]}),
+    # Expired before the audit (every audit runs after 2026-01-06): it signs nothing Google accepts.
+    ("GCP-008", "pass-expired-user-key"): Case(keys={API: [user_key(API, valid_before="2026-01-06T10:00:00Z")]}),
+    ("GCP-008", "fail-expiring-user-key"): Case(
+        keys={API: [user_key(API, valid_before="2999-01-01T00:00:00Z")]}, expect={"count": 1}
+    ),
     # GCP-009 default compute account as a workload's GSA
     ("GCP-009", "fail-default-compute-account"): Case(
         ksas=[("app", "api", DEFAULT_COMPUTE)], gsas=[DEFAULT_COMPUTE], expect={"count": 1, "severity": "high"}
