@@ -185,6 +185,7 @@ def _prepare(cloud: str, endpoints: dict[str, Any]) -> tuple[Any, dict[str, int]
             return collect(request, inventory, credential=token, settings=settings)
 
         return run, {"arm": settings.concurrency}
+    from kubeiam_kubernetes.live import CONCURRENCY as KUBE_CONCURRENCY
     from kubeiam_kubernetes.live import collect as kube_collect
     from kubernetes import client
 
@@ -195,8 +196,8 @@ def _prepare(cloud: str, endpoints: dict[str, Any]) -> tuple[Any, dict[str, int]
     for name in apis:
         getattr(client, name)(api)
 
-    # The collector lists one kind after another (as kubectl does): one request in flight.
-    return (lambda request, _: kube_collect(request)), {"kube-apiserver": 1}
+    # The collector reads the kinds side by side, at most KUBE_CONCURRENCY requests in flight.
+    return (lambda request, _: kube_collect(request)), {"kube-apiserver": KUBE_CONCURRENCY}
 
 
 def run_child(cloud: str, server: ServerProcess, evidence: Path, out: Path, check: str | None) -> dict[str, Any]:

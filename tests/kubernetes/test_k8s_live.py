@@ -244,6 +244,31 @@ def test_several_contexts_each_get_their_folder(kube_api, clean_env, tmp_path):
     assert {c.name: c.cloud.value for c in inv.clusters if c.cloud} == {"eks-prod": "aws", "gke-data": "gcp"}
 
 
+def test_lists_and_clusters_are_read_side_by_side_never_more_than_the_limit(kube_api, clean_env, tmp_path):
+    from kubeiam_kubernetes.live import CONCURRENCY
+
+    demo = DEMO_EKS.parent
+    # Each answer waits, so requests sent together overlap on the server.
+    eks = kube_api(demo / "eks-prod", max_page=2, latency=0.05)
+    gke = kube_api(demo / "gke-data", max_page=2, latency=0.05)
+    kubeconfig = write_kubeconfig(
+        tmp_path / "kubeconfig",
+        {"eks": (EKS_ARN, eks.url), "gke": ("gke_acme-data-prod_europe-west1_gke-data", gke.url)},
+        current="eks",
+    )
+
+    assert _collect(tmp_path / "ev", _options(kubeconfig, contexts=["eks", "gke"])) == []
+
+    for api in (eks, gke):
+        assert 1 < api.max_in_flight <= CONCURRENCY
+    # Side by side, yet each list's pages one after another, and the file in a stable order.
+    pods = [bool(r.query.get("continue")) for r in eks.requests if r.path == "/api/v1/pods"]
+    assert pods == [False] + [True] * (len(pods) - 1) and len(pods) > 1
+    items = json.loads((tmp_path / "ev/kubernetes/eks-prod/resources.json").read_text())["items"]
+    kinds = list(dict.fromkeys(i["kind"] for i in items))
+    assert kinds[:3] == ["Namespace", "ServiceAccount", "Pod"]
+
+
 def test_cluster_name_option_overrides_the_folder(kube_api, clean_env, tmp_path):
     api = kube_api(DEMO_EKS)
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", cluster=EKS_ARN)

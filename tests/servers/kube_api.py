@@ -119,6 +119,9 @@ class KubeApiServer:
         self.expire_continue = set(expire_continue)
         self.latency = latency
         self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most requests the server was answering at once (clients' concurrency, as seen here)."""
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {(r.group_version, r.plural): r for r in KNOWN}
         for r in resources:
@@ -221,6 +224,16 @@ class KubeApiServer:
 
     def handle(self, request: Request) -> tuple[int, Any]:
         self._record(request)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Request) -> tuple[int, Any]:
         if self.latency:
             time.sleep(self.latency)
         if self.token is not None and request.authorization != f"Bearer {self.token}":
