@@ -130,7 +130,7 @@ def profile(role: RoleDefinition) -> RoleProfile:
         role_id=role.id,
         role_name=role.name,
         custom=role.custom,
-        all_actions=any("*" in s.actions and not s.conditions for s in actions),
+        all_actions=any("*" in s.actions and not s.conditions and _writes_everywhere(s) for s in actions),
         escalation=escalation,
         conditional_escalation=conditional,
         wildcard_actions=tuple(
@@ -146,6 +146,22 @@ def profile(role: RoleDefinition) -> RoleProfile:
         read_only=not data_patterns
         and all(a.lower().endswith("/read") or a.lower() in BENIGN for a in action_patterns),
     )
+
+
+# Writes in the services most workloads touch: `*` minus some of these is not "everything".
+_SENTINEL_WRITES = (
+    "Microsoft.Compute/virtualMachines/write",
+    "Microsoft.Storage/storageAccounts/write",
+    "Microsoft.KeyVault/vaults/write",
+    "Microsoft.Network/virtualNetworks/write",
+)
+
+
+def _writes_everywhere(s: Statement) -> bool:
+    """`*` whose notActions leave the common writes in place, as Contributor's do (it only excludes
+    Microsoft.Authorization writes and a few others). Why: a custom `*` minus `*/write`, `*/delete`
+    and `*/action` is a reader, not an administrator."""
+    return all(s.allows(action) for action in _SENTINEL_WRITES)
 
 
 @lru_cache(maxsize=4096)

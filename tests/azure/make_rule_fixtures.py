@@ -87,6 +87,17 @@ CASES: dict[str, dict[str, tuple[Callable[[], Scenario], dict | None]]] = {
         "fail-contributor-on-management-group": (lambda: bound("Contributor", "mg"), {"count": 1}),
         "pass-contributor-on-resource-group": (lambda: bound("Contributor", "rg"), None),
         "pass-reader-on-subscription": (lambda: bound("Reader", "subscription"), None),
+        # `*` minus every write, delete and action is a reader, however it is spelt.
+        "pass-star-minus-every-write-on-subscription": (
+            lambda: custom(
+                "Star Reader", "subscription", actions=["*"], not_actions=["*/write", "*/delete", "*/action"]
+            ),
+            None,
+        ),
+        "fail-star-minus-authorization-on-subscription": (
+            lambda: custom("Contrib", "subscription", actions=["*"], not_actions=["Microsoft.Authorization/*"]),
+            {"count": 1, "severity": "critical"},
+        ),
         "pass-owner-but-federation-broken": (lambda: untrusted(subject="system:serviceaccount:orders:other"), None),
     },
     "AZ-002": {
