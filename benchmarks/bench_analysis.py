@@ -175,10 +175,15 @@ def main() -> None:
         if a.profile:
             print(profile(estate))
         if a.peers and a.cloud == "aws":
-            rows += peers(a.peers, next((estate / "aws").glob("*/iam.json")), tmp, a.peer_repeat)
-            cs_results = Path(rows[2]["results"])
+            found = peers(a.peers, next((estate / "aws").glob("*/iam.json")), tmp, a.peer_repeat)
+            rows += found
+            cs_results = Path(found[0]["results"])
             if cs_results.is_file():
                 results["completeness"] = compare(cs_results, report)
+        if a.cloud == "aws":
+            # The like-for-like part: what the peers do with the same file (read it, judge every role).
+            iam = best_of([sys.executable, str(Path(__file__).with_name("iam_only.py")), str(estate)], a.repeat)
+            rows.append({"tool": "kubeiam, IAM judgement only (iam_only.py)", **iam, "note": "every role of iam.json"})
         results["rows"] = rows
         if a.scaling:
             results["scaling"] = []
