@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any
 
 from kubeiam.findings import Category, Severity
-from kubeiam.model import Cloud, CloudIdentity, Grant, IdentityLink, Inventory, LinkStatus, ServiceAccount
+from kubeiam.model import Cloud, Grant, IdentityLink, Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
-from kubeiam.rules.groups import cached, identity_groups
-from kubeiam_gcp.classify import RoleProfile, classify, describe
+from kubeiam.rules.groups import identity_groups
+from kubeiam_gcp.classify import RoleProfile, describe
+from kubeiam_gcp.grants import (
+    ANY_IDENTITY,
+    BROAD_LEVELS,
+    Verdict,
+    grant_matches,
+    grant_scope,
+    group_match,
+    holds_admin,
+    link_match,
+    view_of,
+)
 from kubeiam_gcp.members import parse_member
 from kubeiam_gcp.rules_nodes import node_metadata_exposed
 from kubeiam_gcp.view import GcpView
 
-_BROAD_LEVELS = ("project", "folder", "organization")
 _REF_WI = "https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity"
 _POLICY_OF_SCOPE = frozenset(
     {
@@ -25,103 +34,6 @@ _POLICY_OF_SCOPE = frozenset(
     }
 )
 _REF_PRIVESC = "https://rhinosecuritylabs.com/gcp/privilege-escalation-google-cloud-platform-part-1/"
-
-
-def _view(inv: Inventory) -> GcpView:
-    return inv.views.get("gcp") or GcpView()
-
-
-def _match(link: IdentityLink, item: str, **kw: Any) -> Match:
-    return Match(
-        cluster=link.cluster,
-        namespace=link.namespace,
-        service_account=link.service_account,
-        cloud="gcp",
-        principal=link.principal,
-        item=item,
-        **kw,
-    )
-
-
-def _group_match(link: IdentityLink, sas: tuple[ServiceAccount, ...], item: str, **kw: Any) -> Match:
-    return Match.for_sas(link.cluster, sas, cloud="gcp", principal=link.principal, item=item, **kw)
-
-
-def _profile(view: GcpView, grant: Grant) -> RoleProfile | None:
-    perms = view.permissions.get(grant.role or "")
-    return classify(grant.role or "", perms) if perms is not None else None
-
-
-def _scope(principal: str, grant: Grant) -> str:
-    """Where a grant applies, as `RoleProfile.escalation_on` understands it."""
-    if grant.scope_level in _BROAD_LEVELS:
-        return "broad"
-    scope = grant.scope or ""
-    if "/serviceAccounts/" in scope:
-        return "own-account" if scope.rsplit("/", 1)[-1] == principal else "other-account"
-    return "resource"
-
-
-def _judged(inv: Inventory, identity: CloudIdentity | None) -> tuple[tuple[Grant, RoleProfile], ...]:
-    """(grant, profile) for each grant of `identity` whose role's permissions are known; once per
-    identity (keyed by the object, which the inventory keeps alive), whichever rule asks first."""
-    memo: dict[int, tuple[tuple[Grant, RoleProfile], ...]] = cached(inv, "gcp_judged", lambda _: {})
-    judged = memo.get(id(identity))
-    if judged is None:
-        view = _view(inv)
-        grants = identity.grants if identity else ()
-        judged = memo[id(identity)] = tuple((g, p) for g in grants if (p := _profile(view, g)) is not None)
-    return judged
-
-
-def _admin(inv: Inventory, identity: CloudIdentity | None) -> bool:
-    return any(p.admin for _, p in _judged(inv, identity))
-
-
-class _Verdict(NamedTuple):
-    """What a grant rule says about one binding: the finding's detail, raised severity, extra evidence."""
-
-    detail: str | None = None
-    severity: Severity | None = None
-    extra: Mapping[str, Any] = MappingProxyType({})
-
-
-Judge = Callable[[str, Grant, RoleProfile], _Verdict | None]
-"""(principal, grant, profile) -> a verdict when the grant breaks the rule, else None."""
-
-# Why unchecked links too (when the GSA is known): the trust could not be read, so nothing shows the
-# access is not there; its roles are reported as for a resolved link (as Azure does).
-_GRANTED = (LinkStatus.RESOLVED, LinkStatus.UNCHECKED)
-_ANY_IDENTITY = (LinkStatus.RESOLVED, LinkStatus.UNTRUSTED, LinkStatus.UNCHECKED)
-
-
-def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
-    """One Match per (ServiceAccounts of one identity and link reason, binding) that `judge` flags:
-    item the role, source `ROLE@SCOPE [if CONDITION]` (never an index). Judged once per identity."""
-    for group in identity_groups(inv, Cloud.GCP, _GRANTED):
-        flagged = _flagged(inv, group.link, judge)
-        for link, sas in group.by_reason if flagged else ():
-            for grant, binding, detail, verdict in flagged:
-                yield _group_match(
-                    link,
-                    sas,
-                    grant.role or "",
-                    source=grant.source,
-                    severity=verdict.severity,
-                    detail=detail,
-                    evidence={"binding": binding, "mechanism": link.mechanism, "link": link.reason, **verdict.extra},
-                )
-
-
-def _flagged(inv: Inventory, link: IdentityLink, judge: Judge) -> list[tuple[Grant, dict[str, Any], str, _Verdict]]:
-    """(grant, its binding as evidence, finding detail, verdict) for each grant of the identity `judge` flags."""
-    found = []
-    for grant, profile in _judged(inv, link.identity):
-        verdict = judge(link.principal, grant, profile)
-        if verdict is not None:
-            detail = verdict.detail or f"{grant.role} on {grant.scope}"
-            found.append((grant, dict(grant.document or {}), detail, verdict))
-    return found
 
 
 @rule(
@@ -137,7 +49,7 @@ def _flagged(inv: Inventory, link: IdentityLink, judge: Judge) -> list[tuple[Gra
     references=("https://cloud.google.com/iam/docs/understanding-roles#basic",),
 )
 def admin_roles(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, lambda _principal, _grant, profile: _Verdict() if profile.admin else None)
+    return grant_matches(inv, lambda _principal, _grant, profile: Verdict() if profile.admin else None)
 
 
 @rule(
@@ -154,13 +66,13 @@ def admin_roles(inv: Inventory) -> Iterator[Match]:
     references=(_REF_PRIVESC, "https://cloud.google.com/iam/docs/service-account-permissions"),
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, _escalation)
+    return grant_matches(inv, _escalation)
 
 
-def _escalation(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+def _escalation(principal: str, grant: Grant, profile: RoleProfile) -> Verdict | None:
     if profile.admin:
         return None  # GCP-001 reports it: one ticket for the basic role
-    where = _scope(principal, grant)
+    where = grant_scope(principal, grant)
     found = profile.escalation_on(where)
     if not found:
         return None
@@ -171,7 +83,7 @@ def _escalation(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict 
     # Why critical: setting the project's (folder's, organisation's) own IAM policy without a
     # condition is Owner in one step, like Azure's roleAssignments/write at subscription scope.
     owner_in_one_step = where == "broad" and not grant.condition and any(p in _POLICY_OF_SCOPE for p in found)
-    return _Verdict(
+    return Verdict(
         f"{grant.role} on {grant.scope} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})",
         Severity.CRITICAL if owner_in_one_step else None,
         {"reach": reach, "permissions": {p: describe(p) for p in found}},
@@ -192,13 +104,13 @@ def _escalation(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict 
     references=("https://cloud.google.com/secret-manager/docs/access-control",),
 )
 def data_access(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, _data_access)
+    return grant_matches(inv, _data_access)
 
 
-def _data_access(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
-    if profile.admin or not profile.data or grant.scope_level not in _BROAD_LEVELS or grant.condition:
+def _data_access(_principal: str, grant: Grant, profile: RoleProfile) -> Verdict | None:
+    if profile.admin or not profile.data or grant.scope_level not in BROAD_LEVELS or grant.condition:
         return None
-    return _Verdict(
+    return Verdict(
         f"{', '.join(profile.data)} via {grant.role} on {grant.scope}",
         # Severity rises with reach: every project of a folder or organisation, like Azure's
         # subscription-wide data roles (AZ-004 high).
@@ -219,12 +131,12 @@ def _data_access(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdic
     cloud="gcp",
 )
 def broad_scope(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, _broad_scope)
+    return grant_matches(inv, _broad_scope)
 
 
-def _broad_scope(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+def _broad_scope(_principal: str, grant: Grant, profile: RoleProfile) -> Verdict | None:
     # Why not read-only roles: an auditor or inventory role must read the whole organisation.
-    return _Verdict() if grant.scope_level in ("folder", "organization") and not profile.read_only else None
+    return Verdict() if grant.scope_level in ("folder", "organization") and not profile.read_only else None
 
 
 @rule(
@@ -240,15 +152,15 @@ def _broad_scope(_principal: str, grant: Grant, profile: RoleProfile) -> _Verdic
     references=("https://cloud.google.com/iam/docs/conditions-overview",),
 )
 def missing_condition(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, _missing_condition)
+    return grant_matches(inv, _missing_condition)
 
 
-def _missing_condition(principal: str, grant: Grant, profile: RoleProfile) -> _Verdict | None:
+def _missing_condition(principal: str, grant: Grant, profile: RoleProfile) -> Verdict | None:
     if grant.condition or profile.admin:
         return None
-    broad = grant.scope_level in _BROAD_LEVELS
-    escalates = bool(profile.escalation_on(_scope(principal, grant)))
-    return _Verdict() if escalates or (broad and profile.data) else None
+    broad = grant.scope_level in BROAD_LEVELS
+    escalates = bool(profile.escalation_on(grant_scope(principal, grant)))
+    return Verdict() if escalates or (broad and profile.data) else None
 
 
 @rule(
@@ -265,15 +177,15 @@ def _missing_condition(principal: str, grant: Grant, profile: RoleProfile) -> _V
     references=(_REF_WI,),
 )
 def trust_unscoped(inv: Inventory) -> Iterator[Match]:
-    view = _view(inv)
+    view = view_of(inv)
     for group in identity_groups(inv, Cloud.GCP, (LinkStatus.RESOLVED,)):
         for spec in _unscoped_trust(inv, view, group.link):
-            yield _group_match(group.link, group.service_accounts, **spec)
+            yield group_match(group.link, group.service_accounts, **spec)
 
 
 def _unscoped_trust(inv: Inventory, view: GcpView, link: IdentityLink) -> list[dict[str, Any]]:
     """The GCP-006 matches of one identity (as Match keywords): the same for each of its ServiceAccounts."""
-    severity = Severity.CRITICAL if _admin(inv, link.identity) else None
+    severity = Severity.CRITICAL if holds_admin(inv, link.identity) else None
     if link.mechanism == "gke-direct":
         m = parse_member(link.principal)
         if m is None or not m.is_set:
@@ -330,7 +242,7 @@ def _unscoped_trust(inv: Inventory, view: GcpView, link: IdentityLink) -> list[d
     references=(_REF_WI,),
 )
 def binding_broken(inv: Inventory) -> Iterator[Match]:
-    view = _view(inv)
+    view = view_of(inv)
     for _sa, link in inv.links_in(Cloud.GCP):
         if link.status not in (LinkStatus.UNTRUSTED, LinkStatus.MISSING):
             continue
@@ -343,7 +255,7 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
                 f"--role=roles/iam.workloadIdentityUser "
                 f"--member='serviceAccount:{pool}[{link.namespace}/{link.service_account}]'"
             )
-        yield _match(
+        yield link_match(
             link,
             link.status.value,
             source=link.principal,
@@ -366,13 +278,13 @@ def binding_broken(inv: Inventory) -> Iterator[Match]:
     references=("https://cloud.google.com/iam/docs/best-practices-for-managing-service-account-keys",),
 )
 def user_managed_keys(inv: Inventory) -> Iterator[Match]:
-    view = _view(inv)
-    for group in identity_groups(inv, Cloud.GCP, _ANY_IDENTITY):
+    view = view_of(inv)
+    for group in identity_groups(inv, Cloud.GCP, ANY_IDENTITY):
         principal = group.link.principal
         gsa = view.service_accounts.get(principal)
         keys = [k for k in gsa.keys or () if k.key_type == "USER_MANAGED" and k.usable_at(inv.as_of)] if gsa else []
         if keys:
-            yield _group_match(
+            yield group_match(
                 group.link,
                 group.service_accounts,
                 "user-managed-keys",
@@ -395,13 +307,13 @@ def user_managed_keys(inv: Inventory) -> Iterator[Match]:
     cloud="gcp",
 )
 def default_compute_account(inv: Inventory) -> Iterator[Match]:
-    for group in identity_groups(inv, Cloud.GCP, _ANY_IDENTITY):
+    for group in identity_groups(inv, Cloud.GCP, ANY_IDENTITY):
         link = group.link
         if link.mechanism == "gke-workload-identity" and link.principal.endswith(
             "-compute@developer.gserviceaccount.com"
         ):
-            severity = Severity.CRITICAL if _admin(inv, link.identity) else None
-            yield _group_match(
+            severity = Severity.CRITICAL if holds_admin(inv, link.identity) else None
+            yield group_match(
                 link,
                 group.service_accounts,
                 link.principal,
