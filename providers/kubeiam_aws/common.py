@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from kubeiam.findings import Severity
 from kubeiam.model import Cloud, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam.rules.base import Match
+from kubeiam.rules.groups import cached
 from kubeiam_aws.analysis import RoleAnalysis, analyse_role
 from kubeiam_aws.view import AwsView, Role, empty_view
 
@@ -24,23 +25,18 @@ def aws_links(inv: Inventory, *statuses: LinkStatus) -> Iterator[tuple[ServiceAc
             yield sa, link
 
 
-def linked_roles(inv: Inventory, *statuses: LinkStatus) -> Iterator[tuple[ServiceAccount, IdentityLink, Role]]:
-    for sa, link, role in _all_links(inv):
-        if role is not None and (not statuses or link.status in statuses):
-            yield sa, link, role
-
-
 def _all_links(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role | None]]:
     # Built once per (narrowed) inventory, not once per rule: fourteen rules walk the same links.
-    cached = inv.__dict__.get("_aws_links")
-    if cached is None:
-        view = aws_view(inv)
-        cached = [(sa, link, view.role(link.principal)) for sa, link in inv.links_in(Cloud.AWS)]
-        # Judge every role these ServiceAccounts take in one go, each once (memoised in the view).
-        for role in {id(r): r for _, _, r in cached if r is not None}.values():
-            analyse_role(view, role)
-        object.__setattr__(inv, "_aws_links", cached)
-    return cached
+    return cached(inv, "aws_links", _link_roles)
+
+
+def _link_roles(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role | None]]:
+    view = aws_view(inv)
+    links = [(sa, link, view.role(link.principal)) for sa, link in inv.links_in(Cloud.AWS)]
+    # Judge every role these ServiceAccounts take in one go, each once (memoised in the view).
+    for role in {id(r): r for _, _, r in links if r is not None}.values():
+        analyse_role(view, role)
+    return links
 
 
 def analysis(inv: Inventory, role: Role) -> RoleAnalysis:
@@ -56,7 +52,7 @@ def by_reach(inv: Inventory, role: Role | None, default: Severity) -> Severity:
 
 def per_role(inv: Inventory, key: str, role: Role, build: Callable[[Role], Any]) -> Any:
     """`build(role)`, once per role and rule: what a rule says about a role is the same for every
-    ServiceAccount that takes it, so evidence and titles are built once (the engine copies evidence)."""
+    ServiceAccount that takes it, so evidence and titles are built once (the engine shares evidence)."""
     memo = aws_view(inv).memo
     k = (key, role.arn)
     if k not in memo:
@@ -85,13 +81,13 @@ def role_groups(inv: Inventory, *statuses: LinkStatus) -> list[RoleGroup]:
     """The ServiceAccounts that take each role, by cluster and mechanism (IRSA, Pod Identity), with a
     link of one of `statuses`; built once per inventory. Rules judge a role once per group, not once
     per ServiceAccount: most roles have nothing to report, and a role has several ServiceAccounts."""
-    cache: dict[tuple[LinkStatus, ...], list[RoleGroup]] = inv.__dict__.get("_aws_role_groups") or {}
+    cache: dict[tuple[LinkStatus, ...], list[RoleGroup]] = cached(inv, "aws_role_groups", lambda _: {})
     if statuses not in cache:
         groups: dict[tuple[str, str, str], tuple[Role, list[ServiceAccount]]] = {}
-        for sa, link, role in linked_roles(inv, *statuses):
-            groups.setdefault((sa.cluster, link.mechanism, role.arn), (role, []))[1].append(sa)
+        for sa, link, role in _all_links(inv):
+            if role is not None and (not statuses or link.status in statuses):
+                groups.setdefault((sa.cluster, link.mechanism, role.arn), (role, []))[1].append(sa)
         cache[statuses] = [RoleGroup(c, mech, role, tuple(sas)) for (c, mech, _), (role, sas) in groups.items()]
-        object.__setattr__(inv, "_aws_role_groups", cache)
     return cache[statuses]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Inventory, LinkStatus, Node, Workload
 from kubeiam.rules.base import Match, rule
+from kubeiam.rules.groups import cached
 from kubeiam_aws.common import analysis, aws_view
 from kubeiam_aws.view import AwsNode, AwsView
 
@@ -71,20 +72,20 @@ def _exposure(inv: Inventory, node: AwsNode) -> Exposure:
 def _indexes(inv: Inventory) -> tuple[dict[tuple[str, str], list[Workload]], set[tuple[str, str, str]]]:
     """Pods by node, and ServiceAccounts that have an AWS identity of their own; built once per inventory
     (from the view's links, which narrowing to one ServiceAccount does not cut)."""
-    cached = inv.__dict__.get("_aws_node_indexes")
-    if cached is None:
-        on_node: dict[tuple[str, str], list[Workload]] = {}
-        for w in inv.workloads:
-            if w.node:
-                on_node.setdefault((w.cluster, w.node), []).append(w)
-        with_identity = {
-            (link.cluster, link.namespace, link.service_account)
-            for link in aws_view(inv).links
-            if link.status is LinkStatus.RESOLVED
-        }
-        cached = (on_node, with_identity)
-        object.__setattr__(inv, "_aws_node_indexes", cached)
-    return cached
+    return cached(inv, "aws_node_indexes", _build_indexes)
+
+
+def _build_indexes(inv: Inventory) -> tuple[dict[tuple[str, str], list[Workload]], set[tuple[str, str, str]]]:
+    on_node: dict[tuple[str, str], list[Workload]] = {}
+    for w in inv.workloads:
+        if w.node:
+            on_node.setdefault((w.cluster, w.node), []).append(w)
+    with_identity = {
+        (link.cluster, link.namespace, link.service_account)
+        for link in aws_view(inv).links
+        if link.status is LinkStatus.RESOLVED
+    }
+    return on_node, with_identity
 
 
 def _aws_nodes(inv: Inventory) -> Iterator[AwsNode]:

@@ -8,6 +8,7 @@ from typing import Any
 from kubeiam.findings import Category, Severity
 from kubeiam.model import Inventory, LinkStatus
 from kubeiam.rules.base import Match, rule
+from kubeiam.rules.groups import cached
 from kubeiam_aws.common import analysis, aws_links, aws_view, by_reach, per_role, role_groups, role_matches
 from kubeiam_aws.trust import (
     WebIdentityGrant,
@@ -25,10 +26,7 @@ _HAS_IDENTITY = (LinkStatus.RESOLVED, LinkStatus.UNTRUSTED)
 
 def _cluster_host(inv: Inventory, cluster: str) -> str | None:
     # One look-up table per inventory: rules ask per ServiceAccount.
-    hosts = inv.__dict__.get("_aws_issuer_hosts")
-    if hosts is None:
-        hosts = {c.name: issuer_host(c.issuer) for c in inv.clusters}
-        object.__setattr__(inv, "_aws_issuer_hosts", hosts)
+    hosts = cached(inv, "aws_issuer_hosts", lambda i: {c.name: issuer_host(c.issuer) for c in i.clusters})
     return hosts.get(cluster)
 
 
