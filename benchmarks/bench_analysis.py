@@ -44,7 +44,7 @@ def kubeiam_audit(estate: Path, report: Path, repeat: int, fmt: str = "json") ->
 def phases(estate: Path) -> dict[str, float]:
     """Seconds per stage of one in-process audit (same code path as the CLI)."""
     import kubeiam.cli as cli
-    import kubeiam.workflow as workflow
+    import kubeiam.quarterly.stages as workflow
 
     spent: dict[str, float] = {}
 
@@ -58,7 +58,7 @@ def phases(estate: Path) -> dict[str, float]:
 
         return wrapper
 
-    import kubeiam.pipeline as pipeline
+    import kubeiam.pipeline.audit as pipeline
 
     # The stages are looked up where they are called (the core moves them between these modules).
     for module in (pipeline, workflow):

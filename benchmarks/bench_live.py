@@ -78,18 +78,18 @@ def child(evidence: Path, mode: str, check: str | None, profile: bool = False) -
     import kubeiam_aws.live.iam as live_iam
     from kubeiam_aws.live import CallCounter, collect
     from kubeiam_aws.live.clients import CONCURRENCY
-    from kubeiam_kubernetes.reader import read_kubernetes
+    from kubeiam_kubernetes.evidence.reader import read as read_kubernetes
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.model import Inventory
-    from kubeiam.providers import CollectRequest
+    from kubeiam.pipeline.evidence import Evidence
+    from kubeiam.pipeline.providers import CollectRequest, declarations_of, load_providers
+    from kubeiam.vocabulary.model import Inventory
 
     if mode != "auto":  # as the live tests do: make the other strategy look infinitely expensive
         weight = 10**6 if mode == "bulk" else 0
         live_iam.PER_ROLE_CALLS = weight
         live_iam.PER_POLICY_CALLS = weight
         live_iam.PER_PROFILE_CALLS = weight
-    inventory = read_kubernetes(Evidence(evidence), Inventory())
+    inventory = read_kubernetes(Evidence(evidence), Inventory(declarations=declarations_of(load_providers())))
     sa = tuple(check.split("/", 1)) if check else None
     request = CollectRequest(argparse.Namespace(), evidence, namespace=sa[0] if sa else None, service_account=sa)
     counter = CallCounter()

@@ -72,7 +72,7 @@ def bound_of(cloud: str, estate: Any, check: str | None, arm_page: int) -> Bound
     if cloud == "gcp":
         return gcp_bound(gcp_needs(estate, check))
     if cloud == "azure":
-        from kubeiam_azure.live.roles import builtin_role_guids
+        from kubeiam_azure.judge.catalogue import builtin_role_guids
 
         return azure_bound(azure_needs(estate, check, arm_page, builtin_role_guids()))
     return kube_bound(kube_needs(estate, check))
@@ -130,11 +130,11 @@ def collect_once(cloud: str, evidence: Path, out: Path, endpoints: dict[str, Any
     """Run one collection in this process: {"wall", "cpu", "setup", "errors", "concurrency"}."""
     import argparse as ap
 
-    from kubeiam_kubernetes.reader import read_kubernetes
+    from kubeiam_kubernetes.evidence.reader import read as read_kubernetes
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.model import Inventory
-    from kubeiam.providers import CollectRequest
+    from kubeiam.pipeline.evidence import Evidence
+    from kubeiam.pipeline.providers import CollectRequest, declarations_of, load_providers
+    from kubeiam.vocabulary.model import Inventory
 
     sa = tuple(check.split("/", 1)) if check else None
     scope = {"namespace": sa[0] if sa else None, "service_account": sa}
@@ -147,7 +147,7 @@ def collect_once(cloud: str, evidence: Path, out: Path, endpoints: dict[str, Any
         start, cpu = time.perf_counter(), time.process_time()
         errors = run(request, None)
     else:
-        inventory = read_kubernetes(Evidence(evidence), Inventory())
+        inventory = read_kubernetes(Evidence(evidence), Inventory(declarations=declarations_of(load_providers())))
         request = CollectRequest(ap.Namespace(), out, **scope)  # type: ignore[arg-type]
         start, cpu = time.perf_counter(), time.process_time()
         errors = run(request, inventory)
@@ -185,8 +185,8 @@ def _prepare(cloud: str, endpoints: dict[str, Any]) -> tuple[Any, dict[str, int]
             return collect(request, inventory, credential=token, settings=settings)
 
         return run, {"arm": settings.concurrency}
-    from kubeiam_kubernetes.live import CONCURRENCY as KUBE_CONCURRENCY
     from kubeiam_kubernetes.live import collect as kube_collect
+    from kubeiam_kubernetes.live.clients import CONCURRENCY as KUBE_CONCURRENCY
     from kubernetes import client
 
     # This client builds a pydantic schema per method when an API class is first made (~0.5 s, once

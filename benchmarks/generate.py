@@ -1,4 +1,4 @@
-"""Write a synthetic EKS estate (`estate.py`) as an evidence directory (shared EVIDENCE.md shapes).
+"""Write a synthetic EKS estate (`estate.py`) as an evidence directory (docs/evidence.md shapes).
 
 S ServiceAccounts spread over namespaces, R IAM roles (IRSA trust for the ServiceAccounts that use
 them; 2 customer managed policies and 1 inline policy each, 2% with an AWS managed policy too), P

@@ -14,16 +14,16 @@ import gc
 import sys
 from pathlib import Path
 
-from kubeiam_aws.analysis import analyse_role
-from kubeiam_aws.iam_reader import read_account_iam
+from kubeiam_aws.evidence.iam import read_account_iam
+from kubeiam_aws.judge.profile import analyse_role
 from kubeiam_aws.view import AwsView
 
-from kubeiam.evidence import Evidence
+from kubeiam.pipeline.evidence import Evidence
 
 
 def main() -> None:
     evidence = Evidence(Path(sys.argv[1]))
-    gc.disable()  # as `kubeiam audit` reads and analyses (kubeiam.gcpause)
+    gc.disable()  # as `kubeiam audit` reads and analyses (kubeiam.pipeline.gcpause)
     judged = 0
     for account in evidence.children("aws"):
         read = read_account_iam(evidence, account)

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.pipeline import COLLECTION_ERRORS, audit, collect, demo_dir
-from kubeiam.providers import CollectRequest, load_providers
+from kubeiam.pipeline.audit import audit, demo_dir
+from kubeiam.pipeline.collection import COLLECTION_ERRORS, collect
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest, load_providers
+from kubeiam.vocabulary.declarations import Declarations
+from kubeiam.vocabulary.model import CoverageError, Inventory
 
 DENIED = CoverageError("aws", "iam:GetRole arn:aws:iam::111122223333:role/x", "AccessDenied", "eks-prod/data/etl")
 
@@ -24,14 +26,17 @@ class _FailingProvider:
     name = "kubernetes"
     order = 0
     rules = ()
+    declarations = Declarations()
 
     def __init__(self, source: Path) -> None:
         self.source = source
+        self.reads = 0
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         pass
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
+        self.reads += 1
         return next(p for p in load_providers() if p.name == "kubernetes").read(evidence, inventory)
 
     def collect(self, request: CollectRequest, inventory: Inventory) -> list[CoverageError]:
@@ -77,3 +82,17 @@ def test_audit_of_a_namespace_the_evidence_lacks_is_an_input_error() -> None:
     with pytest.raises(InputError, match="--namespace paymnets"):
         audit(Evidence(demo_dir()), namespace="paymnets", providers=load_providers())
     assert audit(Evidence(demo_dir()), namespace="payments", providers=load_providers()).findings
+
+
+def test_a_live_audit_reads_each_evidence_file_once(tmp_path: Path) -> None:
+    """Collected, then read once: the inventory built while collecting is the one audited."""
+    provider = _FailingProvider(demo_dir())
+    request = CollectRequest(options=argparse.Namespace(), output=tmp_path / "evidence")
+    report = audit(request, providers=[provider])
+    assert provider.reads == 1
+    assert report.coverage["sources"] == sorted(set(report.coverage["sources"]))
+    assert "kubernetes/eks-prod/resources.json" in report.coverage["sources"]
+    # The collection's own errors are in the live report, as in an offline re-audit of the directory.
+    assert DENIED.location in {e["location"] for e in report.coverage["errors"]}
+    offline = audit(Evidence(tmp_path / "evidence"), providers=[provider])
+    assert offline.coverage == report.coverage

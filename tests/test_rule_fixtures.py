@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import audit
-from kubeiam.providers import load_providers
-from kubeiam.rules import all_rules
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import all_rules, load_providers
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 CASES = sorted(p for p in ROOT.glob("*/*") if p.is_dir() and p.name.split("-")[0] in {"pass", "fail"})

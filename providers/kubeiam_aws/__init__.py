@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.providers import CollectRequest
-from kubeiam_aws.reader import read_aws
-from kubeiam_aws.rules_nodes import NODE_RULES
-from kubeiam_aws.rules_permissions import PERMISSION_RULES
-from kubeiam_aws.rules_trust import TRUST_RULES
-
-AWS_RULES = TRUST_RULES + PERMISSION_RULES + NODE_RULES
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam_aws.declarations import AWS, DECLARATIONS
+from kubeiam_aws.evidence import reader
+from kubeiam_aws.rules import RULES
 
 
 class AwsProvider:
-    name = "aws"
+    name = AWS
+    declarations = DECLARATIONS
     order = 10
-    rules = AWS_RULES
+    rules = RULES
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument(
@@ -37,7 +35,7 @@ class AwsProvider:
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return read_aws(evidence, inventory)
+        return reader.read(evidence, inventory)
 
     def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
         from kubeiam_aws.live import collect  # boto3 only for live runs

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kubeiam.model import Grant, IdentityLink
-from kubeiam.policy import Statement
+from kubeiam.vocabulary.model import Grant, IdentityLink
+from kubeiam.vocabulary.policy import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +123,19 @@ class AwsView:
         return self.roles.get(arn) if arn else None
 
     def node(self, cluster: str, name: str) -> AwsNode | None:
-        index = self.memo.get("nodes")
+        index: dict[tuple[str, str], AwsNode] | None = self.memo.get("nodes")
         if index is None:
             index = self.memo["nodes"] = {(n.cluster, n.node): n for n in self.nodes}
         return index.get((cluster, name))
 
     def links_to(self, principal: str) -> tuple[IdentityLink, ...]:
-        index = self.memo.get("links")
+        index: dict[str, tuple[IdentityLink, ...]] | None = self.memo.get("links")
         if index is None:
             grouped: dict[str, list[IdentityLink]] = {}
             for link in self.links:
                 grouped.setdefault(link.principal, []).append(link)
             index = self.memo["links"] = {k: tuple(v) for k, v in grouped.items()}
         return index.get(principal, ())
-
-    def eks_of(self, cluster: str) -> EksCluster | None:
-        return next((e for e in self.eks if e.k8s_cluster == cluster), None)
 
 
 def empty_view() -> AwsView:

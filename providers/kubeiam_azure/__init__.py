@@ -8,18 +8,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.providers import CollectRequest
-from kubeiam_azure.reader import read_azure
-from kubeiam_azure.rules_binding import BINDING_RULES
-from kubeiam_azure.rules_grants import GRANT_RULES
-
-RULES = GRANT_RULES + BINDING_RULES
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam_azure.declarations import AZURE, DECLARATIONS
+from kubeiam_azure.evidence import reader
+from kubeiam_azure.rules import RULES
 
 
 class AzureProvider:
-    name = "azure"
+    name = AZURE
+    declarations = DECLARATIONS
     order = 10
     rules = RULES
 
@@ -34,7 +33,7 @@ class AzureProvider:
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return read_azure(evidence, inventory)
+        return reader.read(evidence, inventory)
 
     def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
         from kubeiam_azure.live import collect  # the Azure SDK only for live runs

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.providers import CollectRequest
-from kubeiam_gcp.reader import read_gcp
-from kubeiam_gcp.rules import GCP_RULES
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam_gcp.declarations import DECLARATIONS, GCP
+from kubeiam_gcp.evidence.reader import read
+from kubeiam_gcp.rules import RULES
 
 
 class GcpProvider:
-    name = "gcp"
+    name = GCP
+    declarations = DECLARATIONS
     order = 10
-    rules = GCP_RULES
+    rules = RULES
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument(
@@ -28,7 +30,7 @@ class GcpProvider:
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return read_gcp(evidence, inventory)
+        return read(evidence, inventory)
 
     def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
         from kubeiam_gcp.live import collect  # google-cloud clients only for live runs

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kubeiam.model import Grant, Node
+from kubeiam.vocabulary.model import Grant, Inventory, Node
+from kubeiam_gcp.declarations import GCP
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
@@ -81,11 +82,6 @@ class GoogleServiceAccount:
     keys: tuple[ServiceAccountKey, ...] | None = None
     """None when the keys were not collected (never read as "no keys")."""
 
-    @property
-    def is_default_compute(self) -> bool:
-        """The Compute Engine default account, shared by every VM and node pool that does not pick one."""
-        return self.email.endswith("-compute@developer.gserviceaccount.com")
-
 
 @dataclass(frozen=True, slots=True)
 class NodePool:
@@ -138,3 +134,9 @@ class GcpView:
         if cluster is None or pool is None:
             return None
         return next((p for p in cluster.node_pools if p.name == pool), None)
+
+
+def view_of(inv: Inventory) -> GcpView:
+    """The GCP view of an inventory (empty when the GCP provider did not read)."""
+    view = inv.views.get(GCP)
+    return view if isinstance(view, GcpView) else GcpView()

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.providers import CollectRequest
-from kubeiam_kubernetes.reader import read_kubernetes
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam_kubernetes.declarations import DECLARATIONS
+from kubeiam_kubernetes.evidence import reader
+from kubeiam_kubernetes.rules import RULES
 
 
 class KubernetesProvider:
     name = "kubernetes"
+    declarations = DECLARATIONS
     order = 0
-    rules = ()  # the cloud-free rules live in the core (kubeiam.rules.kubernetes)
+    rules = RULES
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
@@ -31,7 +34,7 @@ class KubernetesProvider:
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return read_kubernetes(evidence, inventory)
+        return reader.read(evidence, inventory)
 
     def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
         from kubeiam_kubernetes.live import collect  # the kubernetes SDK only for live runs

@@ -11,25 +11,28 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from kubeiam import __version__
-from kubeiam.config import Config, find_config
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Severity
-from kubeiam.gcpause import gc_paused
-from kubeiam.model import CoverageError
-from kubeiam.providers import CollectRequest, Provider, load_providers
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.gcpause import gc_paused
+from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
+from kubeiam.pipeline.report import Report
+from kubeiam.quarterly.config import Config, find_config
 from kubeiam.render import Format, GroupBy, check_group_by, render_pieces
-from kubeiam.report import Report
+from kubeiam.vocabulary.findings import Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
-_SA_ARG = re.compile(r"^(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(?P<name>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$")
+# NAMESPACE/NAME or CLUSTER/NAMESPACE/NAME (a cluster is named by its evidence folder: any name without `/`).
+_SA_ARG = re.compile(
+    r"^((?P<cluster>[^/\s]+)/)?(?P<ns>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/(?P<name>[a-z0-9]([-.a-z0-9]*[a-z0-9])?)$"
+)
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
         self.print_usage(sys.stderr)
         print(f"kubeiam: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_INPUT)
@@ -71,7 +74,8 @@ def build_parser(providers: Sequence[Provider]) -> argparse.ArgumentParser:
     _add_fail_on(diff, "exit 1 on a new open finding at or above this severity")
     _add_config(diff)
 
-    rules = sub.add_parser("rules", help="list the rules")
+    rules = sub.add_parser("rules", help="list the rules, or show one whole: kubeiam rules AWS-010")
+    rules.add_argument("rule_id", nargs="?", metavar="RULE-ID", help="show this rule whole")
     rules.add_argument("--format", choices=["table", "json"], default="table")
     return parser
 
@@ -94,7 +98,7 @@ def _add_live(p: argparse.ArgumentParser, providers: Sequence[Provider]) -> None
         "--cloud",
         action="append",
         dest="clouds",
-        choices=["aws", "gcp", "azure"],
+        choices=[c for p in providers for c in p.declarations.clouds],
         help="live runs: query only this cloud (repeatable; default: the config file's, else all)",
     )
     for provider in providers:
@@ -162,62 +166,79 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
     if args.command == "rules":
         return _rules(args, providers)
-    config = find_config(args.config)
+    config = find_config(args.config).checked(clouds=[c for p in providers for c in p.declarations.clouds])
     if args.command == "diff":
-        return _diff(args, config)
+        return _diff(args, config, providers)
     if args.command == "collect":
-        for e in _collect(args, providers, config, args.output, namespace=args.namespace):
+        from kubeiam.pipeline.collection import collect
+
+        request = _collect_request(args, config, args.output, namespace=args.namespace)
+        for e in collect(request, providers)[2]:
             print(f"kubeiam: could not read {e.location}: {e.reason}", file=sys.stderr)
         print(f"evidence written to {args.output}", file=sys.stderr)
         return EXIT_OK
     if args.format and args.group_by:
         check_group_by(Format(args.format), GroupBy(args.group_by))
     namespace, name = None, None
+    cluster = getattr(args, "cluster_name", None)  # the Kubernetes provider's option: narrows to that cluster
     if args.command == "check":
         m = _SA_ARG.match(args.target)
         if not m:
-            raise InputError(f"check: '{args.target}' is not NAMESPACE/NAME (for example: payments/api)")
-        namespace, name = m["ns"], m["name"]
+            raise InputError(
+                f"check: '{args.target}' is not NAMESPACE/NAME or CLUSTER/NAMESPACE/NAME (for example: payments/api)"
+            )
+        if m["cluster"] and cluster and m["cluster"] != cluster:
+            raise InputError(f"check: '{args.target}' names cluster {m['cluster']}, --cluster-name says {cluster}")
+        namespace, name, cluster = m["ns"], m["name"], m["cluster"] or cluster
     else:
         namespace = args.namespace
-    return _audit(args, providers, config, namespace, name)
+    return _audit(args, providers, config, (cluster, namespace, name))
 
 
 def _audit(
-    args: argparse.Namespace, providers: Sequence[Provider], config: Config, namespace: str | None, name: str | None
+    args: argparse.Namespace, providers: Sequence[Provider], config: Config, subject: tuple[str | None, ...]
 ) -> int:
     """Evidence (demo, offline, or collected live) -> report -> stdout / --output, and the run folder."""
-    from kubeiam import report_dir
-    from kubeiam.baseline import load_previous, scope_of
-    from kubeiam.rules import all_rules
-    from kubeiam.suppressions import load_suppressions
-    from kubeiam.workflow import Stages, run_audit
+    from kubeiam.pipeline.audit import audit
+    from kubeiam.pipeline.providers import all_rules
+    from kubeiam.quarterly import report_dir
+    from kubeiam.quarterly.baseline import load_previous, scope_of
+    from kubeiam.quarterly.stages import Stages
+    from kubeiam.quarterly.suppressions import load_suppressions
 
+    cluster, namespace, name = subject
     now = datetime.now(UTC)
     folder = args.report_dir or config.report_dir
     suppressions_file = args.suppressions or config.suppressions
-    scope = scope_of(namespace, name)
+    scope = scope_of(namespace, name, cluster)
     baseline_file = args.baseline or (report_dir.previous_findings(folder, scope) if folder else None)
+    rules = all_rules(providers)
     stages = Stages(
         now=now,
         owner_labels=config.owner_labels,
         suppressions=load_suppressions(suppressions_file) if suppressions_file else (),
         baseline=load_previous(baseline_file) if baseline_file else None,
-        analysis=config.analysis({r.id for r in all_rules(providers)}),
+        analysis=config.analysis(rules),
+        rule_clouds={r.id: r.cloud for r in rules},
     )
     with report_dir.run_folder(folder, now) as run:
-        # A live run's collection errors are kept in the evidence directory it wrote (pipeline.collect),
-        # so reading that directory reports them, exactly as a later offline re-audit will.
-        root = _evidence_root(args, providers, config, run, now, namespace, name)
+        source = _source(args, providers, config, run, now, namespace, name)
         with gc_paused():
-            report = run_audit(
-                Evidence(root), providers, stages, namespace=namespace, service_account=name, mode=args.command
+            report = audit(
+                source,
+                providers=providers,
+                stages=stages,
+                cluster=cluster,
+                namespace=namespace,
+                service_account=name,
+                mode=args.command,
             )
             # The report lives until the process ends: spare the collector rescanning it while rendering
             # (about a second off a 100,000-finding report). Frozen before the collector is back on, or its
             # first run would scan the whole heap once more.
             gc.freeze()
         if run is not None:
+            root = source.output if isinstance(source, CollectRequest) else source.root
             report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
     _emit(report, args)
     if not args.quiet:
@@ -231,7 +252,7 @@ def _audit(
     return EXIT_OK
 
 
-def _evidence_root(
+def _source(
     args: argparse.Namespace,
     providers: Sequence[Provider],
     config: Config,
@@ -239,56 +260,52 @@ def _evidence_root(
     now: datetime,
     namespace: str | None,
     name: str | None,
-) -> Path:
-    """The evidence directory to audit: the demo, --evidence, or a live collection (into the run folder)."""
-    from kubeiam.pipeline import demo_dir
+) -> Evidence | CollectRequest:
+    """What to audit: the demo, --evidence, or a live collection (into the run folder, else --keep-evidence)."""
+    from kubeiam.pipeline.audit import demo_dir
 
     if args.demo:
         root = demo_dir()
         if not root.is_dir():
             raise InputError(f"demo evidence not found at {root} (install kubeiam from a source checkout)")
-        return root
+        return Evidence(root)
     if args.evidence:
         if not args.evidence.is_dir():
             raise InputError(f"--evidence {args.evidence}: not a directory")
-        return args.evidence
+        return Evidence(args.evidence)
     default = run / "evidence" if run else Path("kubeiam-evidence") / now.strftime("%Y%m%dT%H%M%SZ")
-    root = args.keep_evidence or default
-    _collect(args, providers, config, root, namespace=namespace, name=name)
-    return root
+    return _collect_request(args, config, args.keep_evidence or default, namespace=namespace, name=name)
 
 
 def _fail_on(args: argparse.Namespace, config: Config) -> Severity:
     return Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.HIGH)
 
 
-def _collect(
+def _collect_request(
     args: argparse.Namespace,
-    providers: Sequence[Provider],
     config: Config,
     output: Path,
     *,
     namespace: str | None = None,
     name: str | None = None,
-) -> list[CoverageError]:
-    """Live collection into `output` with the chosen clouds; returns what could not be read."""
-    from kubeiam.pipeline import collect
-    from kubeiam.terminal_progress import progress_for
-
+) -> CollectRequest:
+    """What a live collection into `output` fetches, with the chosen clouds; progress bars on a terminal."""
     if getattr(args, "contexts", None) is None and config.contexts:
         args.contexts = list(config.contexts)  # the kubernetes provider's --context
-    clouds = args.clouds or config.clouds
-    # Clouds left out are not queried; their annotations still come out `unchecked` when reading.
-    chosen = [p for p in providers if p.name == "kubernetes" or not clouds or p.name in clouds]
-    with progress_for(args.quiet) as progress:  # type: ignore[attr-defined]
-        request = CollectRequest(
-            options=args,
-            output=output,
-            namespace=namespace,
-            service_account=(namespace, name) if name else None,
-            progress=progress,
-        )
-        return collect(request, chosen)[1]
+    return CollectRequest(
+        options=args,
+        output=output,
+        namespace=namespace,
+        service_account=(namespace, name) if namespace and name else None,
+        progress=_progress(args.quiet),
+        clouds=tuple(args.clouds or config.clouds),
+    )
+
+
+def _progress(quiet: bool) -> object:
+    from kubeiam.render.terminal_progress import progress_for
+
+    return progress_for(quiet)
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
@@ -299,10 +316,12 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
     _write_output(args.output, render_pieces(report, fmt, colour=colour, group_by=group_by))
 
 
-def _diff(args: argparse.Namespace, config: Config) -> int:
-    from kubeiam.baseline import diff_reports, load_previous, read_report, render_diff_text
+def _diff(args: argparse.Namespace, config: Config, providers: Sequence[Provider]) -> int:
+    from kubeiam.pipeline.providers import all_rules
+    from kubeiam.quarterly.baseline import diff_reports, load_previous, read_report, render_diff_text
 
-    diff = diff_reports(load_previous(args.old), read_report(args.new), str(args.new))
+    rule_clouds = {r.id: r.cloud for r in all_rules(providers)}
+    diff = diff_reports(load_previous(args.old), read_report(args.new), str(args.new), rule_clouds)
     text = json.dumps(diff.to_dict(), indent=2) + "\n" if args.format == "json" else render_diff_text(diff)
     _write_output(args.output, text)
     return EXIT_FINDINGS if diff.fails(_fail_on(args, config)) else EXIT_OK
@@ -310,7 +329,7 @@ def _diff(args: argparse.Namespace, config: Config) -> int:
 
 def _write_output(path: Path | None, text: str | Iterable[str]) -> None:
     """stdout, or --output FILE written atomically; `text` may come in pieces."""
-    from kubeiam.report_dir import write_atomic
+    from kubeiam.quarterly.report_dir import write_atomic
 
     if path is None:
         sys.stdout.writelines([text] if isinstance(text, str) else text)
@@ -340,9 +359,18 @@ def _warn_coverage(report: Report) -> None:
 
 
 def _rules(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
-    from kubeiam.rules import all_rules
+    from kubeiam.pipeline.providers import all_rules
+    from kubeiam.render.rule_text import rule_text
 
     rules = all_rules(providers)
+    if args.rule_id:
+        by_id = {r.id.upper(): r for r in rules}
+        chosen = by_id.get(args.rule_id.upper())
+        if chosen is None:
+            raise InputError(f"rules: no rule {args.rule_id} (`kubeiam rules` lists them)")
+        out = json.dumps(chosen.metadata(), indent=2) + "\n" if args.format == "json" else rule_text(chosen.metadata())
+        sys.stdout.write(out)
+        return EXIT_OK
     if args.format == "json":
         print(json.dumps([r.metadata() for r in rules], indent=2))
         return EXIT_OK
@@ -353,6 +381,7 @@ def _rules(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
     for r in rules:
         table.add_row(r.id, r.cloud, r.category.value, r.severity.value, r.title)
     Console(width=160).print(table)
+    print("\n`kubeiam rules RULE-ID` shows one rule whole: rationale, remediation, references.")
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""Build small evidence directories in the exact shapes of shared EVIDENCE.md (kubectl and aws CLI output).
+"""Build small evidence directories in the exact shapes of docs/evidence.md (kubectl and aws CLI output).
 
 Used by the AWS tests and by `python tests/aws/make_rule_fixtures.py` (which regenerates fixtures/rules/AWS-*).
 """

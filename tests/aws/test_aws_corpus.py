@@ -21,12 +21,12 @@ from aws_evidence import (
     role_arn,
     service_account,
 )
-from kubeiam_aws.analysis import analyse_role
+from kubeiam_aws.judge.profile import analyse_role
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Category, Severity
-from kubeiam.pipeline import audit, read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import audit, read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.findings import Category, Severity
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "corpus"
 HIGH = Severity.HIGH.rank

@@ -29,12 +29,13 @@ from aws_evidence import (
     service_account,
     write,
 )
+from kubeiam_aws.declarations import AWS
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.model import LinkStatus
-from kubeiam.pipeline import read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.model import LinkStatus
 
 
 def _read(root: Path):
@@ -42,7 +43,7 @@ def _read(root: Path):
 
 
 def _status(inv, name: str) -> tuple[LinkStatus, str]:
-    link = next(link for link in inv.links if link.service_account == name and link.cloud.value == "aws")
+    link = next(link for link in inv.links if link.service_account == name and link.cloud == AWS)
     return link.status, link.reason
 
 
@@ -337,7 +338,7 @@ def test_attached_policy_without_document_is_a_coverage_error(tmp_path):
 def test_known_aws_managed_policy_is_judged_without_its_document(tmp_path):
     iam(tmp_path, [role("r", irsa_trust("apps", "app"), attached=["arn:aws:iam::aws:policy/AdministratorAccess"])])
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
-    from kubeiam.pipeline import audit
+    from kubeiam.pipeline.audit import audit
 
     rules = {f.rule_id for f in audit(Evidence(tmp_path), providers=load_providers()).findings}
     assert "AWS-010" in rules

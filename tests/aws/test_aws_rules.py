@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from aws_evidence import allow, cluster, doc, iam, irsa_trust, policy, policy_arn, role, role_arn, service_account
-from kubeiam_aws import analysis as analysis_module
+from kubeiam_aws.judge import profile as profile_module
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Severity
-from kubeiam.model import LinkStatus
-from kubeiam.pipeline import audit, demo_dir, read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import audit, demo_dir, read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.findings import Severity
+from kubeiam.vocabulary.model import LinkStatus
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FIXTURES = REPO / "fixtures" / "rules"
@@ -119,13 +119,13 @@ def test_policies_are_evaluated_once_per_role_not_per_serviceaccount(tmp_path, m
     iam(tmp_path, roles)
     cluster(tmp_path, sas)
     built = []
-    real = analysis_module._Evaluator.__init__
+    real = profile_module._Evaluator.__init__
 
     def counting(self, *a, **kw):
         built.append(1)
         real(self, *a, **kw)
 
-    monkeypatch.setattr(analysis_module._Evaluator, "__init__", counting)
+    monkeypatch.setattr(profile_module._Evaluator, "__init__", counting)
     report = audit(Evidence(tmp_path), providers=load_providers())
     assert len([f for f in report.findings if f.rule_id == "AWS-014"]) == 200
     # 200 ServiceAccounts over five roles: at most one evaluation per role, never one per ServiceAccount.
@@ -247,5 +247,5 @@ def test_star_that_is_not_admin_still_writes_everywhere(tmp_path):
     (broad,) = [f for f in findings if f.rule_id == "AWS-013"]
     assert broad.severity is Severity.HIGH and broad.evidence["levels"]["Write"] > 1000
     view = read_inventory(Evidence(tmp_path), load_providers()).views["aws"]
-    (writes,) = analysis_module.analyse_role(view, view.roles[role_arn("r")]).broad_writes
+    (writes,) = profile_module.analyse_role(view, view.roles[role_arn("r")]).broad_writes
     assert "ec2:RunInstances" in writes.actions and not [a for a in writes.actions if a.startswith("iam:")]

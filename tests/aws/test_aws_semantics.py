@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from kubeiam_aws.catalog import PERMISSIONS_MANAGEMENT, _level, access_level, aws_catalog, expand_pattern
-from kubeiam_aws.conditions import SessionContext, Verdict, condition_verdict, prepare
-from kubeiam_aws.privesc import escalation_paths, passes_to, resource_abusable
-from kubeiam_aws.trust import issuer_host, provider_host, web_identity_grants
+from kubeiam_aws.judge.catalogue import PERMISSIONS_MANAGEMENT, _level, aws_catalog, expand_pattern
+from kubeiam_aws.judge.conditions import ConditionOutcome, SessionContext, condition_outcome, prepare
+from kubeiam_aws.judge.escalation import escalation_paths, passes_to, resource_abusable
+from kubeiam_aws.judge.trust import issuer_host, provider_host, web_identity_grants
 
-from kubeiam.policy import Condition, parse_document
+from kubeiam.vocabulary.policy import Condition, parse_document
 
 CTX = SessionContext("arn:aws:iam::111122223333:role/app", "111122223333", datetime(2024, 5, 2, tzinfo=UTC))
 
@@ -18,33 +18,38 @@ CTX = SessionContext("arn:aws:iam::111122223333:role/app", "111122223333", datet
 @pytest.mark.parametrize(
     ("operator", "key", "values", "verdict"),
     [
-        ("DateLessThan", "aws:TokenIssueTime", ("2020-01-01T00:00:01Z",), Verdict.NEVER),
-        ("DateGreaterThan", "aws:TokenIssueTime", ("2020-01-01T00:00:01Z",), Verdict.ALWAYS),
-        ("DateLessThan", "aws:CurrentTime", ("2030-01-01T00:00:00Z",), Verdict.MAYBE),
-        ("StringEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/other",), Verdict.NEVER),
-        ("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/*",), Verdict.ALWAYS),
-        ("StringNotEquals", "aws:PrincipalAccount", ("111122223333",), Verdict.NEVER),
-        ("StringEquals", "aws:PrincipalType", ("User",), Verdict.NEVER),
-        ("Bool", "aws:MultiFactorAuthPresent", ("true",), Verdict.NEVER),
-        ("BoolIfExists", "aws:MultiFactorAuthPresent", ("true",), Verdict.MAYBE),
-        ("Null", "aws:TokenIssueTime", ("true",), Verdict.NEVER),
-        ("StringEquals", "aws:RequestTag/team", ("a",), Verdict.MAYBE),
-        ("ForAnyValue:StringEquals", "aws:PrincipalArn", ("x",), Verdict.MAYBE),
+        ("DateLessThan", "aws:TokenIssueTime", ("2020-01-01T00:00:01Z",), ConditionOutcome.NEVER),
+        ("DateGreaterThan", "aws:TokenIssueTime", ("2020-01-01T00:00:01Z",), ConditionOutcome.ALWAYS),
+        ("DateLessThan", "aws:CurrentTime", ("2030-01-01T00:00:00Z",), ConditionOutcome.MAYBE),
+        ("StringEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/other",), ConditionOutcome.NEVER),
+        ("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/*",), ConditionOutcome.ALWAYS),
+        ("StringNotEquals", "aws:PrincipalAccount", ("111122223333",), ConditionOutcome.NEVER),
+        ("StringEquals", "aws:PrincipalType", ("User",), ConditionOutcome.NEVER),
+        ("Bool", "aws:MultiFactorAuthPresent", ("true",), ConditionOutcome.NEVER),
+        ("BoolIfExists", "aws:MultiFactorAuthPresent", ("true",), ConditionOutcome.MAYBE),
+        ("Null", "aws:TokenIssueTime", ("true",), ConditionOutcome.NEVER),
+        ("StringEquals", "aws:RequestTag/team", ("a",), ConditionOutcome.MAYBE),
+        ("ForAnyValue:StringEquals", "aws:PrincipalArn", ("x",), ConditionOutcome.MAYBE),
         # Condition values are case-sensitive: another spelling of the role is another principal.
-        ("StringEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/APP",), Verdict.NEVER),
-        ("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/A*",), Verdict.NEVER),
-        ("StringNotEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/App",), Verdict.ALWAYS),
-        ("StringEqualsIgnoreCase", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/APP",), Verdict.ALWAYS),
+        ("StringEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/APP",), ConditionOutcome.NEVER),
+        ("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/A*",), ConditionOutcome.NEVER),
+        ("StringNotEquals", "aws:PrincipalArn", ("arn:aws:iam::111122223333:role/App",), ConditionOutcome.ALWAYS),
+        (
+            "StringEqualsIgnoreCase",
+            "aws:PrincipalArn",
+            ("arn:aws:iam::111122223333:role/APP",),
+            ConditionOutcome.ALWAYS,
+        ),
     ],
 )
 def test_condition_verdicts(operator, key, values, verdict):
-    assert condition_verdict(Condition(operator, key, values), CTX) is verdict
+    assert condition_outcome(Condition(operator, key, values), CTX) is verdict
 
 
 def test_unknown_role_age_decides_no_date():
     ctx = SessionContext(CTX.principal_arn, CTX.account, None)
     cond = Condition("DateLessThan", "aws:TokenIssueTime", ("2020-01-01T00:00:01Z",))
-    assert condition_verdict(cond, ctx) is Verdict.MAYBE
+    assert condition_outcome(cond, ctx) is ConditionOutcome.MAYBE
 
 
 def test_prepare_drops_never_and_strips_always():
@@ -77,8 +82,8 @@ def test_prepare_drops_never_and_strips_always():
 def test_combined_access_levels_keep_the_sensitive_one():
     assert _level("Permissions management, Write") == PERMISSIONS_MANAGEMENT
     assert _level("Tagging, Write") == "Write"
-    assert access_level("iam:PutRolePolicy") == PERMISSIONS_MANAGEMENT
-    assert access_level("S3:getobject") == "Read"
+    assert aws_catalog().access_level("iam:PutRolePolicy") == PERMISSIONS_MANAGEMENT
+    assert aws_catalog().access_level("S3:getobject") == "Read"
 
 
 def test_catalogue_is_loaded_once_and_expands_per_service():
@@ -163,7 +168,7 @@ def test_issuer_and_provider_hosts():
 
 
 def test_trust_evidence_masks_external_ids():
-    from kubeiam_aws.rules_trust import _shown
+    from kubeiam_aws.rules.trust import _shown
 
     raw = {"Effect": "Allow", "Condition": {"StringEquals": {"sts:ExternalId": "very-secret-string", "x:aud": "sts"}}}
     shown = _shown(raw)

@@ -11,11 +11,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from azure_builder import Scenario
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Inventory
-from kubeiam.pipeline import audit, read_inventory
-from kubeiam.providers import load_providers
-from kubeiam.report import Report
+from kubeiam.pipeline.audit import audit, read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.pipeline.report import Report
+from kubeiam.vocabulary.model import Inventory
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 from azure_builder import Scenario
-from kubeiam_azure.profile import judge
+from kubeiam_azure.judge.profile import judge_assignment
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Severity
-from kubeiam.pipeline import audit, demo_dir
+from kubeiam.pipeline.audit import audit, demo_dir
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.findings import Severity
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "azure.md"
 CLIENT, PRINCIPAL = "10000000-0000-4000-8000-000000000001", "20000000-0000-4000-8000-000000000001"
@@ -82,16 +82,16 @@ def test_flattened_and_rest_shapes_give_the_same_findings(audit_of):
 
 
 def test_judged_once_per_assignment_not_per_service_account(audit_of):
-    judge.cache_clear()
+    judge_assignment.cache_clear()
     audit_of(_rich())
     # 4 assignments; two ServiceAccounts and 11 rules ask about them many times over.
-    assert judge.cache_info().misses == 4
-    judge.cache_clear()
+    assert judge_assignment.cache_info().misses == 4
+    judge_assignment.cache_clear()
     many = _rich()
     for i in range(30):
         many.sa("orders", f"extra{i}", CLIENT).fic("id-app", f"system:serviceaccount:orders:extra{i}")
     audit_of(many)
-    info = judge.cache_info()
+    info = judge_assignment.cache_info()
     # Thirty more ServiceAccounts on the same identity: still one judgement per assignment, and
     # no more look-ups (verdicts are memoised per identity, not per ServiceAccount).
     assert (info.misses, info.hits) == (4, 0)
@@ -134,7 +134,7 @@ def test_minimal_read_only_role_audits_at_most_low(audit_of):
 
 
 def test_docs_rule_table_matches_the_rules():
-    from kubeiam_azure import RULES
+    from kubeiam_azure.rules import RULES
 
     text = DOCS.read_text()
     for r in RULES:
@@ -160,7 +160,7 @@ def test_kubelet_exposure_is_one_finding_per_agent_pool_stable_across_node_names
 
 
 def test_shared_identity_is_one_match_for_all_its_service_accounts(inventory_of, audit_of):
-    from kubeiam_azure import RULES
+    from kubeiam_azure.rules import RULES
 
     s = Scenario().identity("id-app", CLIENT, PRINCIPAL).managed_cluster(kubelet=KUBELET)
     for i in range(6):

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from kubeiam_azure.catalogue import builtin_role_guids, load, refresh
-from kubeiam_azure.profile import ESCALATION_ACTIONS, judge, profile
-from kubeiam_azure.shapes import RoleAssignment
+from kubeiam_azure.evidence.builtin_roles import refresh
+from kubeiam_azure.judge.catalogue import builtin_role_guids, load
+from kubeiam_azure.judge.profile import ESCALATION_ACTIONS, judge_assignment, profile
+from kubeiam_azure.view import Permission, RoleAssignment, RoleDefinition
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "azure" / "corpus"
 SCOPES = {
@@ -19,8 +20,13 @@ SCOPES = {
 }
 
 
+def by_name(name: str) -> RoleDefinition | None:
+    """The built-in role called `name` (case-insensitive)."""
+    return next((r for r in load().roles.values() if r.name.lower() == name.lower()), None)
+
+
 def verdicts(role, level):
-    return judge(RoleAssignment(f"a/{role.id}/{level}", "p", role.id, SCOPES[level]), role)
+    return judge_assignment(RoleAssignment(f"a/{role.id}/{level}", "p", role.id, SCOPES[level]), role)
 
 
 def flagged(role, level) -> bool:
@@ -63,17 +69,16 @@ def test_every_builtin_role_is_classified():
     "name", ["Owner", "Contributor", "User Access Administrator", "Role Based Access Control Administrator"]
 )
 def test_privileged_roles_are_flagged_at_subscription(name):
-    assert flagged(load().by_name(name), "subscription")
+    assert flagged(by_name(name), "subscription")
 
 
 def test_owner_and_contributor_are_admin_uaa_and_rbac_admin_escalate():
-    cat = load()
     for name in ("Owner", "Contributor"):
-        assert verdicts(cat.by_name(name), "subscription").admin
-    assert verdicts(cat.by_name("Owner"), "resource-group").admin
-    assert not verdicts(cat.by_name("Contributor"), "resource-group").admin
+        assert verdicts(by_name(name), "subscription").admin
+    assert verdicts(by_name("Owner"), "resource-group").admin
+    assert not verdicts(by_name("Contributor"), "resource-group").admin
     for name in ("User Access Administrator", "Role Based Access Control Administrator"):
-        v = verdicts(cat.by_name(name), "subscription")
+        v = verdicts(by_name(name), "subscription")
         assert not v.admin
         assert "Microsoft.Authorization/roleAssignments/write" in v.escalation
 
@@ -89,14 +94,14 @@ def test_microsoft_privileged_list_is_flagged_where_present():
 
 @pytest.mark.parametrize("level", sorted(SCOPES))
 def test_reader_is_never_flagged(level):
-    reader = load().by_name("Reader")
+    reader = by_name("Reader")
     v = verdicts(reader, level)
     assert not v.admin and not v.escalation
     assert profile(reader).read_only and not profile(reader).sensitive_data
 
 
 def test_contributor_excludes_role_assignment_writes_via_not_actions():
-    p = profile(load().by_name("Contributor"))
+    p = profile(by_name("Contributor"))
     assert "Microsoft.Authorization/roleAssignments/write" not in p.escalation
     assert set(p.escalation) < set(ESCALATION_ACTIONS)
 
@@ -124,7 +129,7 @@ def test_refresh_round_trips_and_is_deterministic(tmp_path):
 
 
 def test_refresh_cli(tmp_path):
-    from kubeiam_azure.catalogue import main
+    from kubeiam_azure.evidence.builtin_roles import main
 
     src = tmp_path / "roles.json"
     src.write_text(
@@ -136,7 +141,7 @@ def test_refresh_cli(tmp_path):
 
 def test_profile_is_memoised_per_role_definition():
     profile.cache_clear()
-    owner = load().by_name("Owner")
+    owner = by_name("Owner")
     for _ in range(5):
         profile(owner)
     info = profile.cache_info()
@@ -144,17 +149,14 @@ def test_profile_is_memoised_per_role_definition():
 
 
 def test_reader_roles_with_support_tickets_count_as_read_only():
-    cat = load()
     for name in ("Reader", "Billing Reader", "Site Recovery Reader"):
-        role = cat.by_name(name)
+        role = by_name(name)
         assert role is not None and profile(role).read_only, name
     for name in ("User Access Administrator", "Log Analytics Reader"):  # the latter runs log queries
-        assert not profile(cat.by_name(name)).read_only, name
+        assert not profile(by_name(name)).read_only, name
 
 
 def _custom(actions, not_actions=()):
-    from kubeiam_azure.shapes import Permission, RoleDefinition
-
     return RoleDefinition(
         "c0ffee00-0000-4000-8000-000000000001", "Custom", True, (Permission(tuple(actions), tuple(not_actions)),)
     )

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from azure_builder import Scenario
-from kubeiam_azure.reader import UNRESOLVED
+from kubeiam_azure.declarations import AZURE, DECLARATIONS
+from kubeiam_azure.evidence.reader import UNRESOLVED
+from kubeiam_azure.judge.catalogue import load
 
-from kubeiam.annotations import BY_KEY
-from kubeiam.model import Cloud, LinkStatus
+from kubeiam.vocabulary.model import LinkStatus
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "azure" / "corpus"
 COMMANDS = [json.loads(line) for line in (CORPUS / "azure_binding_commands.jsonl").read_text().splitlines()]
@@ -66,7 +67,7 @@ def test_federated_credential_commands(cmd, inventory_of):
     if args["_verb"].startswith("az ad app"):
         # An app registration's credential: its client id matches no managed identity.
         s = Scenario().sa(NS, SA, APP_CLIENT).identity("unrelated", CLIENT, PRINCIPAL).managed_cluster()
-        (link,) = [lk for lk in inventory_of(s).links if lk.cloud is Cloud.AZURE]
+        (link,) = [lk for lk in inventory_of(s).links if lk.cloud == AZURE]
         assert (link.status, link.reason, link.principal) == (LinkStatus.UNCHECKED, UNRESOLVED, APP_CLIENT)
         return
     assert args["_verb"] == "az identity federated-credential create"
@@ -79,7 +80,7 @@ def test_federated_credential_commands(cmd, inventory_of):
     s.identity("mi", CLIENT, PRINCIPAL).managed_cluster()
     assert re.fullmatch(r"\$\{?(SERVICE_ACCOUNT_ISSUER|OIDC_ISSUER_URL)\}?", args["issuer"]), args["issuer"]
     s.fic("mi", subject, audiences=audiences, name=args["name"].strip("${}"))
-    links = {lk.service_account: lk for lk in inventory_of(s).links if lk.cloud is Cloud.AZURE}
+    links = {lk.service_account: lk for lk in inventory_of(s).links if lk.cloud == AZURE}
     assert links[name].status is LinkStatus.RESOLVED, links[name].reason
     assert links["someone-else"].status is LinkStatus.UNTRUSTED  # one subject, one ServiceAccount
 
@@ -113,11 +114,10 @@ def test_role_assignment_commands(cmd, audit_of):
 
 
 def test_assignment_commands_use_known_builtin_roles():
-    from kubeiam_azure.catalogue import load
-
     roles = {_args(c["command"])["role"] for c in ASSIGNMENTS}
     assert roles == {"DNS Zone Contributor", "Private DNS Zone Contributor", "Reader", "Contributor"}
-    assert all(load().by_name(r) for r in roles)
+    builtin = {r.name.lower() for r in load().roles.values()}
+    assert all(r.lower() in builtin for r in roles)
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda s: f"{s['path'].split('/')[-1]}:{s['line']}:{s.get('form')}")
@@ -129,7 +129,7 @@ def test_service_account_snippets(snippet, audit_of):
             t for t in SNIPPETS if (t["path"], t["line"]) == (snippet["path"], snippet["line"]) and t.get("parsed")
         ]
         keys = set(re.findall(r"(azure\.workload\.identity/[\w-]+)=", snippet["raw"]))
-        assert twins or (keys and keys <= set(BY_KEY)), snippet["raw"]
+        assert twins or (keys and keys <= set(DECLARATIONS.by_key)), snippet["raw"]
         return
     meta = sa["metadata"]
     annotations = dict(meta.get("annotations") or {})

@@ -6,12 +6,13 @@ from dataclasses import replace
 
 import pytest
 from azure_builder import ISSUER, TENANT, Scenario
-from kubeiam_azure.reader import UNRESOLVED
+from kubeiam_azure.declarations import AZURE
+from kubeiam_azure.evidence.reader import UNRESOLVED
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.model import Cloud, LinkStatus
-from kubeiam.pipeline import read_inventory
+from kubeiam.pipeline.audit import read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.model import LinkStatus
 
 CLIENT, PRINCIPAL = "10000000-0000-4000-8000-000000000001", "20000000-0000-4000-8000-000000000001"
 KUBELET = ("30000000-0000-4000-8000-000000000003", "40000000-0000-4000-8000-000000000003")
@@ -23,7 +24,7 @@ def bound(**cluster: object) -> Scenario:
 
 
 def azure_links(inv):
-    return [lk for lk in inv.links if lk.cloud is Cloud.AZURE]
+    return [lk for lk in inv.links if lk.cloud == AZURE]
 
 
 @pytest.mark.parametrize("rest", [False, True], ids=["az-cli", "rest"])
@@ -76,8 +77,8 @@ def test_kubelet_client_id_is_known_not_an_app_registration(inventory_of):
 
 
 def test_no_azure_evidence_leaves_annotated_service_accounts_unchecked(tmp_path, providers):
-    from kubeiam.evidence import Evidence
-    from kubeiam.pipeline import read_inventory
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.evidence import Evidence
 
     root = bound().write(tmp_path)
     import shutil
@@ -144,7 +145,7 @@ def test_cluster_matched_by_issuer_gets_aks_resource_id(inventory_of):
     (cluster,) = inventory_of(s).clusters
     assert cluster.name == "aks-test"
     assert cluster.stable_id == s.aks["id"].lower()
-    assert cluster.cloud is Cloud.AZURE
+    assert cluster.cloud == AZURE
 
 
 def test_cluster_matched_by_name_when_issuer_unknown(inventory_of):
@@ -187,8 +188,8 @@ def test_unmatched_aks_cluster_leaves_cluster_alone(inventory_of):
     ],
 )
 def test_malformed_files_name_file_and_field(tmp_path, providers, file, content, message):
-    from kubeiam.evidence import Evidence
-    from kubeiam.pipeline import read_inventory
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.evidence import Evidence
 
     root = bound().write(tmp_path)
     target = root / "azure" / Scenario().sub / file
@@ -200,8 +201,8 @@ def test_malformed_files_name_file_and_field(tmp_path, providers, file, content,
 
 
 def test_malformed_aks_file_names_field(tmp_path, providers):
-    from kubeiam.evidence import Evidence
-    from kubeiam.pipeline import read_inventory
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.evidence import Evidence
 
     root = bound().write(tmp_path)
     (root / "azure" / Scenario().sub / "aks" / "rg-test" / "aks-test.json").write_text('{"name": "aks-test"}')
@@ -214,8 +215,8 @@ def test_reader_imports_no_azure_package():
     import sys
 
     code = (
-        "import sys, kubeiam_azure, kubeiam_azure.reader, kubeiam_azure.catalogue;"
-        "kubeiam_azure.catalogue.load();"
+        "import sys, kubeiam_azure, kubeiam_azure.evidence.reader, kubeiam_azure.judge.catalogue;"
+        "kubeiam_azure.judge.catalogue.load();"
         "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -232,8 +233,8 @@ def test_identity_and_assignments_across_subscriptions(tmp_path, providers):
     """The identity lives in one subscription, its roles in another; inherited ones repeat in both."""
     import json
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.pipeline import read_inventory
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.evidence import Evidence
 
     s = bound()
     mg = s.scope("mg", "corp")
@@ -253,7 +254,7 @@ def test_identity_and_assignments_across_subscriptions(tmp_path, providers):
 
 
 def test_scope_levels():
-    from kubeiam_azure.profile import scope_level
+    from kubeiam_azure.judge.profile import scope_level
 
     assert scope_level("/") == "management-group"
     assert scope_level("/providers/Microsoft.Management/managementGroups/corp") == "management-group"
@@ -282,8 +283,8 @@ def test_full_role_definition_listing_overrides_the_catalogue(inventory_of):
 def test_a_cluster_of_another_cloud_is_never_matched_to_aks(tmp_path, providers):
     import json
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.pipeline import read_inventory
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.evidence import Evidence
 
     root = bound().write(tmp_path)
     res = root / "kubernetes" / "aks-test" / "resources.json"

@@ -11,10 +11,10 @@ from estate import Scale, build
 from generate import generate, iam_document
 from other_clouds import generate as generate_other
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import LinkStatus
-from kubeiam.pipeline import read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.model import LinkStatus
 
 TINY = Scale(service_accounts=50, roles=10, policies=5, nodes=3)
 
@@ -28,7 +28,7 @@ def test_aws_estate_is_read_with_every_service_account_linked(tmp_path: Path) ->
     inv = _read(tmp_path)
     assert len(inv.service_accounts) == 50
     assert len(inv.nodes) == 3
-    aws = [link for link in inv.links if link.cloud.value == "aws"]
+    aws = [link for link in inv.links if link.cloud == "aws"]
     assert len(aws) == 50
     assert Counter(link.status for link in aws) == {LinkStatus.RESOLVED: 50}
     # ServiceAccount i uses role i mod R: each of the 10 roles is reached by 5 ServiceAccounts.
@@ -71,7 +71,7 @@ def test_other_cloud_estates_are_read_with_every_service_account_linked(tmp_path
     generate_other(cloud, tmp_path, TINY)
     inv = _read(tmp_path)
     assert len(inv.service_accounts) == 50
-    links = [link for link in inv.links if link.cloud.value == cloud]
+    links = [link for link in inv.links if link.cloud == cloud]
     assert Counter(link.status for link in links) == {LinkStatus.RESOLVED: 50}
     assert len({link.principal for link in links}) == TINY.roles
     assert not [e for e in inv.errors if e.source == cloud]

@@ -42,13 +42,13 @@ def test_live_collection_of_a_tiny_estate_meets_its_lower_bound(
     from bench_live import FAKE_ENV, isolated_env, needs_of, start_server
     from estate import Scale, build
     from kubeiam_aws.live import CallCounter, collect
-    from kubeiam_kubernetes.reader import read_kubernetes
+    from kubeiam_kubernetes.evidence.reader import read as read_kubernetes
     from lower_bound import lower_bound
     from seed_aws import MOTO_ACCOUNT, seed, write_kubernetes
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.model import Inventory
-    from kubeiam.providers import CollectRequest
+    from kubeiam.pipeline.evidence import Evidence
+    from kubeiam.pipeline.providers import CollectRequest, declarations_of, load_providers
+    from kubeiam.vocabulary.model import Inventory
 
     for k, v in FAKE_ENV.items():
         monkeypatch.setenv(k, v)
@@ -65,7 +65,11 @@ def test_live_collection_of_a_tiny_estate_meets_its_lower_bound(
         seeded = seed(estate, url)
         ev = write_kubernetes(estate, seeded, tmp_path / "ev")
         counter = CallCounter()
-        errors = collect(CollectRequest(argparse.Namespace(), ev), read_kubernetes(Evidence(ev), Inventory()), counter)
+        errors = collect(
+            CollectRequest(argparse.Namespace(), ev),
+            read_kubernetes(Evidence(ev), Inventory(declarations=declarations_of(load_providers()))),
+            counter,
+        )
         assert errors == []
         iam = json.loads((ev / f"aws/{MOTO_ACCOUNT}/iam.json").read_text())
         assert {r["RoleName"] for r in iam["RoleDetailList"]} >= {r.name for r in estate.roles}

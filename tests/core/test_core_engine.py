@@ -1,15 +1,15 @@
-"""kubeiam.engine (fingerprints, worst severity) and pipeline.narrow (`check`, `--namespace`)."""
+"""kubeiam.pipeline.engine (fingerprints, worst severity) and pipeline.narrow (`check`, `--namespace`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-from kubeiam.engine import AnalysisConfig, analyse
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Category, Severity
-from kubeiam.model import (
-    Cloud,
+from kubeiam.pipeline.audit import audit, narrow
+from kubeiam.pipeline.engine import AnalysisConfig, analyse
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.findings import Category, Severity
+from kubeiam.vocabulary.model import (
     Cluster,
     CoverageError,
     IdentityLink,
@@ -20,13 +20,12 @@ from kubeiam.model import (
     ServiceAccount,
     Workload,
 )
-from kubeiam.pipeline import audit, narrow
-from kubeiam.rules.base import Match, rule
+from kubeiam.vocabulary.rules import Match, rule
 
 REPO = Path(__file__).resolve().parents[2]
 
 SA = ServiceAccount("prod", "payments", "api")
-INVENTORY = Inventory(clusters=(Cluster("prod", Cloud.AWS),), service_accounts=(SA,))
+INVENTORY = Inventory(clusters=(Cluster("prod", "aws"),), service_accounts=(SA,))
 
 
 def make_rule(matches, *, title="Thing is wrong", remediation="Fix it.", severity=Severity.MEDIUM, rid="TST-001"):
@@ -86,8 +85,8 @@ def test_fingerprint_changes_with_every_identity_field():
 
 
 def test_cluster_identity_is_the_stable_id_when_known():
-    stable = Inventory(clusters=(Cluster("prod", Cloud.AWS, stable_id="arn:aws:eks:eu-west-1:1:cluster/prod"),))
-    renamed = Inventory(clusters=(Cluster("prod-copy", Cloud.AWS, stable_id="arn:aws:eks:eu-west-1:1:cluster/prod"),))
+    stable = Inventory(clusters=(Cluster("prod", "aws", stable_id="arn:aws:eks:eu-west-1:1:cluster/prod"),))
+    renamed = Inventory(clusters=(Cluster("prod-copy", "aws", stable_id="arn:aws:eks:eu-west-1:1:cluster/prod"),))
     a = analyse(stable, [make_rule([m()])])
     b = analyse(renamed, [make_rule([replace(m(), cluster="prod-copy")])])
     assert fps(a) == fps(b)
@@ -136,11 +135,11 @@ def _wl(sa: ServiceAccount, pod: str, node: str) -> Workload:
 
 
 def _link(sa: ServiceAccount) -> IdentityLink:
-    return IdentityLink(sa.cluster, sa.namespace, sa.name, Cloud.AWS, "irsa", f"role/{sa.name}", LinkStatus.RESOLVED)
+    return IdentityLink(sa.cluster, sa.namespace, sa.name, "aws", "irsa", f"role/{sa.name}", LinkStatus.RESOLVED)
 
 
 BIG = Inventory(
-    clusters=(Cluster("prod", Cloud.AWS),),
+    clusters=(Cluster("prod", "aws"),),
     namespaces=(Namespace("prod", "payments"), Namespace("prod", "web")),
     service_accounts=(API, WORKER, OTHER),
     workloads=(_wl(API, "api-1", "n1"), _wl(API, "api-2", "n2"), _wl(WORKER, "w-1", "n3"), _wl(OTHER, "o-1", "n4")),

@@ -1,4 +1,4 @@
-"""kubeiam.evidence: every file optional, every bad file named in one line."""
+"""kubeiam.pipeline.evidence: every file optional, every bad file named in one line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence, expect
+from kubeiam.pipeline.evidence import Evidence
 
 
 @pytest.fixture
@@ -63,9 +63,3 @@ def test_listing(ev):
     assert ev.files("a") == ["bad.json", "bom.json", "empty.json", "list.json", "obj.json"]
     assert list(ev.walk("", "obj.json")) == ["a/b/obj.json", "a/obj.json"]
     assert ev.children("missing") == [] and ev.files("missing") == []
-
-
-def test_expect():
-    expect(True, "f.json", "fine")
-    with pytest.raises(InputError, match=r"^f.json: no 'issuer'$"):
-        expect(False, "f.json", "no 'issuer'")

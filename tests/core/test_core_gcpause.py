@@ -4,7 +4,7 @@
 def test_gc_pause_restores_the_collector_state():
     import gc
 
-    from kubeiam.gcpause import gc_paused
+    from kubeiam.pipeline.gcpause import gc_paused
 
     assert gc.isenabled()
     with gc_paused():

@@ -79,7 +79,7 @@ def test_schema_really_requires_the_finding_fields(demo_reports):
 
 def test_demo_report_carries_every_findings_md_field(demo_reports):
     from kubeiam.cli import load_providers
-    from kubeiam.rules import all_rules
+    from kubeiam.pipeline.providers import all_rules
 
     report = demo_reports[0]
     assert set(report) >= TOP_LEVEL

@@ -1,4 +1,4 @@
-"""Builds small GKE + GCP evidence directories in the gcloud JSON shapes (shared EVIDENCE.md).
+"""Builds small GKE + GCP evidence directories in the gcloud JSON shapes (docs/evidence.md).
 
 Used by the reader tests (into tmp_path) and to write fixtures/rules/GCP-*/ (run this module:
 `python tests/gcp/gcp_builder.py` rewrites them; the fixture files are what the runner reads).

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from kubeiam_gcp import catalogue
-from kubeiam_gcp.catalogue import BUNDLED, load_catalogue, read_catalogue, write_catalogue
+from kubeiam_gcp.judge import catalogue
+from kubeiam_gcp.judge.catalogue import BUNDLED, load_catalogue, read_catalogue, write_catalogue
 
 
 def test_bundled_catalogue_is_dated_attributed_and_small() -> None:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from gcp_builder import CLUSTER, NUMBER, POOL, PROJECT, Case, binding, policy
-from kubeiam_gcp.catalogue import load_catalogue
-from kubeiam_gcp.classify import classify
+from kubeiam_gcp.declarations import GCP
+from kubeiam_gcp.judge.catalogue import load_catalogue
+from kubeiam_gcp.judge.profile import classify
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Cloud, LinkStatus
-from kubeiam.pipeline import audit, read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import audit, read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.model import LinkStatus
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "gcp" / "corpus"
 
@@ -189,7 +190,7 @@ def test_gcloud_binding_commands_resolve_as_documented(tmp_path: Path) -> None:
     annotated = {k: v for k, v in ksas.items() if v}
     assert len(annotated) >= 5  # cert-manager, external-dns, metrics exporter, postgres, the samples' KSA
     inv = read_inventory(Evidence(root), load_providers())
-    links = [lk for lk in inv.links if lk.cloud is Cloud.GCP]
+    links = [lk for lk in inv.links if lk.cloud == GCP]
     # `gcloud iam service-accounts add-iam-policy-binding GSA --role roles/iam.workloadIdentityUser
     #  --member serviceAccount:PROJECT.svc.id.goog[NS/KSA]`: the annotated KSA may act as the GSA.
     gsa_links = {(lk.namespace, lk.service_account): lk for lk in links if lk.mechanism == "gke-workload-identity"}
@@ -248,7 +249,7 @@ def test_gke_sample_service_accounts_resolve_as_their_docs_intend(tmp_path: Path
     )
     report = audit(Evidence(case.write(tmp_path)))
     inv = read_inventory(Evidence(tmp_path), load_providers())
-    links = {(lk.namespace, lk.service_account): lk.status for lk in inv.links if lk.cloud is Cloud.GCP}
+    links = {(lk.namespace, lk.service_account): lk.status for lk in inv.links if lk.cloud == GCP}
     assert links == {
         ("airflow", "airflow"): LinkStatus.RESOLVED,
         ("airflow", "airflow-metadata-db"): LinkStatus.RESOLVED,

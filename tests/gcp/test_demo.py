@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Cloud, LinkStatus
-from kubeiam.pipeline import audit, demo_dir, read_inventory
-from kubeiam.providers import load_providers
+from kubeiam_gcp.declarations import GCP
+
+from kubeiam.pipeline.audit import audit, demo_dir, read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.model import LinkStatus
 
 
 def test_demo_gke_findings() -> None:
@@ -33,7 +35,7 @@ def test_demo_gke_findings() -> None:
 
 def test_demo_links_and_cluster_identity() -> None:
     inv = read_inventory(Evidence(demo_dir()), load_providers())
-    links = {(lk.namespace, lk.service_account, lk.mechanism): lk.status for lk in inv.links if lk.cloud is Cloud.GCP}
+    links = {(lk.namespace, lk.service_account, lk.mechanism): lk.status for lk in inv.links if lk.cloud == GCP}
     assert links == {
         ("analytics", "bq-loader", "gke-workload-identity"): LinkStatus.RESOLVED,
         ("analytics", "notebook", "gke-workload-identity"): LinkStatus.RESOLVED,

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 from gcp_builder import PROJECT, Case, binding, gsa
-from kubeiam_gcp.catalogue import load_catalogue
-from kubeiam_gcp.classify import classify
+from kubeiam_gcp.judge.catalogue import load_catalogue
+from kubeiam_gcp.judge.profile import classify
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Severity
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.findings import Severity
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "gcp.md"
 
@@ -25,7 +25,7 @@ def _documented_permissions() -> list[str]:
 def test_documented_permissions_exist_and_only_read() -> None:
     perms = _documented_permissions()
     assert len(perms) == len(set(perms)) >= 10
-    known = load_catalogue().all_permissions
+    known = frozenset().union(*load_catalogue().roles.values())
     assert [p for p in perms if p not in known] == []
     profile = classify("kubeiamReader", frozenset(perms))
     assert profile.read_only and not profile.sensitive
@@ -54,7 +54,7 @@ def test_kubeiam_audits_its_own_role_as_nothing_above_low(tmp_path: Path) -> Non
 
 
 def test_docs_rule_table_matches_the_rules() -> None:
-    from kubeiam_gcp.rules import GCP_RULES
+    from kubeiam_gcp.rules import RULES
 
     rows = re.findall(r"^\| (GCP-\d{3}) \| (.+?) \| ([a-z-]+) \| ([a-z]+)", DOCS.read_text(), re.M)
-    assert [(r.id, r.title, str(r.category), str(r.severity)) for r in GCP_RULES] == rows
+    assert [(r.id, r.title, str(r.category), str(r.severity)) for r in RULES] == rows

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from kubeiam_gcp import PROVIDER
 
-from kubeiam.model import Inventory
-from kubeiam.providers import CollectRequest, Provider, load_providers
+from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
+from kubeiam.vocabulary.model import Inventory
 
 
 def test_registered_with_rules_and_order() -> None:

@@ -21,12 +21,13 @@ from gcp_builder import (
     principal,
     principal_set,
 )
+from kubeiam_gcp.declarations import GCP
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.model import Cloud, LinkStatus
-from kubeiam.pipeline import read_inventory
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import read_inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.vocabulary.model import LinkStatus
 
 API = gsa("api")
 
@@ -36,7 +37,7 @@ def _inventory(root: Path):
 
 
 def _gcp_links(inv, mechanism: str = "gke-workload-identity"):
-    return [lk for lk in inv.links if lk.cloud is Cloud.GCP and lk.mechanism == mechanism]
+    return [lk for lk in inv.links if lk.cloud == GCP and lk.mechanism == mechanism]
 
 
 def test_cluster_matched_by_issuer_gets_stable_id(tmp_path: Path) -> None:
@@ -242,7 +243,7 @@ def test_bad_json_and_bad_cluster(tmp_path: Path) -> None:
 def test_reader_imports_no_google_cloud_package(tmp_path: Path) -> None:
     root = Case().write(tmp_path)
     code = (
-        "import sys; from kubeiam.evidence import Evidence; from kubeiam.pipeline import audit;"
+        "import sys; from kubeiam.pipeline.evidence import Evidence; from kubeiam.pipeline.audit import audit;"
         f"audit(Evidence(__import__('pathlib').Path({str(root)!r})));"
         "bad = sorted(m for m in sys.modules if m.startswith(('google.cloud', 'google.auth', 'grpc')));"
         "print(bad); sys.exit(1 if bad else 0)"

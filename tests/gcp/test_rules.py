@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from gcp_builder import PROJECT, Case, binding, gsa, ksa_member, policy, pool
-from kubeiam_gcp import classify as classify_module
-from kubeiam_gcp import rules_nodes as gcp_rules
-from kubeiam_gcp.catalogue import load_catalogue
-from kubeiam_gcp.classify import classify
+from kubeiam_gcp.judge import profile as profile_module
+from kubeiam_gcp.judge.catalogue import load_catalogue
+from kubeiam_gcp.judge.profile import classify
+from kubeiam_gcp.rules import nodes as node_rules
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Severity
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.findings import Severity
 
 API = gsa("api")
 
@@ -51,14 +51,14 @@ def test_one_judgement_per_role_not_per_service_account(tmp_path: Path, monkeypa
     )
     root = case.write(tmp_path)
     computed: list[str] = []
-    real = classify_module.RoleProfile
+    real = profile_module.RoleProfile
 
     def counting(*args, **kw):
         computed.append(kw.get("role", args[0] if args else ""))
         return real(*args, **kw)
 
-    classify_module._CACHE.clear()
-    monkeypatch.setattr(classify_module, "RoleProfile", counting)
+    profile_module._CACHE.clear()
+    monkeypatch.setattr(profile_module, "RoleProfile", counting)
     report = audit(Evidence(root))
     assert len([f for f in report.findings if f.rule_id == "GCP-001"]) == 300
     assert sorted(computed) == ["roles/editor", "roles/pubsub.publisher"]
@@ -73,8 +73,8 @@ def test_node_pool_is_one_finding_judged_once_for_many_nodes(tmp_path: Path, mon
         doc["items"].append(json.loads(json.dumps(node).replace("x1y2", f"n{n}")))
     resources.write_text(json.dumps(doc))
     calls = []
-    real = gcp_rules._judge_pool
-    monkeypatch.setattr(gcp_rules, "_judge_pool", lambda v, p: calls.append(p.name) or real(v, p))
+    real = node_rules._judge_pool
+    monkeypatch.setattr(node_rules, "_judge_pool", lambda v, p: calls.append(p.name) or real(v, p))
     report = audit(Evidence(root))
     # The metadata mode is a pool setting: one ticket, whatever the (churning) node names.
     (finding,) = [f for f in report.findings if f.rule_id == "GCP-010"]
@@ -224,11 +224,11 @@ def test_roles_of_a_gsa_whose_trust_is_unchecked_are_still_reported(tmp_path: Pa
 
 def test_one_match_per_identity_and_link_reason_fanned_out_per_service_account(tmp_path: Path) -> None:
     from gcp_builder import principal_set
-    from kubeiam_gcp.rules import GCP_RULES
+    from kubeiam_gcp.declarations import GCP
+    from kubeiam_gcp.rules import RULES
 
-    from kubeiam.model import Cloud
-    from kubeiam.pipeline import read_inventory
-    from kubeiam.providers import load_providers
+    from kubeiam.pipeline.audit import read_inventory
+    from kubeiam.pipeline.providers import load_providers
 
     ksas = [(f"ns{i % 3}", f"sa{i}", API) for i in range(12)]
     wide = principal_set("namespace/ns0")
@@ -242,10 +242,10 @@ def test_one_match_per_identity_and_link_reason_fanned_out_per_service_account(t
     inv = read_inventory(Evidence(root), load_providers())
     # The first trust binding in (member, role, scope) order names the link: principalSet:// sorts
     # before serviceAccount:, so the ns0 ServiceAccounts share one reason, the others have their own.
-    reasons = {lk.service_account: lk.reason for lk in inv.links if lk.cloud is Cloud.GCP}
+    reasons = {lk.service_account: lk.reason for lk in inv.links if lk.cloud == GCP}
     assert reasons["sa0"].endswith(f"for {wide}") and reasons["sa3"] == reasons["sa0"]
     assert reasons["sa1"].endswith(f"for {ksa_member('ns1', 'sa1')}")
-    rules = {r.id: r for r in GCP_RULES}
+    rules = {r.id: r for r in RULES}
     # Trust findings do not quote the reason: one Match per identity for all twelve.
     trust_matches = list(rules["GCP-006"].check(inv))
     assert sorted(m.item for m in trust_matches) == sorted([wide, "shared"])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
+from kubeiam.vocabulary.declarations import Declarations
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam.vocabulary.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -36,20 +43,55 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return home
 
 
+@dataclass(frozen=True)
+class DeclarationsOnly:
+    """A cloud provider reduced to its declarations: it reads nothing, collects nothing, has no rules."""
+
+    name: str
+    order: int
+    declarations: Declarations
+    rules: tuple[Rule, ...] = ()
+
+    def add_arguments(self, group: argparse._ArgumentGroup) -> None:
+        return None
+
+    def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
+        return inventory
+
+    def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
+        return ()
+
+
+def kubernetes_alone() -> tuple[Provider, ...]:
+    """The Kubernetes provider, with the cloud providers standing by only for what they declare.
+
+    Why their declarations: the Kubernetes reader and rules know a cloud's annotations and credential
+    variables only from them (the pipeline merges every provider's before reading).
+    """
+    from kubeiam_kubernetes import PROVIDER
+
+    clouds = [DeclarationsOnly(p.name, p.order, p.declarations) for p in load_providers() if p is not PROVIDER]
+    return (PROVIDER, *clouds)
+
+
+@pytest.fixture
+def kubernetes_providers() -> tuple[Provider, ...]:
+    return kubernetes_alone()
+
+
 @pytest.fixture
 def kubeiam_cli(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Callable[..., CliResult]]:
-    """Run `kubeiam ...` in-process with only the Kubernetes provider loaded.
+    """Run `kubeiam ...` in-process with only the Kubernetes provider reading and collecting.
 
     Why only it: the cloud providers' live collection would try to reach their clouds for the
     identities the fixtures name; their own end-to-end tests run them against their own servers.
     """
-    from kubeiam_kubernetes import PROVIDER
-
     import kubeiam.cli as cli
 
-    monkeypatch.setattr(cli, "load_providers", lambda: (PROVIDER,))
+    providers = kubernetes_alone()
+    monkeypatch.setattr(cli, "load_providers", lambda: providers)
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()

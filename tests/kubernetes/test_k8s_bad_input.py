@@ -124,9 +124,15 @@ def test_no_kubeconfig_and_not_in_a_cluster(tmp_path):
     assert_one_clear_line(run(tmp_path, "audit"), "no kubeconfig found", "not running inside a cluster")
 
 
-@pytest.mark.parametrize("target", ["payments", "payments/api/extra", "Payments/API", "/api", "payments/"])
+@pytest.mark.parametrize("target", ["payments", "eks-prod/payments/api/extra", "Payments/API", "/api", "payments/"])
 def test_malformed_check_argument(tmp_path, target):
     assert_one_clear_line(run(tmp_path, "check", target, "--demo"), f"'{target}'", "NAMESPACE/NAME")
+
+
+def test_check_of_an_unknown_cluster_names_the_known_ones(tmp_path):
+    # CLUSTER/NAMESPACE/NAME: three parts are well-formed; a cluster the evidence lacks is bad input.
+    line = assert_one_clear_line(run(tmp_path, "check", "payments/api/extra", "--demo"), "no cluster payments")
+    assert "eks-prod" in line
 
 
 def test_failed_live_run_leaves_no_empty_evidence_directory(tmp_path):

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeiam_kubernetes import PROVIDER
 
-from kubeiam.annotations import BY_KEY, near_miss
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import declarations_of, load_providers
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "kubernetes" / "corpus" / "service_accounts_from_docs.jsonl"
 SNIPPETS = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
@@ -57,14 +56,14 @@ def test_every_snippet_has_an_expectation():
     assert sorted(_key(s) for s in SNIPPETS) == sorted(EXPECTED)
 
 
-def test_snippets_give_exactly_the_expected_findings(tmp_path):
+def test_snippets_give_exactly_the_expected_findings(tmp_path, kubernetes_providers):
     items = [_service_account(s, f"snippet-{i:02d}") for i, s in enumerate(SNIPPETS)]
     # No node: the platform is unknown, so K8S-005 (wrong cloud) stays out of this comparison.
     folder = tmp_path / "kubernetes" / "docs"
     folder.mkdir(parents=True)
     (folder / "resources.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
-    report = audit(Evidence(tmp_path), providers=[PROVIDER])
+    report = audit(Evidence(tmp_path), providers=kubernetes_providers)
 
     found: dict[str, set[str]] = {}
     for f in report.findings:
@@ -89,7 +88,7 @@ def test_snippets_give_exactly_the_expected_findings(tmp_path):
     ],
 )
 def test_documented_neighbours_are_not_near_misses(key):
-    assert near_miss(key) is None
+    assert declarations_of(load_providers()).near_miss(key) is None
 
 
 @pytest.mark.parametrize(
@@ -105,6 +104,7 @@ def test_documented_neighbours_are_not_near_misses(key):
     ],
 )
 def test_near_misses(key, meant):
-    found = near_miss(key)
+    declarations = declarations_of(load_providers())
+    found = declarations.near_miss(key)
     assert found is not None and found.key == meant
-    assert key not in BY_KEY
+    assert key not in declarations.by_key

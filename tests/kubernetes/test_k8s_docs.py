@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from kubeiam_kubernetes.live import requested_resources
+from kubeiam_kubernetes.live.plan import requested_resources
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "kubernetes.md").read_text()
@@ -65,8 +65,8 @@ def test_every_request_is_allowed_by_the_cluster_role(kube_api, clean_env, tmp_p
 
     from kubeiam_kubernetes import PROVIDER
 
-    from kubeiam.pipeline import collect
-    from kubeiam.providers import CollectRequest
+    from kubeiam.pipeline.collection import collect
+    from kubeiam.pipeline.providers import CollectRequest
 
     api = kube_api(KARPENTER, max_page=2)
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from kubeiam_kubernetes import PROVIDER
-from kubeiam_kubernetes.kubeconfig import cluster_folder, resolve_targets
+from kubeiam_kubernetes.evidence import reader
+from kubeiam_kubernetes.live.kubeconfig import cluster_folder, resolve_targets
 from servers.kube_api import KubeApiServer, write_kubeconfig
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import collect, read_inventory
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.collection import collect
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest, declarations_of, load_providers
+from kubeiam.vocabulary.model import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_EKS = REPO / "fixtures" / "demo" / "kubernetes" / "eks-prod"
@@ -34,8 +36,13 @@ def _options(kubeconfig: Path | None = None, contexts: list[str] | None = None, 
 
 
 def _collect(out: Path, options: argparse.Namespace, **scope) -> list:
-    _, errors = collect(CollectRequest(options, out, **scope), [PROVIDER])
+    _, _, errors = collect(CollectRequest(options, out, **scope), [PROVIDER])
     return errors
+
+
+def _read(evidence: Evidence) -> Inventory:
+    """Evidence as the Kubernetes reader sees it in a full run (with every provider's declarations)."""
+    return reader.read(evidence, Inventory(declarations=declarations_of(load_providers())))
 
 
 def _keys(items: list[dict], kinds: set[str]) -> set[tuple[str, str | None, str]]:
@@ -77,8 +84,8 @@ def test_collected_evidence_reads_like_the_original(kube_api, clean_env, tmp_pat
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="prod", cluster=EKS_ARN)
     _collect(tmp_path / "ev", _options(kubeconfig))
 
-    original = read_inventory(_only_cluster(DEMO_EKS, tmp_path / "orig"), [PROVIDER])
-    collected = read_inventory(Evidence(tmp_path / "ev"), [PROVIDER])
+    original = _read(_only_cluster(DEMO_EKS, tmp_path / "orig"))
+    collected = _read(Evidence(tmp_path / "ev"))
 
     # The server lists in key order, the demo file in its own: same objects, any order.
     for field in ("service_accounts", "workloads", "nodes", "egress_blocks", "namespaces"):
@@ -115,7 +122,7 @@ def test_crds_absent_are_fine_and_present_are_collected(kube_api, clean_env, tmp
     owners = [i for i in items if i["kind"] in {"ReplicaSet", "Job"}]
     assert owners and all(set(i) == {"apiVersion", "kind", "metadata"} for i in owners)
     assert "Secret" not in {i["kind"] for i in items}
-    inv = read_inventory(Evidence(tmp_path / "ev"), [PROVIDER])
+    inv = _read(Evidence(tmp_path / "ev"))
     assert {(b.kind, b.namespace) for b in inv.egress_blocks} == {
         ("CiliumNetworkPolicy", "batch"),
         ("CiliumClusterwideNetworkPolicy", None),
@@ -190,8 +197,8 @@ def test_check_of_a_service_account_without_pods_still_learns_the_platform(kube_
 
     node_calls = [r for r in api.requests if r.path == "/api/v1/nodes"]
     assert len(node_calls) == 1 and node_calls[0].query["limit"] == "1"
-    inv = read_inventory(Evidence(tmp_path / "ev"), [PROVIDER])
-    assert inv.clusters[0].cloud is not None and inv.clusters[0].cloud.value == "aws"
+    inv = _read(Evidence(tmp_path / "ev"))
+    assert inv.clusters[0].cloud is not None and inv.clusters[0].cloud == "aws"
 
 
 def test_check_of_an_unknown_service_account_is_bad_input(kube_api, clean_env, tmp_path):
@@ -240,12 +247,12 @@ def test_several_contexts_each_get_their_folder(kube_api, clean_env, tmp_path):
 
     assert sorted(p.name for p in (tmp_path / "ev/kubernetes").iterdir()) == ["eks-prod", "gke-data"]
     assert eks.count() > 0 and gke.count() > 0
-    inv = read_inventory(Evidence(tmp_path / "ev"), [PROVIDER])
-    assert {c.name: c.cloud.value for c in inv.clusters if c.cloud} == {"eks-prod": "aws", "gke-data": "gcp"}
+    inv = _read(Evidence(tmp_path / "ev"))
+    assert {c.name: c.cloud for c in inv.clusters if c.cloud} == {"eks-prod": "aws", "gke-data": "gcp"}
 
 
 def test_lists_and_clusters_are_read_side_by_side_never_more_than_the_limit(kube_api, clean_env, tmp_path):
-    from kubeiam_kubernetes.live import CONCURRENCY
+    from kubeiam_kubernetes.live.clients import CONCURRENCY
 
     demo = DEMO_EKS.parent
     # Each answer waits, so requests sent together overlap on the server.

@@ -7,19 +7,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeiam_kubernetes.netpol import egress_blocks
-from kubeiam_kubernetes.reader import read_kubernetes
+from kubeiam_kubernetes.evidence import reader
+from kubeiam_kubernetes.evidence.network_policies import egress_blocks
 
 from kubeiam.errors import InputError
-from kubeiam.evidence import Evidence
-from kubeiam.model import EgressBlock, Inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import declarations_of, load_providers
+from kubeiam.vocabulary.model import EgressBlock, Inventory
+
+
+def read_kubernetes(evidence: Evidence) -> Inventory:
+    """The reader as a full run calls it: every provider's declarations merged into the inventory."""
+    return reader.read(evidence, Inventory(declarations=declarations_of(load_providers())))
 
 
 def read(tmp_path: Path, items: list[dict[str, Any]], cluster: str = "prod") -> Inventory:
     folder = tmp_path / "kubernetes" / cluster
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "resources.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-    return read_kubernetes(Evidence(tmp_path), Inventory())
+    return read_kubernetes(Evidence(tmp_path))
 
 
 def ref(kind: str, name: str, api: str = "apps/v1", controller: bool = True) -> dict[str, Any]:
@@ -115,11 +121,9 @@ def test_platform_from_provider_id(tmp_path):
     def node(provider_id: str) -> dict[str, Any]:
         return {"kind": "Node", "metadata": {"name": "n"}, "spec": {"providerID": provider_id}}
 
-    assert read(tmp_path / "a", [node("aws:///eu-west-1a/i-0abc")]).clusters[0].cloud.value == "aws"
-    assert read(tmp_path / "g", [node("gce://proj/europe-west1-b/gke-n")]).clusters[0].cloud.value == "gcp"
-    assert (
-        read(tmp_path / "z", [node("azure:///subscriptions/s/resourceGroups/r/x")]).clusters[0].cloud.value == "azure"
-    )
+    assert read(tmp_path / "a", [node("aws:///eu-west-1a/i-0abc")]).clusters[0].cloud == "aws"
+    assert read(tmp_path / "g", [node("gce://proj/europe-west1-b/gke-n")]).clusters[0].cloud == "gcp"
+    assert read(tmp_path / "z", [node("azure:///subscriptions/s/resourceGroups/r/x")]).clusters[0].cloud == "azure"
     assert read(tmp_path / "k", [node("kind://docker/kind/kind-control-plane")]).clusters[0].cloud is None
 
 
@@ -127,7 +131,7 @@ def test_a_single_object_file_is_a_list_of_one(tmp_path):
     folder = tmp_path / "kubernetes" / "one"
     folder.mkdir(parents=True)
     (folder / "resources.json").write_text(json.dumps({"kind": "ServiceAccount", "metadata": {"name": "a"}}))
-    inv = read_kubernetes(Evidence(tmp_path), Inventory())
+    inv = read_kubernetes(Evidence(tmp_path))
     assert [(s.namespace, s.name) for s in inv.service_accounts] == [("default", "a")]
 
 
@@ -145,7 +149,7 @@ def test_wrong_shapes_name_the_file(tmp_path, doc, message):
     folder.mkdir(parents=True)
     (folder / "resources.json").write_text(json.dumps(doc))
     with pytest.raises(InputError, match=rf"^kubernetes/prod/resources.json: .*{message}"):
-        read_kubernetes(Evidence(tmp_path), Inventory())
+        read_kubernetes(Evidence(tmp_path))
 
 
 # -- network policies and IMDS ---------------------------------------------------------------

@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from kubeiam_kubernetes.sanitize import REDACTED, as_kubectl_item, is_secret_variable
+from kubeiam_kubernetes.live.sanitize import as_kubectl_item
+
+from kubeiam.safety.redaction import REDACTED, is_secret_variable
 
 REPO = Path(__file__).resolve().parents[2]
 KARPENTER = REPO / "fixtures" / "kubernetes" / "live-eks-karpenter"
@@ -98,11 +100,25 @@ def test_sanitize_keeps_what_the_reader_needs():
     assert pod["spec"]["containers"][0]["env"][1]["value"] == "tok"  # the input is not mutated
 
 
+INLINE_KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----..."}'
+
+
 @pytest.mark.parametrize(
-    ("name", "secret"),
-    [("AWS_SECRET_ACCESS_KEY", True), ("AWS_ACCESS_KEY_ID", True), ("AZURE_CLIENT_SECRET", True),
-     ("DB_PASSWORD", True), ("GITHUB_TOKEN", True), ("GOOGLE_APPLICATION_CREDENTIALS", False),
-     ("AWS_REGION", False), ("AZURE_CLIENT_ID", False)],
+    ("name", "value", "secret"),
+    [("AWS_SECRET_ACCESS_KEY", "wJalr", True), ("AWS_ACCESS_KEY_ID", "AKIA", True), ("AZURE_CLIENT_SECRET", "s", True),
+     ("DB_PASSWORD", "p", True), ("GITHUB_TOKEN", "ghp", True),
+     ("GOOGLE_APPLICATION_CREDENTIALS", "/var/secrets/google/key.json", False),  # a path to a key file: kept
+     ("GOOGLE_APPLICATION_CREDENTIALS", INLINE_KEY, True),  # the key itself, pasted inline: redacted
+     ("AWS_SHARED_CREDENTIALS_FILE", "/home/app/.aws/credentials", False),
+     ("AWS_SECRET_ACCESS_KEY", "/looks/like/a/path", True),  # only a variable naming a file may hold a path
+     ("AWS_REGION", "eu-west-1", False), ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000", False)],
 )  # fmt: skip
-def test_which_variables_are_redacted(name, secret):
-    assert is_secret_variable(name) is secret
+def test_which_variables_are_redacted(name, value, secret):
+    assert is_secret_variable(name, value) is secret
+
+
+def test_an_inline_key_in_a_file_variable_is_redacted_by_collection():
+    env = [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": INLINE_KEY}]
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "env": env}]}}
+    item = as_kubectl_item(pod, "Pod", "v1")
+    assert item["spec"]["containers"][0]["env"] == [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": REDACTED}]

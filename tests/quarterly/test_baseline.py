@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from quarterly_helpers import DEMO, FIXTURE, audit_json, change_evidence
 
-from kubeiam.report_dir import runs
+from kubeiam.quarterly.report_dir import runs
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "src/kubeiam/schema/report.schema.json").read_text())
 
@@ -151,14 +151,15 @@ def test_diff_ignores_new_findings_that_are_suppressed(tmp_path, run_cli) -> Non
 
 def test_a_finding_whose_identity_could_not_be_read_is_not_resolved() -> None:
     """An AWS finding gone because the AWS files are gone is `not_rechecked`; a pod-env finding is still judged."""
-    from kubeiam.baseline import Rechecked
+    from kubeiam.pipeline.providers import all_rules, load_providers
+    from kubeiam.quarterly.baseline import Rechecked
 
     coverage = {
         "clusters": [{"name": "prod"}],
         "unchecked": [{"cluster": "prod", "namespace": "payments", "service_account": "api", "cloud": "aws"}],
         "errors": [{"source": "gcp", "location": "gcp/p/project-iam-policy.json", "reason": "bad", "subject": None}],
     }
-    rechecked = Rechecked(coverage)
+    rechecked = Rechecked(coverage, {r.id: r.cloud for r in all_rules(load_providers())})
     aws = {"rule_id": "AWS-001", "cluster": "prod", "namespace": "payments", "service_account": "api", "cloud": "aws"}
     assert not rechecked(aws)
     assert rechecked({**aws, "rule_id": "K8S-001"})  # judged from the pods, which were read

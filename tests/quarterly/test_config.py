@@ -9,8 +9,8 @@ import pytest
 from quarterly_helpers import audit_json
 
 from kubeiam import cli
-from kubeiam.config import Config, find_config
-from kubeiam.findings import Severity
+from kubeiam.quarterly.config import Config, find_config
+from kubeiam.vocabulary.findings import Severity
 
 
 def _write(path: Path, text: str) -> Path:
@@ -65,6 +65,8 @@ def test_default_owner_labels(run_cli, evidence) -> None:
         ('clouds = ["aws", "ibm"]\n', "unknown cloud"),
         ("contexts = 3\n", "list of strings"),
         ("[severity_overrides]\n'K8S-001' = 'urgent'\n", "not a severity"),
+        # K8S-001 is a static credential: its category's floor is high (FINDINGS.md).
+        ("[severity_overrides]\n'K8S-001' = 'low'\n", "is below high, the floor of its category static-credential"),
         ("fail_on = \n", "not valid TOML"),
     ],
 )
@@ -84,23 +86,20 @@ def test_no_config_file_gives_defaults(tmp_path) -> None:
     assert find_config(None, cwd=tmp_path) == Config()
 
 
-def test_contexts_and_clouds_reach_live_collection(tmp_path, monkeypatch) -> None:
+def test_contexts_and_clouds_reach_live_collection(tmp_path) -> None:
     """Config contexts fill the kubernetes provider's --context; `clouds` limits which providers collect."""
-    seen: dict = {}
+    from kubeiam.pipeline.providers import load_providers
 
-    def fake_collect(request, providers):
-        seen["names"] = [p.name for p in providers]
-        seen["contexts"] = request.options.contexts
-        seen["progress"] = request.progress
-        return None, []
-
-    monkeypatch.setattr("kubeiam.pipeline.collect", fake_collect)
-    providers = [argparse.Namespace(name=n) for n in ("kubernetes", "aws", "gcp", "azure")]
+    providers = load_providers()
     args = argparse.Namespace(contexts=None, clouds=None, quiet=True)
     config = Config(contexts=("prod-eu",), clouds=("gcp",))
-    cli._collect(args, providers, config, tmp_path)
-    assert seen["names"] == ["kubernetes", "gcp"] and seen["contexts"] == ["prod-eu"]
-    assert seen["progress"] is not None and hasattr(seen["progress"], "task")
+    request = cli._collect_request(args, config, tmp_path)
+    assert [p.name for p in providers if request.collects(p)] == ["kubernetes", "gcp"]
+    assert request.options.contexts == ["prod-eu"]
+    assert request.progress is not None and hasattr(request.progress, "task")
     args = argparse.Namespace(contexts=["cli"], clouds=["aws"], quiet=True)
-    cli._collect(args, providers, config, tmp_path)
-    assert seen["names"] == ["kubernetes", "aws"] and seen["contexts"] == ["cli"]
+    request = cli._collect_request(args, config, tmp_path)
+    assert [p.name for p in providers if request.collects(p)] == ["kubernetes", "aws"]
+    assert request.options.contexts == ["cli"]
+    everything = cli._collect_request(argparse.Namespace(contexts=None, clouds=None, quiet=True), Config(), tmp_path)
+    assert [p.name for p in providers if everything.collects(p)] == [p.name for p in providers]

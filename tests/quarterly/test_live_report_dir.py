@@ -8,7 +8,7 @@ import json
 from quarterly_helpers import FIXTURE, audit_json
 
 from kubeiam import cli
-from kubeiam.terminal_progress import TerminalProgress
+from kubeiam.render.terminal_progress import TerminalProgress
 
 
 class _Tty(io.StringIO):
@@ -22,6 +22,7 @@ class _Recording:
     def __init__(self, inner, seen: list) -> None:
         self._inner, self._seen = inner, seen
         self.name, self.order, self.rules = inner.name, inner.order, inner.rules
+        self.declarations = inner.declarations
 
     def add_arguments(self, group) -> None:
         self._inner.add_arguments(group)
@@ -45,7 +46,7 @@ def test_live_run_collects_into_the_run_folder(kube_api, tmp_path, run_cli, cloc
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     stream = _Tty()
-    monkeypatch.setattr("kubeiam.terminal_progress.progress_for", lambda quiet: TerminalProgress(stream))
+    monkeypatch.setattr("kubeiam.render.terminal_progress.progress_for", lambda quiet: TerminalProgress(stream))
 
     api = kube_api(FIXTURE / "kubernetes" / "onprem", max_page=3)
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", cluster="onprem")

@@ -9,8 +9,8 @@ import re
 
 from quarterly_helpers import audit_json
 
-from kubeiam.progress import NullProgress
-from kubeiam.terminal_progress import TerminalProgress, progress_for
+from kubeiam.pipeline.progress import NullProgress
+from kubeiam.render.terminal_progress import TerminalProgress, progress_for
 
 
 def test_run_folder_layout_and_trend(tmp_path, run_cli, clock, evidence) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from quarterly_helpers import DEMO
 
-from kubeiam.evidence import Evidence
-from kubeiam.providers import load_providers
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.quarterly.stages import Stages
 from kubeiam.render import GROUPED, Format, GroupBy, render
-from kubeiam.workflow import Stages, run_audit
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -105,7 +106,7 @@ def test_planted_secret_values_reach_no_output_and_no_report_file(tmp_path, run_
     for path in written:
         assert _leaks(path.read_text(encoding="utf-8"), values) == [], path.relative_to(run)
 
-    report = run_audit(Evidence(evidence), load_providers(), Stages(now=datetime.now(UTC)))
+    report = audit(Evidence(evidence), providers=load_providers(), stages=Stages(now=datetime.now(UTC)))
     for fmt in Format:
         assert _leaks(render(report, fmt), values) == [], fmt
     for fmt in GROUPED:

@@ -9,8 +9,8 @@ import pytest
 from quarterly_helpers import audit_json
 
 from kubeiam.errors import InputError
-from kubeiam.findings import Category, Finding, Severity
-from kubeiam.suppressions import Suppression, apply_suppressions, load_suppressions
+from kubeiam.quarterly.suppressions import Suppression, apply_suppressions, load_suppressions
+from kubeiam.vocabulary.findings import Category, Finding, Severity
 
 
 def _finding(**kw) -> Finding:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kubeiam.baseline import previous_from_dict
-from kubeiam.evidence import Evidence
-from kubeiam.providers import load_providers
-from kubeiam.report import Report
-from kubeiam.suppressions import Suppression
-from kubeiam.workflow import Stages, run_audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import load_providers
+from kubeiam.pipeline.report import Report
+from kubeiam.quarterly.baseline import previous_from_dict
+from kubeiam.quarterly.stages import Stages
+from kubeiam.quarterly.suppressions import Suppression
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "fixtures" / "quarterly" / "evidence"
@@ -23,7 +24,7 @@ SCHEMAS = REPO / "src" / "kubeiam" / "schema"
 
 def build_report(root: Path = FIXTURE) -> Report:
     providers = load_providers()
-    before = run_audit(Evidence(root), providers, Stages(now=datetime(2026, 1, 1, tzinfo=UTC)))
+    before = audit(Evidence(root), providers=providers, stages=Stages(now=datetime(2026, 1, 1, tzinfo=UTC)))
     doc = json.loads(json.dumps(before.to_dict()))
     # The baseline lacks one current finding (it shows as new) and has one gone finding (resolved).
     trainer = next(f for f in doc["findings"] if f["service_account"] == "trainer")
@@ -38,7 +39,7 @@ def build_report(root: Path = FIXTURE) -> Report:
             Suppression("old", "team-ml", date(2026, 1, 31), rule="K8S-002", subject="*/*", source="s#1"),
         ),
     )
-    return run_audit(Evidence(root), providers, stages)
+    return audit(Evidence(root), providers=providers, stages=stages)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import json
 from dataclasses import replace
 from types import MappingProxyType
 
-from kubeiam.evidence import Evidence
-from kubeiam.findings import Category, Finding, Severity
-from kubeiam.pipeline import audit, demo_dir
+from kubeiam.pipeline.audit import audit, demo_dir
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.report import Report
 from kubeiam.render import Format, render, render_pieces
 from kubeiam.render.finding_json import encoded_findings
-from kubeiam.report import Report
+from kubeiam.vocabulary.findings import Category, Finding, Severity
 
 
 def test_every_finding_of_the_fixture_and_demo_reports_encodes_to_its_dict(report) -> None:

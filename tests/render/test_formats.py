@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 from render_helpers import schema
 
-from kubeiam.findings import Severity
 from kubeiam.render import GROUPED, Format, GroupBy, render
 from kubeiam.render.table import render_table, summary_line
+from kubeiam.vocabulary.findings import Severity
 
 
 def test_fixture_report_has_every_kind_of_finding(report) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeiam.grouping import group_findings
 from kubeiam.render import Format, render
+from kubeiam.render.by_service_account import group_findings
 from kubeiam.render.html import render_html, subject_id
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -121,15 +121,21 @@ def test_html_renders_charts_and_drilldown_in_headless_chromium(report, tmp_path
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/test.sh installs Debian's chromium)")
 def test_html_fits_a_narrow_window_with_every_subject_open(tmp_path: Path) -> None:
     """Long ARNs and Azure ids (the demo has both) wrap instead of pushing the page sideways."""
+    from dataclasses import replace
     from datetime import UTC, datetime
 
     from render_helpers import REPO
 
-    from kubeiam.evidence import Evidence
-    from kubeiam.providers import load_providers
-    from kubeiam.workflow import Stages, run_audit
+    from kubeiam.pipeline.audit import audit
+    from kubeiam.pipeline.evidence import Evidence
+    from kubeiam.pipeline.providers import load_providers
+    from kubeiam.quarterly.stages import Stages
 
-    demo = run_audit(Evidence(REPO / "fixtures" / "demo"), load_providers(), Stages(now=datetime.now(UTC)))
+    demo = audit(Evidence(REPO / "fixtures" / "demo"), providers=load_providers(), stages=Stages(now=datetime.now(UTC)))
+    # A cluster whose id is one long token beside a long name: the id wraps, the name and headers do not.
+    long_id = "/subscriptions/" + "8f3c2d1e" * 12 + "/resourceGroups/rg-production-analytics/providers/x/aks-analytics"
+    wide = {"name": "production-analytics-westeurope", "cloud": "azure", "id": long_id, "service_accounts": 120000}
+    demo = replace(demo, coverage={**demo.coverage, "clusters": [*demo.coverage["clusters"], wide]})
     page = tmp_path / "report.html"
     page.write_text(render_html(demo).replace("<details ", "<details open "), encoding="utf-8")
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -138,6 +144,7 @@ def test_html_fits_a_narrow_window_with_every_subject_open(tmp_path: Path) -> No
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     body = _static(done.stdout).body
     assert body.get("data-ready") == "1" and body.get("data-fits-width") == "true", done.stderr[-2000:]
+    assert body.get("data-words-broken") == "0"  # the coverage table's headers and names stay whole words
 
 
 def test_policies_and_bindings_name_each_grant_once(report) -> None:
@@ -158,6 +165,20 @@ def test_trend_labels_tell_same_day_runs_apart() -> None:
     labels = re.findall(r'text-anchor="middle">([^<]*)</text>', trend_chart(points))
     assert "2026-01-15" in labels and "04-15 09:00" in labels and "04-15 14:30" in labels
     assert "+0 -1" in labels
+    # Runs a few seconds apart (a re-run after a fix), or in the same second: still one label each.
+    quick = [{"generated_at": s, "by_severity": {"high": 1}} for s in ("2026-04-15T14:30:05Z", "2026-04-15T14:30:41Z")]
+    same = [{"generated_at": "2026-04-15T14:31:00Z", "by_severity": {"low": 1}}] * 2
+    labels = re.findall(r'text-anchor="middle">([^<]*)</text>', trend_chart(quick + same))
+    dated = [label for label in labels if label.startswith("04-15")]
+    assert dated == ["04-15 14:30:05", "04-15 14:30:41", "04-15 14:31:00 #1", "04-15 14:31:00 #2"]
+
+
+def test_the_report_opens_with_the_worst_subjects_expanded(report) -> None:
+    html = render(report, Format.HTML)
+    opened = re.findall(r'<details id="[^"]*" class="subject" data-rank="(\d)"[^>]*\bopen>', html)
+    ranks = [int(r) for r in re.findall(r'<details id="[^"]*" class="subject" data-rank="(-?\d)"', html)]
+    assert opened and len(opened) <= 3
+    assert {int(r) for r in opened} == {max(ranks)}  # only subjects at the report's worst severity
 
 
 def test_a_service_account_that_could_not_be_checked_gets_no_severity_badge(report) -> None:

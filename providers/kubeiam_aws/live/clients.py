@@ -127,7 +127,8 @@ class Clients:
             return self._sessions[profile]
 
     def default_region(self) -> str | None:
-        return self.session(self.profile).region_name
+        region: str | None = self.session(self.profile).region_name
+        return region
 
     def client(self, service: str, region: str | None = None, profile: str | None = None) -> Any:
         """The shared client for `service` in `region`, under `profile` (default: `--aws-profile`)."""
@@ -183,7 +184,7 @@ def call(client: Any, operation: str, location: str, **params: Any) -> dict[str,
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        response = getattr(client, operation)(**params)
+        response: dict[str, Any] = getattr(client, operation)(**params)
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise AwsCallFailed(location, str(err.get("Code", "Error")), str(err.get("Message", ""))) from None

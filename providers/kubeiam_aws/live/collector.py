@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.progress import progress_of
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.progress import progress_of
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
 from kubeiam_aws.live.clients import AwsCallFailed, CallCounter, Clients, call
 from kubeiam_aws.live.ec2 import describe_instances, instance_profiles, launch_template_versions
-from kubeiam_aws.live.eks import EksCluster, collect_cluster
+from kubeiam_aws.live.eks import EksLookup, collect_cluster
 from kubeiam_aws.live.iam import AccountIam, AccountResult
-from kubeiam_aws.live.scope import Scope, build_scope, parse_role_arn
+from kubeiam_aws.live.plan import Scope, build_scope, parse_role_arn
 from kubeiam_aws.live.writer import write_json
 
 
@@ -69,7 +69,7 @@ class _Run:
 
     # -- EKS ---------------------------------------------------------------------------------
 
-    def _eks(self) -> list[EksCluster]:
+    def _eks(self) -> list[EksLookup]:
         task = self.progress.task("aws: EKS clusters", total=len(self.scope.clusters))
         out = []
         for cs in self.scope.clusters:  # one at a time: each cluster's own calls already run in parallel
@@ -77,7 +77,7 @@ class _Run:
                 self.errors.append(
                     CoverageError("aws", f"cluster {cs.name}", "no AWS region: pass --aws-region", f"cluster {cs.name}")
                 )
-                out.append(EksCluster(cs, ""))
+                out.append(EksLookup(cs, ""))
                 continue
             found = collect_cluster(self.clients, self.scope, cs)
             self.errors += found.errors
@@ -95,7 +95,7 @@ class _Run:
         task.done()
         return out
 
-    def _account_of(self, cluster: EksCluster) -> str | None:
+    def _account_of(self, cluster: EksLookup) -> str | None:
         if cluster.account:
             return cluster.account
         caller = self._caller_identity()
@@ -120,7 +120,7 @@ class _Run:
 
     # -- EC2 and the set of roles ------------------------------------------------------------
 
-    def _ec2_and_roles(self, clusters: list[EksCluster]) -> dict[str, AccountIam]:
+    def _ec2_and_roles(self, clusters: list[EksLookup]) -> dict[str, AccountIam]:
         """Write the EC2 and EKS files; return, per account, the roles and instance profiles needed."""
         needs: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         profiles: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -133,7 +133,7 @@ class _Run:
             for arn, subjects in cs.irsa.items():
                 needs[arn.split(":")[4]][arn].update(subjects)
             account = self._account_of(c) if cs.region else None
-            if account is None:
+            if account is None or cs.region is None:
                 continue
             cluster_arn = (c.cluster or {}).get("cluster", {}).get("arn", "")
             home[account] = cluster_arn.split(":")[1] if cluster_arn else (self._caller or ("", "aws"))[1]
@@ -168,16 +168,18 @@ class _Run:
                 for i in ids:
                     instances[(account, region)][i] = f"node {cs.name}/{nodes[i].name}"
         task = self.progress.task("aws: EC2 instances and launch templates", total=len(instances) + len(templates))
-        for (account, region), ids in sorted(instances.items()):
-            found, failures = describe_instances(self.clients, region, sorted(ids))
+        for (account, region), by_instance in sorted(instances.items()):
+            found, failures = describe_instances(self.clients, region, sorted(by_instance))
             for f in failures:
-                self.errors += [CoverageError("aws", f.location, f.reason, s) for s in sorted(set(ids.values()))]
+                self.errors += [
+                    CoverageError("aws", f.location, f.reason, s) for s in sorted(set(by_instance.values()))
+                ]
             # Why not write what we have: a file lacking an instance would say that node is gone;
             # without the file its nodes are unchecked, which is the truth.
             if not failures:
                 write_json(self.request.output, f"aws/{account}/{region}/ec2-instances.json", found)
             for instance, profile in instance_profiles(found).items():
-                profiles[profile.split(":")[4]][profile].add(ids.get(instance, f"instance {instance}"))
+                profiles[profile.split(":")[4]][profile].add(by_instance.get(instance, f"instance {instance}"))
             task.advance()
         for (account, region), tpl in sorted(templates.items()):
             found, failures = launch_template_versions(self.clients, region, tpl)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeiam.model import CoverageError
+from kubeiam.vocabulary.model import CoverageError
 from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
-from kubeiam_aws.live.scope import ClusterScope, Scope, subject
+from kubeiam_aws.live.plan import ClusterScope, Scope, subject
 
 _PAGE = {"PageSize": 100}  # the largest page the EKS list calls allow
 
 
 @dataclass
-class EksCluster:
+class EksLookup:
+    """What EKS answered for one Kubernetes cluster (filled in as the calls return; failures in `errors`)."""
+
     scope: ClusterScope
     region: str
     cluster: dict[str, Any] | None = None
@@ -29,9 +31,9 @@ class EksCluster:
         return parts[4] if len(parts) > 5 else None
 
 
-def collect_cluster(clients: Clients, scope: Scope, cs: ClusterScope) -> EksCluster:
+def collect_cluster(clients: Clients, scope: Scope, cs: ClusterScope) -> EksLookup:
     """Everything EKS knows about one Kubernetes cluster; failures become coverage errors."""
-    result = EksCluster(cs, cs.region or "")
+    result = EksLookup(cs, cs.region or "")
     eks = clients.client("eks", cs.region)
     try:
         result.cluster = _find(eks, cs)
@@ -99,7 +101,10 @@ def _nodegroups(clients: Clients, eks: Any, cluster: str) -> list[dict[str, Any]
 
     def describe(name: str) -> dict[str, Any]:
         loc = f"eks:DescribeNodegroup {cluster}/{name}"
-        return call(eks, "describe_nodegroup", loc, clusterName=cluster, nodegroupName=name)["nodegroup"]
+        nodegroup: dict[str, Any] = call(eks, "describe_nodegroup", loc, clusterName=cluster, nodegroupName=name)[
+            "nodegroup"
+        ]
+        return nodegroup
 
     return clients.map("eks", describe, sorted(names))
 
@@ -118,9 +123,10 @@ def _associations(clients: Clients, eks: Any, cluster: str, scope: Scope) -> lis
     def describe(summary: dict[str, Any]) -> dict[str, Any]:
         aid = summary["associationId"]
         loc = f"eks:DescribePodIdentityAssociation {cluster}/{aid}"
-        return call(eks, "describe_pod_identity_association", loc, clusterName=cluster, associationId=aid)[
-            "association"
-        ]
+        association: dict[str, Any] = call(
+            eks, "describe_pod_identity_association", loc, clusterName=cluster, associationId=aid
+        )["association"]
+        return association
 
     return clients.map("eks", describe, sorted(summaries, key=lambda a: a["associationId"]))
 

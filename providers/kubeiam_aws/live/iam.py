@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeiam.model import CoverageError
+from kubeiam.vocabulary.model import CoverageError
 from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
 
 # Why 1000: it is what we ask for (MaxItems' maximum), so it is the estimate until a page says
@@ -124,7 +124,10 @@ class AccountIam:
 
     def _summary(self) -> dict[str, int] | None:
         try:
-            return call(self.iam, "get_account_summary", "iam:GetAccountSummary").get("SummaryMap", {})
+            summary: dict[str, int] = call(self.iam, "get_account_summary", "iam:GetAccountSummary").get(
+                "SummaryMap", {}
+            )
+            return summary
         except AwsCallFailed:
             return None  # not a coverage loss: we simply read role by role
 
@@ -288,7 +291,7 @@ class AccountIam:
 
     def _policy(self, arn: str) -> dict[str, Any] | AwsCallFailed | None:
         try:
-            policy = call(self.iam, "get_policy", f"iam:GetPolicy {arn}", PolicyArn=arn)["Policy"]
+            policy: dict[str, Any] = call(self.iam, "get_policy", f"iam:GetPolicy {arn}", PolicyArn=arn)["Policy"]
             loc = f"iam:GetPolicyVersion {arn} {policy['DefaultVersionId']}"
             version = call(self.iam, "get_policy_version", loc, PolicyArn=arn, VersionId=policy["DefaultVersionId"])[
                 "PolicyVersion"
@@ -342,7 +345,7 @@ class AccountIam:
             for s in subjects
         }
 
-    def _fail(self, exc: AwsCallFailed, subjects: set[str] | set[str | None]) -> None:
+    def _fail(self, exc: AwsCallFailed, subjects: Collection[str | None]) -> None:
         for s in sorted(subjects, key=lambda x: x or ""):
             self.result.errors.append(CoverageError(source="aws", location=exc.location, reason=exc.reason, subject=s))
 

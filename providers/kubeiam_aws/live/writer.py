@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from kubeiam.evidence import write_json_file
+from kubeiam.pipeline.evidence import write_json_file
 
 
 def _cli_value(value: Any) -> Any:

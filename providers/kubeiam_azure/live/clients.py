@@ -1,4 +1,5 @@
-"""Azure SDK clients for live collection: credential, endpoint, TLS, and turning failures into coverage.
+"""Azure SDK clients for live collection: credential, endpoint, TLS, concurrency (`Calls`), and failures
+turned into coverage.
 
 Settings come from the environment so that a test (or a sovereign cloud, or a proxy) can point the
 real SDK clients somewhere else without code changes:
@@ -16,13 +17,26 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
-from kubeiam.model import CoverageError
+from kubeiam.pipeline.progress import Progress
+from kubeiam.vocabulary.model import CoverageError
+
+if TYPE_CHECKING:
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+
+_T = TypeVar("_T")
+
+JSON = dict[str, Any]
+"""One object as the REST API returns it (`properties` nested), as written into the evidence."""
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
 DEFAULT_CONCURRENCY = 8
@@ -101,9 +115,9 @@ class Clients:
     """The three management clients for one subscription, sharing one credential."""
 
     subscription: str
-    authorization: Any
-    msi: Any
-    containerservice: Any
+    authorization: AuthorizationManagementClient
+    msi: ManagedServiceIdentityClient
+    containerservice: ContainerServiceClient
 
 
 def make_clients(subscription: str, credential: TokenCredential, settings: Settings) -> Clients:
@@ -122,16 +136,17 @@ def make_clients(subscription: str, credential: TokenCredential, settings: Setti
     )
 
 
-def to_rest(obj: Any) -> dict[str, Any]:
+def to_rest(obj: Any) -> JSON:
     """The REST (wire) JSON of an SDK model: `properties` nested, camelCase, read-only fields kept.
 
     The msrest models (authorization, msi) re-nest their flattened attributes on `serialize`; the
     newer typespec models (containerservice) are mappings over the wire JSON already.
     """
     serialize = getattr(obj, "serialize", None)
-    if callable(serialize) and hasattr(obj, "_attribute_map"):
-        return serialize(keep_readonly=True)
-    return obj.as_dict()
+    wire: JSON = (
+        serialize(keep_readonly=True) if callable(serialize) and hasattr(obj, "_attribute_map") else obj.as_dict()
+    )
+    return wire
 
 
 def coverage(exc: Exception, *, location: str, subject: str | None = None) -> CoverageError:
@@ -155,3 +170,36 @@ def describe(exc: Exception) -> str:
 def _first_line(text: str) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line[:500]
+
+
+class Calls:
+    """Runs the SDK calls of one collection: a failed call is recorded as coverage (and gives None), and
+    batches of calls run on the shared thread pool with one progress task each."""
+
+    def __init__(self, pool: ThreadPoolExecutor, progress: Progress) -> None:
+        self.pool = pool
+        self.progress = progress
+        self.errors: list[CoverageError] = []
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[[], _T], location: str, subject: str | None = None) -> _T | None:
+        """Run one SDK call (pager included); a failure is recorded as coverage and gives None."""
+        try:
+            return fn()
+        except (AzureError, ValueError, KeyError, TypeError) as exc:  # the last three: a malformed response
+            with self._lock:
+                self.errors.append(coverage(exc, location=location, subject=subject))
+            return None
+
+    def parallel(self, description: str, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
+        task = self.progress.task(description, total=len(jobs))
+
+        def run(job: Callable[[], _T]) -> _T:
+            try:
+                return job()
+            finally:
+                task.advance()
+
+        results = list(self.pool.map(run, jobs))
+        task.done()
+        return results

@@ -13,21 +13,22 @@ reports what depended on it as unchecked rather than clean.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
-from kubeiam.evidence import write_json_file
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.progress import progress_of
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.evidence import write_json_file
+from kubeiam.pipeline.progress import progress_of
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
 from kubeiam_azure.live.clients import (
-    Clients,
+    JSON,
+    Calls,
     Settings,
     SharedToken,
     coverage,
@@ -42,6 +43,9 @@ from kubeiam_azure.live.roles import RoleFetcher
 # call per page of *all* assignments, which in a real subscription is several pages. Few principals
 # (`check`, a small namespace) are cheaper one by one.
 PER_PRINCIPAL_MAX = 3
+
+Fetched = tuple[str, str, list[JSON] | None]
+"""(what, key, result) of one call in a batch: result None when the call failed (and is coverage)."""
 
 
 def collect(
@@ -80,11 +84,13 @@ def collect(
         try:
             run.execute()
         except Exception as exc:  # never crash the audit: what is missing becomes coverage
-            run.errors.append(coverage(exc, location="azure live collection (stopped early)"))
-    return run.errors
+            run.calls.errors.append(coverage(exc, location="azure live collection (stopped early)"))
+    return run.calls.errors
 
 
 class _Run:
+    """One collection: the three phases over the plan's subscriptions, files written as they arrive."""
+
     def __init__(
         self,
         request: CollectRequest,
@@ -95,36 +101,9 @@ class _Run:
     ) -> None:
         self.plan = plan
         self.output = Path(request.output)
-        self.progress = progress_of(request)
-        self.pool = pool
-        self.errors: list[CoverageError] = []
-        self._lock = threading.Lock()
+        self.calls = Calls(pool, progress_of(request))
         # Shared clients, one set per subscription: connection pools and retry state live in them.
         self.clients = {sub: make_clients(sub, credential, settings) for sub in plan.subscriptions}
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _call(self, fn: Callable[[], Any], location: str, subject: str | None = None) -> Any:
-        """Run one SDK call (pager included); a failure is recorded as coverage and gives None."""
-        try:
-            return fn()
-        except (AzureError, ValueError, KeyError, TypeError) as exc:  # the last three: a malformed response
-            with self._lock:
-                self.errors.append(coverage(exc, location=location, subject=subject))
-            return None
-
-    def _parallel(self, description: str, jobs: list[Callable[[], Any]]) -> list[Any]:
-        task = self.progress.task(description, total=len(jobs))
-
-        def run(job: Callable[[], Any]) -> Any:
-            try:
-                return job()
-            finally:
-                task.advance()
-
-        results = list(self.pool.map(run, jobs))
-        task.done()
-        return results
 
     def _write(self, sub: str, relative: str, value: Any) -> None:
         write_json_file(self.output / "azure" / sub / relative, value)
@@ -133,14 +112,14 @@ class _Run:
 
     def execute(self) -> None:
         subs = self.plan.subscriptions
-        jobs: list[Callable[[], Any]] = []
+        jobs: list[Callable[[], Fetched]] = []
         if self.plan.client_ids:
-            jobs += [lambda s=s: ("identities", s, self._identities(s)) for s in subs]
+            jobs += [partial(self._identities, s) for s in subs]
         if self.plan.clusters:
-            jobs += [lambda s=s: ("aks", s, self._managed_clusters(s)) for s in self.plan.cluster_subscriptions]
-        identities: dict[str, list[dict]] = {}
-        clusters: dict[str, list[dict] | None] = {}
-        for kind, sub, result in self._parallel("azure: identities and AKS clusters", jobs):
+            jobs += [partial(self._managed_clusters, s) for s in self.plan.cluster_subscriptions]
+        identities: dict[str, list[JSON]] = {}
+        clusters: dict[str, list[JSON] | None] = {}
+        for kind, sub, result in self.calls.parallel("azure: identities and AKS clusters", jobs):
             if kind == "identities" and result is not None:
                 identities[sub] = result
             elif kind == "aks":
@@ -149,27 +128,30 @@ class _Run:
         kubelets = self._write_clusters(clusters)
         principals = sorted({p for p in (_principal_id(i) for i in needed) if p} | kubelets)
         assignments = self._phase_two(needed, principals)
-        RoleFetcher(self).fetch(assignments, principals)
+        fetcher = RoleFetcher(self.calls, self.clients, self.plan.subscriptions[0])
+        for sub, definitions in fetcher.fetch(assignments, principals).items():
+            self._write(sub, "role-definitions.json", definitions)
 
-    def _identities(self, sub: str) -> list[dict] | None:
+    def _identities(self, sub: str) -> Fetched:
         client = self.clients[sub].msi
-        items = self._call(
+        items = self.calls.call(
             lambda: [to_rest(i) for i in client.user_assigned_identities.list_by_subscription()],
             location=f"azure/{sub}/identities.json (GET /subscriptions/{sub}/providers/"
             "Microsoft.ManagedIdentity/userAssignedIdentities)",
         )
         if items is not None:
             self._write(sub, "identities.json", _sorted(items))
-        return items
+        return "identities", sub, items
 
-    def _managed_clusters(self, sub: str) -> list[dict] | None:
+    def _managed_clusters(self, sub: str) -> Fetched:
         client = self.clients[sub].containerservice
-        return self._call(
+        found = self.calls.call(
             lambda: [to_rest(c) for c in client.managed_clusters.list()],
             location=f"azure/{sub}/aks (GET /subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters)",
         )
+        return "aks", sub, found
 
-    def _write_clusters(self, clusters: dict[str, list[dict] | None]) -> set[str]:
+    def _write_clusters(self, clusters: dict[str, list[JSON] | None]) -> set[str]:
         """Write the AKS clusters that are clusters of the inventory; return their kubelet principals."""
         kubelets: set[str] = set()
         matched: set[str] = set()
@@ -181,7 +163,7 @@ class _Run:
                 try:
                     _, rg, name = parse_resource_id(mc.get("id", ""))
                 except ValueError as exc:
-                    self.errors.append(coverage(exc, location=f"azure/{sub}/aks", subject=hints[0].name))
+                    self.calls.errors.append(coverage(exc, location=f"azure/{sub}/aks", subject=hints[0].name))
                     continue
                 matched.update(h.name for h in hints)
                 self._write(sub, f"aks/{rg}/{name}.json", _scrub(mc))
@@ -191,7 +173,7 @@ class _Run:
         if clusters and all(v is not None for v in clusters.values()):
             for hint in self.plan.clusters:
                 if hint.name not in matched:
-                    self.errors.append(
+                    self.calls.errors.append(
                         CoverageError(
                             source="azure",
                             location=f"GET /subscriptions/{{{','.join(clusters)}}}/providers/"
@@ -204,19 +186,19 @@ class _Run:
                     )
         return kubelets
 
-    def _phase_two(self, needed: list[dict], principals: list[str]) -> dict[str, list[dict]]:
-        jobs: list[Callable[[], Any]] = [lambda i=i: ("fic", i["id"], self._federated(i)) for i in needed]
+    def _phase_two(self, needed: list[JSON], principals: list[str]) -> dict[str, list[JSON]]:
+        jobs: list[Callable[[], Fetched]] = [partial(self._federated, i) for i in needed]
         per_principal = len(principals) <= PER_PRINCIPAL_MAX
         if principals:
             for sub in self.plan.subscriptions:
                 if per_principal:
-                    jobs += [lambda s=sub, p=p: ("ra", s, self._assignments(s, p)) for p in principals]
+                    jobs += [partial(self._assignments, sub, p) for p in principals]
                 else:
-                    jobs.append(lambda s=sub: ("ra", s, self._assignments(s, None)))
-        credentials: dict[str, dict[str, list[dict]]] = {}
-        assignments: dict[str, dict[str, dict]] = {}
+                    jobs.append(partial(self._assignments, sub, None))
+        credentials: dict[str, dict[str, list[JSON]]] = {}
+        assignments: dict[str, dict[str, JSON]] = {}
         failed: set[str] = set()
-        for kind, key, result in self._parallel("azure: federated credentials and role assignments", jobs):
+        for kind, key, result in self.calls.parallel("azure: federated credentials and role assignments", jobs):
             if kind == "fic":
                 if result is not None:
                     sub = parse_resource_id(key)[0].lower()
@@ -229,7 +211,7 @@ class _Run:
                     bucket.setdefault(ra.get("id", "").lower(), ra)
         for sub, by_identity in credentials.items():
             self._write(sub, "federated-credentials.json", dict(sorted(by_identity.items())))
-        written: dict[str, list[dict]] = {}
+        written: dict[str, list[JSON]] = {}
         for sub, by_id in assignments.items():
             # A partly failed per-principal listing would look like "no assignments" for the missing
             # principal: the file is only written when every listing of the subscription succeeded.
@@ -239,33 +221,38 @@ class _Run:
             self._write(sub, "role-assignments.json", written[sub])
         return written
 
-    def _federated(self, identity: dict) -> list[dict] | None:
+    def _federated(self, identity: JSON) -> Fetched:
         sub, rg, name = parse_resource_id(identity["id"])
         client = self.clients.get(sub.lower())
         if client is None:  # listed in a subscription in scope, so always present; be safe
-            return None
-        return self._call(
-            lambda: _sorted(
-                to_rest(c)
-                for c in client.msi.federated_identity_credentials.list(resource_group_name=rg, resource_name=name)
+            return "fic", identity["id"], None
+        return (
+            "fic",
+            identity["id"],
+            self.calls.call(
+                lambda: _sorted(
+                    to_rest(c)
+                    for c in client.msi.federated_identity_credentials.list(resource_group_name=rg, resource_name=name)
+                ),
+                location=f"azure/{sub.lower()}/federated-credentials.json "
+                f"(GET {identity['id']}/federatedIdentityCredentials)",
+                subject=identity["id"],
             ),
-            location=f"azure/{sub.lower()}/federated-credentials.json "
-            f"(GET {identity['id']}/federatedIdentityCredentials)",
-            subject=identity["id"],
         )
 
-    def _assignments(self, sub: str, principal: str | None) -> list[dict] | None:
+    def _assignments(self, sub: str, principal: str | None) -> Fetched:
         client = self.clients[sub].authorization
         query = f"principalId eq '{principal}'" if principal else None
-        return self._call(
-            lambda: [to_rest(ra) for ra in client.role_assignments.list_for_subscription(filter=query)],
-            location=f"azure/{sub}/role-assignments.json (GET /subscriptions/{sub}/providers/"
-            f"Microsoft.Authorization/roleAssignments{f'?$filter={query}' if query else ''})",
-            subject=principal,
+        return (
+            "ra",
+            sub,
+            self.calls.call(
+                lambda: [to_rest(ra) for ra in client.role_assignments.list_for_subscription(filter=query)],
+                location=f"azure/{sub}/role-assignments.json (GET /subscriptions/{sub}/providers/"
+                f"Microsoft.Authorization/roleAssignments{f'?$filter={query}' if query else ''})",
+                subject=principal,
+            ),
         )
-
-    def clients_for(self, sub: str) -> Clients:
-        return self.clients[sub]
 
 
 # Write-only secrets of a managed cluster. ARM does not return them today; if an API version ever
@@ -277,7 +264,7 @@ _CLUSTER_SECRETS = (
 )
 
 
-def _scrub(cluster: dict) -> dict:
+def _scrub(cluster: JSON) -> JSON:
     props = cluster.get("properties")
     if not isinstance(props, dict):
         return cluster
@@ -288,14 +275,14 @@ def _scrub(cluster: dict) -> dict:
     return {**cluster, "properties": props}
 
 
-def _client_id(identity: dict) -> str:
+def _client_id(identity: JSON) -> str:
     return str((identity.get("properties") or {}).get("clientId") or "").lower()
 
 
-def _principal_id(identity: dict) -> str:
+def _principal_id(identity: JSON) -> str:
     return str((identity.get("properties") or {}).get("principalId") or "").lower()
 
 
-def _sorted(items: Iterable[dict]) -> list[dict]:
+def _sorted(items: Iterable[JSON]) -> list[JSON]:
     """Sorted by id: two collections of the same state give the same files."""
     return sorted(items, key=lambda x: str(x.get("id", "")).lower())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kubeiam.annotations import AZURE_CLIENT_ID
-from kubeiam.model import Cloud, Inventory, ServiceAccount
+from kubeiam.vocabulary.model import Inventory, ServiceAccount
+from kubeiam_azure.declarations import AZURE, AZURE_CLIENT_ID
 
 # azure:///subscriptions/<sub>/resourceGroups/<node rg>/providers/Microsoft.Compute/...
 _PROVIDER_ID = re.compile(r"^azure:///subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/", re.IGNORECASE)
@@ -110,7 +110,7 @@ def _hints(inventory: Inventory, wanted: set[str] | None) -> list[ClusterHint]:
         if wanted is not None and cluster.name not in wanted:
             continue
         rgs = groups.get(cluster.name, set())
-        if rgs or cluster.cloud == Cloud.AZURE or _AKS_ISSUER.search(cluster.issuer or ""):
+        if rgs or cluster.cloud == AZURE or _AKS_ISSUER.search(cluster.issuer or ""):
             issuer = cluster.issuer.rstrip("/") if cluster.issuer else None
             hints.append(ClusterHint(cluster.name, frozenset(rgs), issuer, frozenset(subs.get(cluster.name, ()))))
     return hints

@@ -6,9 +6,9 @@ See docs/gcp-live.md for the calls made and the permissions they need.
 
 from __future__ import annotations
 
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.progress import progress_of
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.progress import progress_of
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError, Inventory
 
 from .clients import Caller, Clients, Pools, Settings
 from .plan import Plan, make_plan

@@ -15,7 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from kubeiam.model import CoverageError
+from kubeiam.pipeline.progress import Task
+from kubeiam.vocabulary.model import CoverageError
 
 T = TypeVar("T")
 
@@ -160,7 +161,7 @@ class Pools:
         self.size = size
         self._pools: dict[str, ThreadPoolExecutor] = {}
 
-    def submit(self, service: str, job: Callable[[], None]) -> Future:
+    def submit(self, service: str, job: Callable[[], None]) -> Future[None]:
         if service not in self._pools:  # only the orchestrating thread submits: no lock needed
             self._pools[service] = ThreadPoolExecutor(self.size, thread_name_prefix=f"kubeiam-gcp-{service}")
         return self._pools[service].submit(job)
@@ -247,3 +248,31 @@ class Caller:
 def _message(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc)
     return " ".join(str(text).split())[:300]
+
+
+def policy_request(resource: str) -> Any:
+    """A getIamPolicy request for `resource`, as every Resource Manager and IAM client takes it."""
+    from google.iam.v1 import iam_policy_pb2, options_pb2
+
+    # Version 3 so conditional bindings come back with their conditions (as gcloud asks).
+    return iam_policy_pb2.GetIamPolicyRequest(
+        resource=resource, options=options_pb2.GetPolicyOptions(requested_policy_version=3)
+    )
+
+
+def tick(job: Callable[[], None], task: Task) -> Callable[[], None]:
+    """`job`, then one step of `task` (also when it fails): for the pools, which run jobs blind."""
+
+    def run() -> None:
+        try:
+            job()
+        finally:
+            task.advance()
+
+    return run
+
+
+def raise_bugs(futures: list[Future[None]]) -> None:
+    """API failures are coverage (caught in Caller); anything else is a bug and must not pass silently."""
+    for f in futures:
+        f.result()

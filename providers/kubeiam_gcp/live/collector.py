@@ -14,18 +14,19 @@ Phases (each one's calls run concurrently, bounded per API by `Caller`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, wait
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import wait
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kubeiam.model import CoverageError
-from kubeiam.progress import Progress
+from kubeiam.pipeline.progress import Progress
+from kubeiam.vocabulary.model import CoverageError
 
-from .clients import NOT_FOUND, Caller, Clients, Pools
+from .clients import NOT_FOUND, Caller, Clients, Pools, policy_request, raise_bugs, tick
 from .plan import ClusterRef, Plan, roles_in, sa_policies_in_assets
-from .shapes import cluster as cluster_json
-from .shapes import iam_policy, project_v1, rest_json, service_account_key, write_json
+from .to_json import cluster as cluster_json
+from .to_json import iam_policy, project_v1, rest_json, service_account_key, write_json
 
 RM, IAM, CONTAINER, ASSET = "cloudresourcemanager", "iam", "container", "cloudasset"
 """The APIs; each has its own bounded pool of workers (and `Caller`'s semaphore as a backstop)."""
@@ -49,7 +50,7 @@ class Collector:
         self.account_lists: dict[str, list[dict]] = {}  # audit: every account of the project
         self.accounts: dict[str, dict] = {}  # email -> account (check: the ones fetched by get)
         self.accounts_failed: set[str] = set()
-        self.sa_policies: dict[str, dict] = {}
+        self.sa_policies: dict[str, Mapping[str, Any]] = {}
         self.sa_keys: dict[str, list[dict]] = {}
         self.parents: dict[str, str | None] = {}  # folders/N -> its parent, once read
         self.ancestor_policies: dict[str, dict] = {}
@@ -66,33 +67,33 @@ class Collector:
         sa_jobs = [job for p in self.plan.projects for email in self.gsas.get(p, ()) for job in self._sa_jobs(p, email)]
         sa_task = self.progress.task("gcp: service accounts", total=len(sa_jobs))
         # IAM calls (the many) and the ancestry walk (Resource Manager) run side by side: separate pools.
-        sa_futures = [pools.submit(IAM, _tick(job, sa_task)) for job in sa_jobs]
+        sa_futures = [pools.submit(IAM, tick(job, sa_task)) for job in sa_jobs]
         self._walk_ancestors(pools)
         ancestors = sorted({a for p in self.plan.projects for a in self._chain(p)})
         jobs = [(RM, self._ancestor_policy_job(a)) for a in ancestors]
         self._phase(pools, "gcp: ancestors' IAM policies", jobs)
         wait(sa_futures)
-        _raise_bugs(sa_futures)
+        raise_bugs(sa_futures)
         sa_task.done()
         self._phase(pools, "gcp: custom roles", [(IAM, job) for job in self._role_jobs()])
 
     def _phase(self, pools: Pools, title: str, jobs: list[tuple[str, Callable[[], None]]]) -> None:
         task = self.progress.task(title, total=len(jobs))
-        futures = [pools.submit(service, _tick(job, task)) for service, job in jobs]
+        futures = [pools.submit(service, tick(job, task)) for service, job in jobs]
         wait(futures)
-        _raise_bugs(futures)
+        raise_bugs(futures)
         task.done()
 
     def _phase1_jobs(self) -> list[tuple[str, Callable[[], None]]]:
         jobs: list[tuple[str, Callable[[], None]]] = []
         for p in self.plan.projects:
-            jobs += [(RM, lambda p=p: self._project(p)), (RM, lambda p=p: self._project_policy(p))]
-            jobs.append((ASSET, lambda p=p: self._assets(p)))
+            jobs += [(RM, partial(self._project, p)), (RM, partial(self._project_policy, p))]
+            jobs.append((ASSET, partial(self._assets, p)))
             if not self.plan.check:
-                jobs.append((IAM, lambda p=p: self._account_list(p)))
-        jobs += [(CONTAINER, lambda c=c: self._cluster(c)) for c in self.plan.clusters]
+                jobs.append((IAM, partial(self._account_list, p)))
+        jobs += [(CONTAINER, partial(self._cluster, c)) for c in self.plan.clusters]
         for project in sorted({u.project for u in self.plan.unlocated}):
-            jobs.append((CONTAINER, lambda p=project: self._cluster_list(p)))
+            jobs.append((CONTAINER, partial(self._cluster_list, project)))
         return jobs
 
     # -- phase 1 -------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ class Collector:
         found = self.caller.call(
             RM, "projects.getIamPolicy", f"projects/{p}",
             lambda r, t: self.clients.projects().get_iam_policy(
-                request=_policy_request(f"projects/{p}"), retry=r, timeout=t
+                request=policy_request(f"projects/{p}"), retry=r, timeout=t
             ),
             subject=f"projects/{p}",
         )  # fmt: skip
@@ -235,7 +236,7 @@ class Collector:
         name = f"projects/{p}/serviceAccounts/{email}"
         found = self.caller.call(
             IAM, "projects.serviceAccounts.getIamPolicy", name,
-            lambda r, t: self.clients.iam().get_iam_policy(request=_policy_request(name), retry=r, timeout=t),
+            lambda r, t: self.clients.iam().get_iam_policy(request=policy_request(name), retry=r, timeout=t),
             subject=email, not_found_ok=True,
         )  # fmt: skip
         if found is not None and found is not NOT_FOUND:
@@ -263,9 +264,9 @@ class Collector:
             todo = sorted(f for f in frontier if f and f.startswith("folders/") and f not in self.parents)
             if not todo:
                 return
-            futures = [pools.submit(RM, lambda f=f: self._folder(f)) for f in todo]
+            futures = [pools.submit(RM, partial(self._folder, f)) for f in todo]
             wait(futures)
-            _raise_bugs(futures)
+            raise_bugs(futures)
             frontier = {self.parents.get(f) for f in todo}
 
     def _folder(self, folder: str) -> None:
@@ -292,7 +293,7 @@ class Collector:
             client = self.clients.folders() if kind == "folders" else self.clients.organizations()
             found = self.caller.call(
                 RM, f"{kind}.getIamPolicy", resource,
-                lambda r, t: client.get_iam_policy(request=_policy_request(resource), retry=r, timeout=t),
+                lambda r, t: client.get_iam_policy(request=policy_request(resource), retry=r, timeout=t),
                 subject=resource,
             )  # fmt: skip
             if found is not None:
@@ -300,8 +301,8 @@ class Collector:
 
         return job
 
-    def _policies_of(self, p: str) -> list[dict]:
-        policies = [self.project_policies.get(p, {})]
+    def _policies_of(self, p: str) -> list[Mapping[str, Any]]:
+        policies: list[Mapping[str, Any]] = [self.project_policies.get(p, {})]
         policies += [self.ancestor_policies[a] for a in self._chain(p) if a in self.ancestor_policies]
         policies += [r.get("policy", {}) for r in self.assets.get(p, ())]
         policies += [self.sa_policies[e] for e in self.gsas.get(p, ()) if e in self.sa_policies]
@@ -314,9 +315,9 @@ class Collector:
             if name.startswith("projects/"):
                 by_project.setdefault(name.split("/")[1], []).append(name)
         listed = {p for p, names in by_project.items() if len(names) >= LIST_ROLES_FROM}
-        jobs = [lambda p=p: self._role_list(p) for p in sorted(listed)]
+        jobs: list[Callable[[], None]] = [partial(self._role_list, p) for p in sorted(listed)]
         jobs += [
-            lambda n=n: self._role_get(n)
+            partial(self._role_get, n)
             for n in wanted
             if n.startswith("organizations/") or n.split("/")[1] not in listed
         ]
@@ -379,34 +380,9 @@ class Collector:
             write_json(base / "node-pools.json", cluster.get("nodePools", []))
 
 
-def _policy_request(resource: str) -> Any:
-    from google.iam.v1 import iam_policy_pb2, options_pb2
-
-    # Version 3 so conditional bindings come back with their conditions (as gcloud asks).
-    return iam_policy_pb2.GetIamPolicyRequest(
-        resource=resource, options=options_pb2.GetPolicyOptions(requested_policy_version=3)
-    )
-
-
 def _parent(project: Any) -> str | None:
     return getattr(project, "parent", None) or None
 
 
 def _pick(found: dict[str, Any], emails: Iterable[str]) -> dict[str, Any]:
     return {e: found[e] for e in emails if e in found}
-
-
-def _tick(job: Callable[[], None], task: Any) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            job()
-        finally:
-            task.advance()
-
-    return run
-
-
-def _raise_bugs(futures: list[Future]) -> None:
-    """API failures are coverage (caught in Caller); anything else is a bug and must not pass silently."""
-    for f in futures:
-        f.result()

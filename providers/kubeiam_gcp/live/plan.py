@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kubeiam.annotations import GKE_SERVICE_ACCOUNT
-from kubeiam.model import Cloud, CoverageError, Inventory, ServiceAccount
+from kubeiam.vocabulary.model import CoverageError, Inventory, ServiceAccount
+from kubeiam_gcp.declarations import GCP, GKE_SERVICE_ACCOUNT
 
 # The GKE issuer names the cluster exactly: https://container.googleapis.com/v1/projects/P/locations/L/clusters/N
 # (older clusters print `zones/` instead of `locations/`).
@@ -113,7 +113,7 @@ def make_plan(
         parsed = parse_issuer(cluster.issuer)
         if parsed:
             clusters.append(ClusterRef(*parsed, kubernetes_cluster=cluster.name))
-        elif cluster.cloud == Cloud.GCP or cluster.name in node_projects:
+        elif cluster.cloud == GCP or cluster.name in node_projects:
             for project in sorted(node_projects.get(cluster.name, ())):
                 unlocated.append(UnlocatedCluster(cluster.name, project, tuple(sorted(node_names[cluster.name]))))
 
@@ -124,10 +124,10 @@ def make_plan(
         email = sa.annotations.get(GKE_SERVICE_ACCOUNT, "").strip()
         if not email:
             continue
-        project = gsa_project(email)
+        home = gsa_project(email)
         number = _COMPUTE_DEFAULT.match(email)
-        if project:
-            gsas.setdefault(project, set()).add(email)
+        if home:
+            gsas.setdefault(home, set()).add(email)
         elif number:
             by_number.setdefault(number.group(1), set()).add(email)
         else:

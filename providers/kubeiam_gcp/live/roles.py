@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .clients import Caller, Clients, Settings
-from .shapes import rest_json
+from .to_json import rest_json
 
 
 def fetch_predefined_roles(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -32,9 +32,9 @@ def fetch_predefined_roles(settings: Settings | None = None) -> list[dict[str, A
 
 def refresh_role_catalogue(path: Path | str | None = None, *, settings: Settings | None = None) -> Path:
     """Fetch the predefined roles and write them as a kubeiam role catalogue (the reader's format,
-    `kubeiam_gcp.catalogue.write_catalogue`). `path=None` replaces the bundled catalogue; a file
+    `kubeiam_gcp.judge.catalogue.write_catalogue`). `path=None` replaces the bundled catalogue; a file
     elsewhere is used by setting `$KUBEIAM_GCP_ROLES` to it. Returns the path written."""
-    from kubeiam_gcp.catalogue import write_catalogue
+    from kubeiam_gcp.judge.catalogue import write_catalogue
 
     roles = fetch_predefined_roles(settings)
     return write_catalogue(roles, Path(path) if path is not None else None)

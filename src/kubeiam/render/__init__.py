@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from kubeiam.errors import InputError
+from kubeiam.pipeline.report import Report
 from kubeiam.render.csv_format import render_csv, render_csv_grouped
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import iter_json, render_json, render_json_grouped
@@ -14,7 +15,6 @@ from kubeiam.render.markdown import render_markdown, render_markdown_grouped
 from kubeiam.render.ocsf import render_ocsf
 from kubeiam.render.sarif import render_sarif
 from kubeiam.render.table import render_table
-from kubeiam.report import Report
 
 
 class Format(StrEnum):

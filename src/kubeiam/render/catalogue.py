@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Mapping
 from typing import Any
 
-from kubeiam.findings import Finding
+from kubeiam.pipeline.report import Report
+from kubeiam.vocabulary.findings import Finding
 
 
-@cache
-def _catalogue() -> dict[str, dict[str, Any]]:
-    # Renderers only see the report; the catalogue is the same metadata `kubeiam rules` prints.
-    from kubeiam.providers import load_providers
-    from kubeiam.rules import all_rules
-
-    return {r.id: r.metadata() for r in all_rules(load_providers())}
-
-
-def rule_info(finding: Finding) -> dict[str, Any]:
-    known = _catalogue().get(finding.rule_id)
+def rule_info(finding: Finding, report: Report) -> Mapping[str, Any]:
+    """The rule's metadata as the report carries it; what the finding itself says when the report has
+    none for it (a report rebuilt from JSON, or a rule since removed)."""
+    known = report.catalogue.get(finding.rule_id)
     if known:
         return known
     return {

@@ -7,8 +7,8 @@ import io
 import json
 from typing import Any
 
-from kubeiam.grouping import grouped_records
-from kubeiam.report import Report
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import grouped_records
 
 COLUMNS = (
     "fingerprint",

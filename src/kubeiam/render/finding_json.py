@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from kubeiam.findings import Finding
+from kubeiam.vocabulary.findings import Finding
 
 compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 """The standard library's compact encoder, for everything but the findings list."""

@@ -14,12 +14,12 @@ from html import escape
 from typing import Any
 
 from kubeiam import __version__
-from kubeiam.findings import Finding, Severity
-from kubeiam.grouping import group_findings, highest
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import group_findings, highest
 from kubeiam.render.html_assets import CSS, JS
 from kubeiam.render.html_charts import SEVERITY_COLOUR, bar_chart, trend_chart
 from kubeiam.render.markdown import entry_label, headline
-from kubeiam.report import Report
+from kubeiam.vocabulary.findings import Finding, Severity
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -135,20 +135,37 @@ def _drilldown(report: Report) -> str:
         '<button id="clear" type="button" hidden>clear chart filter</button>',
         '<button id="expand" type="button">expand / collapse all</button></div>',
     ]
+    opened = worst_first(keys, by_key)
     for key in keys:
-        out.append(_subject(key, by_key.get(key, []), unchecked.get(key, []), errors))
+        out.append(_subject(key, by_key.get(key, []), unchecked.get(key, []), errors, key in opened))
     out.append("</section>")
     return "\n".join(out)
 
 
-def _subject(key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping], errors: Mapping) -> str:
+OPEN_AT_START = 3
+"""How many of the worst subjects the report opens with: what a reader should see first, already expanded."""
+
+
+def worst_first(keys: Sequence[tuple], by_key: Mapping[tuple, Sequence[Finding]]) -> set[tuple]:
+    """The subjects to show expanded: up to OPEN_AT_START of those whose worst open finding is the report's
+    worst (the drill-down is already sorted worst first)."""
+    ranks = {k: max((f.severity.rank for f in by_key.get(k, ()) if f.status == "open"), default=-1) for k in keys}
+    top = max(ranks.values(), default=-1)
+    return set([k for k in keys if ranks[k] == top and top >= 0][:OPEN_AT_START])
+
+
+def _subject(
+    key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping], errors: Mapping, opened: bool = False
+) -> str:
     cluster, ns, sa, node = key
     label = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{node}"
     top = highest(items).value if items else "info"
     badge = top if items else "not checked"  # never a severity for what could not be looked at
     owner = next((f.extra.get("owner") for f in items if f.extra.get("owner")), None)
     open_ = [f for f in items if f.status == "open"]
-    principals = sorted({f.principal for f in items if f.principal} | {u.get("principal") for u in unchecked} - {None})
+    principals = sorted(
+        {f.principal for f in items if f.principal} | {str(u["principal"]) for u in unchecked if u.get("principal")}
+    )
     search = " ".join([label, owner or "", *principals, *(f"{f.rule_id} {f.title}" for f in items)]).lower()
     attrs = {
         "id": subject_id(key),
@@ -193,7 +210,7 @@ def _subject(key: tuple, items: Sequence[Finding], unchecked: Sequence[Mapping],
     body.append(f"<h3>Findings ({len(items)})</h3>")
     body += [_finding(f) for f in items]
     body.append("</div>")
-    attr_text = " ".join(f'{k}="{escape(v)}"' for k, v in attrs.items())
+    attr_text = " ".join(f'{k}="{escape(v)}"' for k, v in attrs.items()) + (" open" if opened else "")
     return f"<details {attr_text}><summary>{head}</summary>{''.join(body)}</details>"
 
 
@@ -276,16 +293,17 @@ def _expired(report: Report) -> str:
 def _coverage(report: Report) -> str:
     cov = report.coverage
     rows = "".join(
-        f"<tr><td>{escape(c['name'])}</td><td>{escape(str(c.get('cloud')))}</td><td>{escape(str(c.get('id')))}</td>"
-        f"<td>{c.get('service_accounts', '')}</td></tr>"
+        f'<tr><td class="words">{escape(c["name"])}</td><td class="words">{escape(str(c.get("cloud")))}</td>'
+        f"<td>{escape(str(c.get('id')))}</td>"
+        f'<td class="words">{c.get("service_accounts", "")}</td></tr>'
         for c in cov.get("clusters", [])
     )
     errors = "".join(
         f"<li>{escape(e['source'])}: {escape(e['location'])}: {escape(e['reason'])}</li>" for e in cov.get("errors", [])
     )
     return (
-        '<section id="coverage"><h2>Coverage</h2><table><tr><td><b>cluster</b></td><td><b>cloud</b></td>'
-        f"<td><b>id</b></td><td><b>ServiceAccounts</b></td></tr>{rows}</table>"
+        '<section id="coverage"><h2>Coverage</h2><table><tr><th>cluster</th><th>cloud</th>'
+        f"<th>id</th><th>ServiceAccounts</th></tr>{rows}</table>"
         + (f'<h3>Errors</h3><ul class="gaps">{errors}</ul>' if errors else "")
         + "</section>"
     )

@@ -17,6 +17,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 10
 .chart-box figcaption { font-weight: 600; margin-bottom: 4px; }
 svg.chart { max-width: 100%; height: auto; }
 td, .grants li, .gaps li { overflow-wrap: anywhere; }  /* ARNs and Azure ids have no break points */
+th { white-space: nowrap; text-align: left; }
+td.words { overflow-wrap: break-word; }  /* names and counts: whole words */
 svg.chart text { font-size: 12px; fill: var(--fg); } svg.chart text.value, svg.chart text.delta { fill: var(--muted); }
 svg.chart g.row[data-facet-key] { cursor: pointer; } svg.chart g.row:hover rect { opacity: .75; }
 .sev { display: inline-block; border-radius: 4px; padding: 0 6px; color: #fff; font-size: 12px; font-weight: 600; }
@@ -82,7 +84,11 @@ JS = """
     function openHash() {
       var id = decodeURIComponent(location.hash.slice(1));
       var el = id && document.getElementById(id);
-      if (el && el.tagName === 'DETAILS') { el.hidden = false; el.open = true; el.scrollIntoView(); }
+      if (el && el.tagName === 'DETAILS') {
+        // A link to one subject shows that one: the worst-first defaults close.
+        items.forEach(function (other) { if (other !== el) { other.open = false; } });
+        el.hidden = false; el.open = true; el.scrollIntoView();
+      }
     }
     window.addEventListener('hashchange', openHash);
     apply();
@@ -94,6 +100,14 @@ JS = """
     }).length));
     var page = document.documentElement;
     body.setAttribute('data-fits-width', String(page.scrollWidth <= page.clientWidth));
+    // ...and how many one-word headers or name cells the layout broke across lines (should be none).
+    var broken = Array.prototype.slice.call(document.querySelectorAll('th, td.words')).filter(function (c) {
+      var text = c.textContent.trim(), range = document.createRange();
+      if (!text || /\\s/.test(text)) { return false; }
+      range.selectNodeContents(c);
+      return range.getClientRects().length > text.split('-').length;  // a line per hyphen part at most
+    });
+    body.setAttribute('data-words-broken', String(broken.length));
     body.setAttribute('data-ready', '1');
   } catch (e) {
     body.setAttribute('data-error', String(e));

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from kubeiam.findings import Severity
+from kubeiam.vocabulary.findings import Severity
 
 SEVERITY_COLOUR = {
     "critical": "#7f1d1d",
@@ -107,7 +107,11 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _run_label(points: Sequence[Mapping[str, Any]], i: int) -> str:
-    """The run's date; its time too when another run has the same date (two audits on one day)."""
-    stamp = str(points[i].get("generated_at", ""))
-    same_day = sum(str(p.get("generated_at", ""))[:10] == stamp[:10] for p in points) > 1
-    return f"{stamp[5:10]} {stamp[11:16]}" if same_day and len(stamp) >= 16 else stamp[:10]
+    """The run's date; its time too when another run has the same date (two audits on one day), to the
+    second when another has the same minute, and the run's number when even the seconds are the same."""
+    stamps = [str(p.get("generated_at", "")) for p in points]
+    stamp = stamps[i]
+    for cut, label in ((10, stamp[:10]), (16, f"{stamp[5:10]} {stamp[11:16]}"), (19, f"{stamp[5:10]} {stamp[11:19]}")):
+        if sum(s[:cut] == stamp[:cut] for s in stamps) == 1 or len(stamp) < cut:
+            return label
+    return f"{stamp[5:10]} {stamp[11:19]} #{stamps[: i + 1].count(stamp)}"

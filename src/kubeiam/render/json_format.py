@@ -1,4 +1,4 @@
-"""`--format json`: the report of shared FINDINGS.md."""
+"""`--format json`: the report of docs/report.md."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubeiam.grouping import grouped_records
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import grouped_records
 from kubeiam.render.finding_json import compact as _compact
 from kubeiam.render.finding_json import encoded_findings
-from kubeiam.report import Report
 
 
 @dataclass(frozen=True)

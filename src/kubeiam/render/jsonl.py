@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from kubeiam.grouping import grouped_records
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import grouped_records
 from kubeiam.render.finding_json import encoded_findings
-from kubeiam.report import Report
 
 
 def iter_jsonl(report: Report) -> Iterator[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kubeiam.findings import Finding, Severity
-from kubeiam.grouping import group_findings, highest
-from kubeiam.report import Report
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import group_findings, highest
+from kubeiam.vocabulary.findings import Finding, Severity
 
 
 def _esc(value: Any) -> str:

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from kubeiam import __version__
-from kubeiam.findings import Finding, Severity
+from kubeiam.pipeline.report import Report
 from kubeiam.render.catalogue import rule_info
-from kubeiam.report import Report
+from kubeiam.vocabulary.findings import Finding, Severity
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID, CATEGORY_UID = 2004, 2
@@ -24,7 +24,6 @@ SEVERITY_ID = {
     Severity.HIGH: (4, "High"),
     Severity.CRITICAL: (5, "Critical"),
 }
-_PROVIDER = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 
 
 def _ms(moment: datetime) -> int:
@@ -46,7 +45,7 @@ def render_ocsf(report: Report, colour: bool = False) -> str:
 
 
 def detection_finding(f: Finding, report: Report) -> dict[str, Any]:
-    meta = rule_info(f)
+    meta = rule_info(f, report)
     extra = dict(f.extra)
     # Create for a finding first seen now, Update for one a baseline already knew.
     activity_id, activity = (2, "Update") if extra.get("baseline") == "unchanged" else (1, "Create")
@@ -112,8 +111,8 @@ def detection_finding(f: Finding, report: Report) -> dict[str, Any]:
             "suppression": extra.get("suppression"),
         },
     }
-    if f.cloud in _PROVIDER:
-        event["cloud"] = {"provider": _PROVIDER[f.cloud]}
+    if f.cloud in report.cloud_titles:
+        event["cloud"] = {"provider": report.cloud_titles[f.cloud]}
     if not event["remediation"]["references"]:
         del event["remediation"]["references"]
     return event

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from kubeiam import __version__
-from kubeiam.findings import Finding, Severity
+from kubeiam.pipeline.report import Report
 from kubeiam.render.catalogue import rule_info
-from kubeiam.report import Report
+from kubeiam.vocabulary.findings import Finding, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -33,7 +33,7 @@ def render_sarif(report: Report, colour: bool = False) -> str:
     rules: dict[str, dict[str, Any]] = {}
     for f in report.findings:
         if f.rule_id not in rules:
-            rules[f.rule_id] = _rule(f)
+            rules[f.rule_id] = _rule(f, report)
     index = {rid: i for i, rid in enumerate(rules)}
     run: dict[str, Any] = {
         "tool": {
@@ -57,8 +57,8 @@ def _time(report: Report) -> str:
     return report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rule(f: Finding) -> dict[str, Any]:
-    meta = rule_info(f)
+def _rule(f: Finding, report: Report) -> dict[str, Any]:
+    meta = rule_info(f, report)
     sev = Severity(meta["severity"])
     rule: dict[str, Any] = {
         "id": meta["id"],

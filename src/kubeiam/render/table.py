@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kubeiam.findings import Finding, Severity
-from kubeiam.grouping import group_findings
-from kubeiam.report import Report
+from kubeiam.pipeline.report import Report
+from kubeiam.render.by_service_account import group_findings
+from kubeiam.vocabulary.findings import Finding, Severity
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",

@@ -11,9 +11,9 @@ from typing import Any
 from aws_live_estate import Estate
 from aws_live_servers import FrontServer
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import CoverageError, Inventory
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.pipeline.providers import CollectRequest, declarations_of, load_providers
+from kubeiam.vocabulary.model import CoverageError, Inventory
 
 
 @dataclass
@@ -44,9 +44,10 @@ class LiveAws:
         return self.estate.write_kubernetes(self.tmp / name)
 
     def inventory(self, root: Path) -> Inventory:
-        from kubeiam_kubernetes.reader import read_kubernetes
+        from kubeiam_kubernetes import PROVIDER as KUBERNETES
 
-        return read_kubernetes(Evidence(root), Inventory())
+        # As the pipeline starts a read: with every provider's declarations (node schemes, annotations).
+        return KUBERNETES.read(Evidence(root), Inventory(declarations=declarations_of(load_providers())))
 
     def collect(
         self,

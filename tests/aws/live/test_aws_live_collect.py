@@ -13,8 +13,8 @@ import kubeiam_aws.live.iam as live_iam
 import pytest
 from aws_live_harness import LiveAws
 
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
 
 ACCOUNT = "123456789012"
 BASE = f"aws/{ACCOUNT}"

@@ -13,8 +13,8 @@ import pytest
 from aws_live_harness import LiveAws, Run
 from test_aws_live_collect import ACCOUNT, BASE, NEEDED_ROLES, force
 
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
 
 GAAD = "iam:GetAccountAuthorizationDetails"
 PER_ROLE_OPS = ("iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies")

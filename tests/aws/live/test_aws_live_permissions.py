@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import boto3
-from kubeiam_aws.live.permissions import actions, policy_document
 
 REPO = Path(__file__).resolve().parents[3]
 LIVE = REPO / "providers" / "kubeiam_aws" / "live"
 ACCOUNT = "123456789012"
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/5C5E1F0A6B0C4D3E2F1A0B9C8D7E6F50"
+
+
+def policy_document() -> dict[str, Any]:
+    """The minimal identity policy for live collection, as the package ships it."""
+    return json.loads(files("kubeiam_aws").joinpath("data/kubeiam-readonly-policy.json").read_text(encoding="utf-8"))
+
+
+def actions() -> list[str]:
+    return [a for s in policy_document()["Statement"] for a in s["Action"]]
 
 
 def test_the_docs_print_exactly_this_policy() -> None:

@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 
 import pytest
+from kubeiam_aws.declarations import AWS
 from kubeiam_aws.live.clients import AwsCallFailed, CallCounter
 from kubeiam_aws.live.collector import _account_profiles
-from kubeiam_aws.live.scope import build_scope, parse_role_arn, region_of_zone
+from kubeiam_aws.live.plan import build_scope, parse_role_arn, region_of_zone
+from kubeiam_gcp.declarations import GCP
 
-from kubeiam.model import Cloud, Cluster, Inventory, Node, ServiceAccount, Workload
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import Cluster, Inventory, Node, ServiceAccount, Workload
 
 ROLE = "eks.amazonaws.com/role-arn"
 
@@ -62,7 +64,7 @@ def _inventory() -> Inventory:
         Workload("c", "b", "p2", "plain", "n2", "Pod", "p2"),
     )
     return Inventory(
-        clusters=(Cluster("c", Cloud.AWS), Cluster("gke", Cloud.GCP), Cluster("kind", None)),
+        clusters=(Cluster("c", AWS), Cluster("gke", GCP), Cluster("kind", None)),
         service_accounts=sas,
         nodes=nodes,
         workloads=workloads,

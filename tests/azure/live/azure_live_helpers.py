@@ -8,7 +8,7 @@ from pathlib import Path
 
 from azure.core.credentials import AccessToken
 
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.providers import CollectRequest
 
 LIVE = Path(__file__).resolve().parents[3] / "fixtures" / "azure" / "live"
 SUB_A = "8f3c2d1e-4b5a-4c6d-9e8f-0a1b2c3d4e5f"

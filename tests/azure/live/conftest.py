@@ -8,10 +8,10 @@ import pytest
 import trustme
 from azure_live_helpers import LIVE, FakeCredential
 from kubeiam_azure.live.clients import Settings
-from kubeiam_kubernetes.reader import read_kubernetes
+from kubeiam_kubernetes import PROVIDER as KUBERNETES
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.model import Inventory
 
 
 @pytest.fixture(scope="session")
@@ -54,4 +54,4 @@ def credential(arm) -> FakeCredential:
 
 @pytest.fixture(scope="session")
 def k8s_inventory() -> Inventory:
-    return read_kubernetes(Evidence(LIVE), Inventory())
+    return KUBERNETES.read(Evidence(LIVE), Inventory())

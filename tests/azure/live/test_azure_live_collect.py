@@ -11,7 +11,7 @@ from azure_arm_server import Fault
 from azure_live_helpers import SUB_A, SUB_B, make_request
 from kubeiam_azure.live import collect
 
-from kubeiam.evidence import Evidence
+from kubeiam.pipeline.evidence import Evidence
 
 UAMI = "providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 API_ID = f"/subscriptions/{SUB_A}/resourcegroups/rg-apps/{UAMI}/id-orders-api"

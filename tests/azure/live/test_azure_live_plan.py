@@ -19,7 +19,7 @@ from kubeiam_azure.live.clients import (
 )
 from kubeiam_azure.live.plan import make_plan, matches, parse_resource_id
 
-from kubeiam.model import Cloud, Cluster, Inventory, Node, ServiceAccount
+from kubeiam.vocabulary.model import Cluster, Inventory, Node, ServiceAccount
 
 AKS = json.loads((LIVE / "arm" / SUB_A / "managed-clusters.json").read_text())
 
@@ -49,7 +49,7 @@ def test_plan_narrows_to_one_service_account(k8s_inventory):
 
 def test_plan_is_empty_without_azure():
     inventory = Inventory(
-        clusters=(Cluster("eks", cloud=Cloud.AWS),),
+        clusters=(Cluster("eks", cloud="aws"),),
         service_accounts=(ServiceAccount("eks", "a", "b", {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}),),
         nodes=(Node("eks", "n1", "aws:///eu-west-1a/i-0abc"),),
     )

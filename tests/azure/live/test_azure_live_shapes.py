@@ -11,8 +11,8 @@ from kubeiam_azure import PROVIDER as AZURE
 from kubeiam_azure.live import collect
 from kubeiam_kubernetes import PROVIDER as KUBERNETES
 
-from kubeiam.evidence import Evidence
-from kubeiam.pipeline import audit
+from kubeiam.pipeline.audit import audit
+from kubeiam.pipeline.evidence import Evidence
 
 
 def _flatten(obj: dict) -> dict:

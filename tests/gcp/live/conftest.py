@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from gcp_live_servers import FIXTURES, FakeGcp, IamServer, RestServer
 from kubeiam_gcp.live.clients import IAM_GRPC_ENDPOINT_VAR, REST_ENDPOINT_VAR, Settings
-from kubeiam_kubernetes.reader import read_kubernetes
+from kubeiam_kubernetes import PROVIDER as KUBERNETES
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.model import Inventory
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +46,4 @@ def gcp(rest_server: RestServer, iam_server: IamServer, monkeypatch: pytest.Monk
 
 @pytest.fixture
 def inventory() -> Inventory:
-    return read_kubernetes(Evidence(FIXTURES / "evidence"), Inventory())
+    return KUBERNETES.read(Evidence(FIXTURES / "evidence"), Inventory())

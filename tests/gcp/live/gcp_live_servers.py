@@ -22,7 +22,7 @@ from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import json_format
 from kubeiam_gcp.live.clients import Settings
 
-from kubeiam.providers import CollectRequest
+from kubeiam.pipeline.providers import CollectRequest
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "gcp" / "live"
 

@@ -11,8 +11,8 @@ import pytest
 from gcp_live_servers import FakeGcp, make_request
 from kubeiam_gcp.live import collect
 
-from kubeiam.evidence import Evidence
-from kubeiam.model import Inventory
+from kubeiam.pipeline.evidence import Evidence
+from kubeiam.vocabulary.model import Inventory
 
 DATA, SHARED = "gcp/acme-data", "gcp/acme-shared"
 NUM = "415104041262"
@@ -259,7 +259,7 @@ def test_namespace_reads_only_that_namespace_accounts(
 
 
 class _Recorder:
-    """A kubeiam.progress.Progress that remembers what it was told."""
+    """A kubeiam.pipeline.progress.Progress that remembers what it was told."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, list[int]] = {}  # description -> [total, advanced, done]
@@ -291,10 +291,12 @@ def test_progress_is_reported_per_phase(gcp: FakeGcp, inventory: Inventory, tmp_
 
 
 def test_cluster_known_only_by_unmatched_nodes_is_coverage(gcp: FakeGcp, tmp_path: Path):
-    from kubeiam.model import Cloud, Cluster, Node
+    from kubeiam_gcp.declarations import GCP
+
+    from kubeiam.vocabulary.model import Cluster, Node
 
     inventory = Inventory(
-        clusters=(Cluster("mystery", Cloud.GCP),),
+        clusters=(Cluster("mystery", GCP),),
         nodes=(
             Node(
                 "mystery",

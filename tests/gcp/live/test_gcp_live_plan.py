@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubeiam_gcp.declarations import GCP
 from kubeiam_gcp.live.plan import (
     ClusterRef,
     gsa_project,
@@ -11,14 +12,14 @@ from kubeiam_gcp.live.plan import (
     sa_policies_in_assets,
 )
 
-from kubeiam.model import Cloud, Cluster, Inventory, Node, ServiceAccount
+from kubeiam.vocabulary.model import Cluster, Inventory, Node, ServiceAccount
 
 ISSUER = "https://container.googleapis.com/v1/projects/acme-data/locations/europe-west1/clusters/gke-data"
 GSA = "iam.gke.io/gcp-service-account"
 
 
 def _inventory(*sas: ServiceAccount, nodes: tuple[Node, ...] = (), clusters: tuple[Cluster, ...] = ()) -> Inventory:
-    clusters = clusters or (Cluster("c1", Cloud.GCP, ISSUER),)
+    clusters = clusters or (Cluster("c1", GCP, ISSUER),)
     return Inventory(clusters=clusters, service_accounts=sas, nodes=nodes)
 
 
@@ -62,12 +63,12 @@ def test_the_same_account_named_twice_is_planned_once():
 
 
 def test_check_plans_only_the_one_service_account_and_its_cluster():
-    other = Cluster("c2", Cloud.GCP, ISSUER.replace("gke-data", "gke-other").replace("acme-data", "acme-other"))
+    other = Cluster("c2", GCP, ISSUER.replace("gke-data", "gke-other").replace("acme-data", "acme-other"))
     inv = _inventory(
         _sa("a", "x", "x@proj-one.iam.gserviceaccount.com"),
         _sa("b", "z", "z@proj-two.iam.gserviceaccount.com", cluster="c2"),
         nodes=(Node("c2", "n1", "gce://acme-other/europe-west1-b/n1"),),
-        clusters=(Cluster("c1", Cloud.GCP, ISSUER), other),
+        clusters=(Cluster("c1", GCP, ISSUER), other),
     )
     plan = make_plan(inv, service_account=("a", "x"))
     assert plan.check
@@ -95,7 +96,7 @@ def test_unknown_account_domain_is_coverage_and_compute_default_waits_for_projec
 
 def test_cluster_without_issuer_is_found_through_its_nodes():
     inv = Inventory(
-        clusters=(Cluster("legacy", Cloud.GCP, None),),
+        clusters=(Cluster("legacy", GCP, None),),
         nodes=(
             Node("legacy", "gke-legacy-pool-1-abcd-x1", "gce://acme-data/europe-west1-d/gke-legacy-pool-1-abcd-x1"),
         ),

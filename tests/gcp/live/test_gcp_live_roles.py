@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 from gcp_live_servers import FIXTURES, FakeGcp
-from kubeiam_gcp.catalogue import read_catalogue
+from kubeiam_gcp.judge.catalogue import read_catalogue
 from kubeiam_gcp.live import refresh_role_catalogue
 
 

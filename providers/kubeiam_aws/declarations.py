@@ -1,0 +1,31 @@
+"""What AWS declares to the core: its cloud name, the IRSA annotation, the SDK's credential variables."""
+
+from __future__ import annotations
+
+import re
+
+from kubeiam.vocabulary.declarations import CredentialVariable, Declarations, IdentityAnnotation
+
+AWS = "aws"
+"""The cloud's name in findings."""
+
+AWS_ROLE_ARN = "eks.amazonaws.com/role-arn"
+
+_ARN = re.compile(r"^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+DECLARATIONS = Declarations(
+    clouds=(AWS,),
+    titles={AWS: "AWS"},
+    annotations=(
+        IdentityAnnotation(
+            AWS_ROLE_ARN, AWS, _ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", platform_bound=True
+        ),
+    ),
+    # Why these: the SDKs' default chain reads them before any workload identity, so a pod that sets
+    # them uses a static key even when its ServiceAccount is bound to a role.
+    credential_variables=(
+        CredentialVariable("AWS_ACCESS_KEY_ID", AWS),
+        CredentialVariable("AWS_SECRET_ACCESS_KEY", AWS),
+    ),
+    node_schemes={"aws": AWS},
+)

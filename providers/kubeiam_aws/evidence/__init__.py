@@ -1,0 +1,1 @@
+"""Parsing the AWS evidence files (one module per file or file family), coverage, and the reader."""

@@ -1,0 +1,116 @@
+"""The privilege-escalation path catalogue and the AWS-specific judgements a path needs.
+
+Paths come from pathfinding.cloud plus the classic Rhino list (package data, attributed in
+data/README.md). A path holds when every permission it needs is allowed, on a resource that can
+be abused, by the union of the role's policies, and neither an explicit Deny, the permissions
+boundary nor the `iam:PassedToService` limit of a PassRole grant stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+from kubeiam.vocabulary.policy import Statement, matches
+from kubeiam_aws.judge.conditions import passed_to_services
+
+# Worst first (how a role's escalations are ordered): a role that can grant itself more outranks one that
+# must pass a role to a service.
+CATEGORY_RANK = {"self-escalation": 0, "principal-access": 1, "new-passrole": 2, "existing-passrole": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPath:
+    id: str
+    name: str
+    category: str
+    """`self-escalation`, `principal-access`, `new-passrole`, `existing-passrole`."""
+    requires: tuple[str, ...]
+    passed_to: str | None = None
+    """The service principal the PassRole of this path passes a role to."""
+    needs_boundary: bool = False
+    """Only an escalation when the role has a permissions boundary (removing or replacing it)."""
+    source: str = ""
+
+
+@lru_cache(maxsize=1)
+def escalation_paths() -> tuple[EscalationPath, ...]:
+    raw = json.loads(files("kubeiam_aws").joinpath("data/privesc_paths.json").read_text(encoding="utf-8"))
+    return tuple(
+        EscalationPath(
+            id=p["id"],
+            name=p["name"],
+            category=p["category"],
+            requires=tuple(p["requires"]),
+            passed_to=p.get("passed_to"),
+            needs_boundary=bool(p.get("needs_boundary")),
+            source=p.get("source", ""),
+        )
+        for p in raw["paths"]
+    )
+
+
+def escalation_actions() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for p in escalation_paths() for a in p.requires))
+
+
+@lru_cache(maxsize=1)
+def path_requirements() -> tuple[tuple[EscalationPath, frozenset[str]], ...]:
+    """Each escalation path with its actions as a set: most roles reach few of them, and a subset test
+    rules a path out faster than a walk over its actions (a hundred paths, for each of thousands of roles)."""
+    return tuple((path, frozenset(path.requires)) for path in escalation_paths())
+
+
+_ARN = re.compile(r"^arn:(?P<partition>[^:]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.*)$")
+_ROLE_TARGETS = {"iam:passrole", "sts:assumerole"}
+
+
+def _is_glob(value: str) -> bool:
+    return "*" in value or "?" in value
+
+
+def resource_abusable(action: str, resource: str, target_is_admin: Callable[[str], bool]) -> bool:
+    """Whether a grant of `action` on `resource` can be turned into more privilege.
+
+    Why these judgements: resources owned by AWS (`arn:aws:iam::aws:policy/...`) cannot be
+    changed by anyone, so CreatePolicyVersion on them is harmless; a PassRole or AssumeRole on a
+    wildcard reaches every role, but on one named role it only matters when that role is
+    admin-equivalent (Karpenter passing its own node role to EC2 gains nothing).
+    """
+    if resource == "*":
+        return True
+    m = _ARN.match(resource)
+    if m is None:
+        return _is_glob(resource)
+    if m["account"] == "aws":
+        return False
+    if action.lower() in _ROLE_TARGETS:
+        if not _could_name_a_role(m["service"], m["rest"]):
+            return False  # PassRole on `arn:aws:s3:::bucket/*` names no role: it passes nothing
+        if _is_glob(resource):
+            return True
+        return target_is_admin(resource)
+    return True
+
+
+def _could_name_a_role(service: str, rest: str) -> bool:
+    """Whether an ARN pattern's service and resource parts can match `iam` and `role/NAME`."""
+    return matches(service, "iam") and (rest.startswith(("role/", "*")) or matches(rest.split("/", 1)[0], "role"))
+
+
+def statement_abusable(action: str, stmt: Statement, target_is_admin: Callable[[str], bool]) -> bool:
+    if stmt.not_resources:
+        return True
+    return any(resource_abusable(action, r, target_is_admin) for r in stmt.resources)
+
+
+def passes_to(stmt: Statement, service: str | None) -> bool:
+    """Whether a PassRole grant lets a role be passed to `service` (its PassedToService limit)."""
+    allowed = passed_to_services(stmt)
+    if allowed is None or service is None:
+        return True
+    return any(matches(v, service) or matches(v, f"{service}.cn") for v in allowed)

@@ -1,0 +1,38 @@
+"""What Google Cloud declares to the core: its cloud name, the GKE annotation, the SDK's credential variable."""
+
+from __future__ import annotations
+
+import re
+
+from kubeiam.vocabulary.declarations import CredentialVariable, Declarations, IdentityAnnotation
+
+GCP = "gcp"
+"""The cloud's name in findings."""
+
+GKE_SERVICE_ACCOUNT = "iam.gke.io/gcp-service-account"
+
+# Google service account emails are lower case: NAME@PROJECT.iam.gserviceaccount.com (PROJECT may
+# be domain-scoped: my-proj.example.com), the default compute and App Engine accounts. Why strict:
+# docs placeholders (`NAME@PROJECT_ID.iam...`, `<PROJECT_ID>`) must count as malformed, not valid.
+_EMAIL = re.compile(
+    r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9](\.[a-z0-9-]+)*\.iam\.gserviceaccount\.com$"
+    r"|^[0-9]+-compute@developer\.gserviceaccount\.com$"
+    r"|^[a-z][a-z0-9-]{4,28}[a-z0-9]@appspot\.gserviceaccount\.com$"
+)
+
+DECLARATIONS = Declarations(
+    clouds=(GCP,),
+    titles={GCP: "GCP"},
+    annotations=(
+        IdentityAnnotation(
+            GKE_SERVICE_ACCOUNT,
+            GCP,
+            _EMAIL,
+            "a Google service account email (NAME@PROJECT.iam.gserviceaccount.com)",
+            platform_bound=True,
+        ),
+    ),
+    # A path to a key file, not a secret: a credential only when a Secret-backed volume provides it.
+    credential_variables=(CredentialVariable("GOOGLE_APPLICATION_CREDENTIALS", GCP, points_to_file=True),),
+    node_schemes={"gce": GCP},
+)

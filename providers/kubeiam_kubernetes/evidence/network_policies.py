@@ -1,0 +1,132 @@
+"""Which network policies stop pods from reaching the instance metadata service.
+
+Why it matters: every cloud serves node credentials at 169.254.169.254; a policy that denies
+egress there is the one mitigation that works even when the node's IMDS settings are loose.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kubeiam.vocabulary.model import EgressBlock
+
+IMDS = ipaddress.ip_address("169.254.169.254")
+
+
+def _covers(cidr: str) -> bool:
+    try:
+        return IMDS in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+
+
+def _selects_all(selector: Any) -> bool:
+    return isinstance(selector, dict) and not selector.get("matchLabels") and not selector.get("matchExpressions")
+
+
+def _k8s_rule_allows_imds(rule: Mapping[str, Any]) -> bool:
+    peers = rule.get("to")
+    if not peers:  # no `to`: every destination
+        return True
+    for peer in peers:
+        block = peer.get("ipBlock")
+        if block and _covers(block.get("cidr", "")) and not any(_covers(e) for e in block.get("except") or []):
+            return True
+    return False
+
+
+def _k8s_restricts_egress(policy: Mapping[str, Any]) -> bool:
+    spec = policy.get("spec") or {}
+    types = spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
+    return "Egress" in types
+
+
+def _k8s_allows_imds(policy: Mapping[str, Any]) -> bool:
+    return _k8s_restricts_egress(policy) and any(
+        _k8s_rule_allows_imds(r) for r in (policy.get("spec") or {}).get("egress") or []
+    )
+
+
+def _k8s_blocks(policy: Mapping[str, Any]) -> bool:
+    return _k8s_restricts_egress(policy) and not _k8s_allows_imds(policy)
+
+
+def _cilium_blocks(policy: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+    """(blocks IMDS, selects every endpoint, by an egressDeny) for a Cilium(Clusterwide)NetworkPolicy."""
+    specs = policy.get("specs") or [policy.get("spec") or {}]
+    for spec in specs:
+        selects_all = _selects_all(spec.get("endpointSelector"))
+        for rule in spec.get("egressDeny") or []:
+            # A toCIDRSet `except` carves IMDS out of the deny: then it is not denied.
+            denied = [*(rule.get("toCIDR") or [])] + [
+                c.get("cidr", "")
+                for c in rule.get("toCIDRSet") or []
+                if not any(_covers(e) for e in c.get("except") or [])
+            ]
+            if any(_covers(c) for c in denied):
+                return True, selects_all, True
+        egress = spec.get("egress")
+        if egress is not None and not any(_cilium_rule_allows_imds(r) for r in egress):
+            return True, selects_all, False
+    return False, False, False
+
+
+def _cilium_allows_imds(policy: Mapping[str, Any]) -> bool:
+    specs = policy.get("specs") or [policy.get("spec") or {}]
+    return any(_cilium_rule_allows_imds(r) for spec in specs for r in spec.get("egress") or [])
+
+
+def _cilium_rule_allows_imds(rule: Mapping[str, Any]) -> bool:
+    if rule.get("toEntities") and {"world", "all"} & set(rule["toEntities"]):
+        return True
+    for c in rule.get("toCIDR") or []:
+        if _covers(c):
+            return True
+    for c in rule.get("toCIDRSet") or []:
+        if _covers(c.get("cidr", "")) and not any(_covers(e) for e in c.get("except") or []):
+            return True
+    return False
+
+
+def egress_blocks(cluster: str, by_kind: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[EgressBlock]:
+    """Policies that stop every pod they select from reaching IMDS.
+
+    Why the union check: Kubernetes (and Cilium allow) policies add up. A deny-all-egress policy
+    does not protect a pod that another policy lets out to 0.0.0.0/0, and an EgressBlock claims a
+    whole namespace (or cluster), so any policy there that allows IMDS voids the allow-list blocks.
+    Cilium `egressDeny` is different: a deny wins over every allow, so it stands on its own.
+    """
+    # Namespaces (None: cluster-wide) where some policy lets some pod reach IMDS.
+    opened: set[str | None] = set()
+    for policy in by_kind.get("NetworkPolicy", []):
+        if _k8s_allows_imds(policy):
+            opened.add(_namespace(policy))
+    for kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
+        for policy in by_kind.get(kind, []):
+            if _cilium_allows_imds(policy):
+                opened.add(None if kind == "CiliumClusterwideNetworkPolicy" else _namespace(policy))
+
+    def voided(namespace: str | None) -> bool:
+        # A cluster-wide allow-list block is void if any namespace opens IMDS; a namespaced one if
+        # its namespace, or a cluster-wide policy, does.
+        return bool(opened) if namespace is None else bool({namespace, None} & opened)
+
+    out = []
+    for policy in by_kind.get("NetworkPolicy", []):
+        if _k8s_blocks(policy) and not voided(_namespace(policy)):
+            selects_all = _selects_all((policy.get("spec") or {}).get("podSelector"))
+            name = policy["metadata"]["name"]
+            out.append(EgressBlock(cluster, _namespace(policy), "NetworkPolicy", name, selects_all))
+    for kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
+        for policy in by_kind.get(kind, []):
+            blocks, selects_all, by_deny = _cilium_blocks(policy)
+            namespace = None if kind == "CiliumClusterwideNetworkPolicy" else _namespace(policy)
+            if blocks and (by_deny or not voided(namespace)):
+                out.append(EgressBlock(cluster, namespace, kind, policy["metadata"]["name"], selects_all))
+    return out
+
+
+def _namespace(policy: Mapping[str, Any]) -> str:
+    return (policy.get("metadata") or {}).get("namespace") or "default"

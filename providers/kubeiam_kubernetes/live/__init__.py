@@ -1,0 +1,17 @@
+"""Live Kubernetes collection (the `kubernetes` client is imported here, never by the evidence reader).
+
+`collect(request)` writes `kubernetes/<cluster>/resources.json` and `openid-configuration.json` for
+each kubeconfig context (or in-cluster) and returns what it could not read as `CoverageError`s.
+
+- `kubeconfig`: which clusters (contexts, in-cluster) and their API clients.
+- `plan`: which kinds and namespaces to request for the scope (`audit`, `--namespace`, `check`).
+- `clients`: the calls to one API server (pages, 403 as coverage, the concurrency bound).
+- `sanitize`: API objects as `kubectl get -o json` prints them, secret values redacted.
+- `collector`: runs the plan per cluster and writes the files.
+"""
+
+from __future__ import annotations
+
+from kubeiam_kubernetes.live.collector import collect
+
+__all__ = ["collect"]

@@ -1,0 +1,157 @@
+"""Live collection through the `kubernetes` client into `kubernetes/<cluster>/` evidence files.
+
+Writes exactly what `kubectl get ... -o json` prints (a `kind: List` whose items carry `kind` and
+`apiVersion`, camelCase, no managedFields) so a collected directory and a hand-made one are read
+by the same code. Read-only, `get`/`list` only; Secrets are never requested.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kubeiam.errors import InputError
+from kubeiam.pipeline.evidence import write_json_file
+from kubeiam.pipeline.progress import progress_of
+from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.model import CoverageError
+from kubeiam_kubernetes.live.clients import CONCURRENCY, Absent, ClusterApi, Raw
+from kubeiam_kubernetes.live.kubeconfig import Target, resolve_targets
+from kubeiam_kubernetes.live.plan import (
+    NAMESPACES,
+    NODES,
+    SERVICE_ACCOUNTS,
+    FirstServed,
+    GetServiceAccount,
+    Kind,
+    Plan,
+    Step,
+    plan_for,
+)
+from kubeiam_kubernetes.live.sanitize import as_kubectl_item
+
+
+def collect(request: CollectRequest) -> list[CoverageError]:
+    targets = resolve_targets(request.options)
+    plan = plan_for(request.namespace, request.service_account)
+    collectors = [_Collector(target, request, plan) for target in targets]
+    with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s") as pool:
+        # In target order; a cluster that cannot be read at all (401, unreachable) fails the collection.
+        errors = [e for found in pool.map(_Collector.run, collectors) for e in found]
+    found_sa = any(c.found_service_account for c in collectors)
+    namespace_missing = all(c.namespace_missing for c in collectors)
+    if request.namespace and not request.service_account and namespace_missing:
+        # A typo in --namespace would otherwise audit nothing and report "no findings".
+        where = ", ".join(t.label for t in targets)
+        raise InputError(f"--namespace {request.namespace}: no such namespace ({where})")
+    if request.service_account and not found_sa:
+        ns, name = request.service_account
+        where = ", ".join(t.label for t in targets)
+        raise InputError(f"check: ServiceAccount {ns}/{name} not found ({where}) and no pod uses it")
+    return errors
+
+
+class _Collector:
+    """One cluster's run of the plan, and its `resources.json` / `openid-configuration.json`."""
+
+    def __init__(self, target: Target, request: CollectRequest, plan: Plan) -> None:
+        self.target = target
+        self.request = request
+        self.plan = plan
+        self.api = ClusterApi(target)
+        self.found_service_account = False
+        self.namespace_missing = False
+        """The scope's namespace was listed (no 403) and is not there."""
+        self.folder = request.output / "kubernetes" / target.cluster
+
+    def run(self) -> list[CoverageError]:
+        steps = self.plan.steps
+        task = progress_of(self.request).task(
+            f"kubernetes: {self.target.cluster}", total=len(steps) + 1 + self.plan.nodes_of_pods
+        )
+        items: list[dict[str, Any]] = []
+        # The lists do not depend on each other: side by side, bounded; their items kept in plan order
+        # (a stable resources.json). Pages of one list stay one after another (each needs its token).
+        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s-list") as pool:
+            lists = [pool.submit(self._step, step) for step in steps]
+            issuer = pool.submit(self._openid_configuration)
+            for done in lists:
+                items.extend(done.result())
+                task.advance()
+            oidc = issuer.result()
+            task.advance()
+        if self.plan.nodes_of_pods:
+            # `check`: the nodes its pods run on, which only the pods name.
+            items.extend(self._nodes_of_pods(items))
+            task.advance()
+            self.found_service_account = self.found_service_account or any(i["kind"] == "Pod" for i in items)
+        task.done()
+        self._write(items, oidc)
+        return self.api.errors
+
+    def _write(self, items: list[dict[str, Any]], oidc: Raw | None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        doc = {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+        write_json_file(self.folder / "resources.json", doc)
+        if oidc is not None:
+            write_json_file(self.folder / "openid-configuration.json", oidc)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _step(self, step: Step) -> list[dict[str, Any]]:
+        if isinstance(step, GetServiceAccount):
+            return self._service_account(step)
+        if isinstance(step, FirstServed):
+            return self._first_served(step.kinds)
+        listing = self.api.list_kind(step.kind, step.namespace, field_selector=step.field_selector)
+        if step.kind == NAMESPACES and self.plan.namespace:
+            self.namespace_missing = listing.complete and not listing.items
+        return _as_kubectl(listing.items, step.kind)
+
+    def _service_account(self, step: GetServiceAccount) -> list[dict[str, Any]]:
+        try:
+            raw = self.api.read_service_account(step.namespace, step.name)
+        except Absent:
+            return []
+        self.found_service_account = True  # or unknown (403, recorded as a coverage error): not "absent"
+        if raw is None:
+            return []
+        return [as_kubectl_item(raw, SERVICE_ACCOUNTS.kind, SERVICE_ACCOUNTS.api_version)]
+
+    def _first_served(self, kinds: tuple[Kind, ...]) -> list[dict[str, Any]]:
+        for kind in kinds:
+            try:
+                return _as_kubectl(self.api.list_kind(kind, None, absent_ok=False).items, kind)
+            except Absent:
+                continue
+        return []
+
+    def _nodes_of_pods(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Only the nodes this ServiceAccount's pods run on...
+        names = sorted({str(i["spec"]["nodeName"]) for i in items if i["kind"] == "Pod" and _node_of(i)})
+        out = []
+        for name in names:
+            try:
+                raw = self.api.read_node(name)
+            except Absent:
+                continue
+            if raw is not None:
+                out.append(as_kubectl_item(raw, NODES.kind, NODES.api_version))
+        if not out:
+            # ...or one node, so the cluster's platform (providerID) is still known.
+            out = _as_kubectl(self.api.list_kind(NODES, None, single_page=1).items, NODES)
+        return out
+
+    def _openid_configuration(self) -> Raw | None:
+        try:
+            return self.api.openid_configuration()
+        except Absent:
+            return None  # issuer discovery disabled: the cloud's cluster object may still give it
+
+
+def _as_kubectl(raw: list[Raw], kind: Kind) -> list[dict[str, Any]]:
+    return [as_kubectl_item(i, kind.kind, kind.api_version) for i in raw]
+
+
+def _node_of(pod: dict[str, Any]) -> str | None:
+    return (pod.get("spec") or {}).get("nodeName")

@@ -1,0 +1,37 @@
+"""The Kubernetes provider's view of what the model does not hold (`inventory.views["kubernetes"]`).
+
+The model keeps ServiceAccounts, pods, nodes and egress blocks; this view keeps the rest of the
+collected objects (for cloud providers' readers: Karpenter EC2NodeClasses, ...) and what the reader
+found but the model has no place for (annotation maps under a misspelled metadata field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeiam.vocabulary.model import Inventory
+
+NAME = "kubernetes"
+"""The key of this view in `Inventory.views`."""
+
+ServiceAccountKey = tuple[str, str, str]
+"""(cluster, namespace, name), as `ServiceAccount.key`."""
+
+
+@dataclass(frozen=True)
+class KubernetesView:
+    objects: tuple[Mapping[str, Any], ...] = ()
+    """Objects of kinds the model does not hold, each with a `cluster` field added."""
+    misplaced_annotations: Mapping[ServiceAccountKey, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    """ServiceAccount key -> {metadata field as written (e.g. `annotation`) -> its map}."""
+
+    def of_kind(self, cluster: str, kind: str) -> tuple[Mapping[str, Any], ...]:
+        return tuple(o for o in self.objects if o.get("cluster") == cluster and o.get("kind") == kind)
+
+
+def kubernetes_view(inventory: Inventory) -> KubernetesView:
+    """The view the Kubernetes reader published; an empty one when it did not run."""
+    view = inventory.views.get(NAME)
+    return view if isinstance(view, KubernetesView) else KubernetesView()

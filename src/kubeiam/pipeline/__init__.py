@@ -1,0 +1,1 @@
+"""The one audit pipeline: evidence (read or collected live) -> inventory -> findings -> report."""

@@ -1,0 +1,141 @@
+"""The report: findings plus what was and was not checked (docs/report.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from kubeiam import __version__
+from kubeiam.vocabulary.findings import Finding, Severity
+from kubeiam.vocabulary.model import Inventory, LinkStatus
+from kubeiam.vocabulary.rules import Rule
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    coverage: Mapping[str, Any]
+    generated_at: datetime
+    mode: str = "audit"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Top-level additions from later stages (baseline `resolved`, `expired_suppressions`...)."""
+    catalogue: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
+    """Rule id -> the rule's metadata (what `kubeiam rules` prints), for formats that describe their
+    rules (SARIF, OCSF): renderers read it here, never from the providers."""
+    cloud_titles: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Cloud name -> how people write it (`AWS`), as the providers declare."""
+
+    @cached_property
+    def open_findings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status == "open")
+
+    def fails(self, threshold: Severity) -> bool:
+        return any(f.severity.rank >= threshold.rank for f in self.open_findings)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.coverage.get("errors")) or bool(self.coverage.get("unchecked"))
+
+    def summary(self) -> dict[str, Any]:
+        open_ = self.open_findings
+        severities = Counter(f.severity for f in open_)
+        return {
+            "total": len(self.findings),
+            "open": len(open_),
+            "suppressed": len(self.findings) - len(open_),
+            "by_severity": {s.value: severities[s] for s in Severity},
+            "by_category": dict(sorted(Counter(f.category.value for f in open_).items())),
+            "by_cloud": dict(sorted(Counter(f.cloud for f in open_).items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.document([f.to_dict() for f in self.findings])
+
+    def document(self, findings: Any) -> dict[str, Any]:
+        """The report's JSON document with `findings` as given (a renderer may pass them pre-encoded)."""
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "kubeiam", "version": __version__},
+            "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "mode": self.mode,
+            "findings": findings,
+            "coverage": dict(self.coverage),
+            "summary": self.summary(),
+        }
+        out.update(self.extra)
+        return out
+
+
+def build_report(
+    inventory: Inventory,
+    findings: Sequence[Finding],
+    *,
+    rules: Sequence[Rule],
+    mode: str,
+    generated_at: datetime,
+) -> Report:
+    return Report(
+        findings=tuple(findings),
+        coverage=coverage(inventory, rules),
+        generated_at=generated_at,
+        mode=mode,
+        catalogue={r.id: r.metadata() for r in rules},
+        cloud_titles=dict(inventory.declarations.titles),
+    )
+
+
+def coverage(inventory: Inventory, rules: Sequence[Rule]) -> dict[str, Any]:
+    linked = {(lk.cluster, lk.namespace, lk.service_account) for lk in inventory.links}
+    identities: dict[str, dict[str, int]] = {}
+    for link in inventory.links:
+        per = identities.setdefault(link.cloud, {s.value: 0 for s in LinkStatus})
+        per[link.status.value] += 1
+    clusters = []
+    for c in inventory.clusters:
+        clusters.append(
+            {
+                "name": c.name,
+                "id": c.identity,
+                "cloud": c.cloud if c.cloud else None,
+                "issuer": c.issuer,
+                "service_accounts": sum(sa.cluster == c.name for sa in inventory.service_accounts),
+                "workloads": sum(w.cluster == c.name for w in inventory.workloads),
+                "nodes": sum(n.cluster == c.name for n in inventory.nodes),
+            }
+        )
+    unchecked = [
+        {
+            "cluster": lk.cluster,
+            "namespace": lk.namespace,
+            "service_account": lk.service_account,
+            "cloud": lk.cloud,
+            "principal": lk.principal,
+            "reason": lk.reason,
+        }
+        for lk in sorted(inventory.links, key=lambda k: (k.cluster, k.namespace, k.service_account, k.principal))
+        if lk.status is LinkStatus.UNCHECKED
+    ]
+    errors = [
+        {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
+        for e in sorted(set(inventory.errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
+    ]
+    return {
+        "clusters": clusters,
+        "service_accounts": {
+            "seen": len(inventory.service_accounts),
+            "with_cloud_identity": sum(sa.key in linked for sa in inventory.service_accounts),
+        },
+        "workloads": len(inventory.workloads),
+        "nodes": len(inventory.nodes),
+        "identities": dict(sorted(identities.items())),
+        "rules": len(rules),
+        "sources": sorted(inventory.sources),
+        "unchecked": unchecked,
+        "errors": errors,
+    }

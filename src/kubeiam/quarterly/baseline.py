@@ -1,0 +1,293 @@
+"""Baseline: what is new, unchanged or resolved since a previous report, matched by fingerprint.
+
+`first_seen` is carried forward from the previous report (or its `generated_at` when that report
+had no baseline of its own), so a ticket's age survives any number of runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kubeiam.errors import InputError
+from kubeiam.vocabulary.findings import Finding, Severity
+
+RESOLVED_KEYS = (
+    "fingerprint",
+    "rule_id",
+    "category",
+    "severity",
+    "title",
+    "cluster",
+    "namespace",
+    "service_account",
+    "node",
+    "cloud",
+    "principal",
+    "owner",
+    "first_seen",
+)
+
+
+_REQUIRED_RESOLVED = frozenset(RESOLVED_KEYS[:8])
+"""Always present in a resolved entry (null when the previous report lacked them); the rest when known."""
+
+
+def scope_of(
+    namespace: str | None, service_account: str | None, cluster: str | None = None
+) -> dict[str, str | None] | None:
+    """What a narrowed run records as `scope` (and what picks its default baseline); None for a full audit.
+    `cluster` is there only when the run was narrowed to one (`check CLUSTER/NS/NAME`, `--cluster-name`)."""
+    if namespace is None and cluster is None:
+        return None
+    scope = {"cluster": cluster} if cluster is not None else {}
+    return {**scope, "namespace": namespace, "service_account": service_account}
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Previous:
+    """A previous JSON report, reduced to what the comparison needs."""
+
+    path: str
+    generated_at: str
+    findings: Mapping[str, Mapping[str, Any]]
+    """fingerprint -> the finding as it was in that report."""
+    clusters: frozenset[str]
+    """Clusters that report covered."""
+
+
+def read_report(path: Path, what: str = "report") -> Any:
+    """A JSON file's content, or one InputError line naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: {what} is not valid JSON ({exc})") from None
+
+
+def load_previous(path: Path) -> Previous:
+    return previous_from_dict(read_report(path, "baseline"), str(path))
+
+
+def previous_from_dict(doc: Any, where: str) -> Previous:
+    """Validate what the comparison reads, so a damaged or foreign file is one clear error, never a traceback."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise InputError(f"{where}: not a kubeiam JSON report (no 'findings' list)")
+    generated = doc.get("generated_at")
+    if not _is_rfc3339(generated):
+        # It becomes `first_seen` of every unchanged finding: the contract says RFC 3339.
+        raise InputError(f"{where}: not a kubeiam JSON report ('generated_at' is not an RFC 3339 time)")
+    findings: dict[str, Mapping[str, Any]] = {}
+    for i, f in enumerate(doc["findings"]):
+        if not isinstance(f, dict) or not isinstance(f.get("fingerprint"), str):
+            raise InputError(f"{where}: findings[{i}] has no fingerprint")
+        if f.get("severity") not in Severity._value2member_map_:
+            raise InputError(f"{where}: finding {f['fingerprint']} has no valid severity")
+        if "first_seen" in f and not _is_rfc3339(f["first_seen"]):
+            raise InputError(f"{where}: finding {f['fingerprint']} has a 'first_seen' that is not an RFC 3339 time")
+        findings[f["fingerprint"]] = f
+    coverage = doc.get("coverage", {})
+    if not isinstance(coverage, dict) or not all(
+        isinstance(coverage.get(k, []), list) for k in ("clusters", "unchecked", "errors")
+    ):
+        raise InputError(f"{where}: 'coverage' is not a kubeiam coverage object")
+    clusters = {c.get("name") for c in coverage.get("clusters", []) if isinstance(c, dict)}
+    clusters |= {f.get("cluster") for f in findings.values()}
+    return Previous(where, str(generated), findings, frozenset(c for c in clusters if isinstance(c, str)))
+
+
+def _is_rfc3339(value: Any) -> bool:
+    if not isinstance(value, str) or "T" not in value.upper():
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Comparison:
+    findings: tuple[Finding, ...]
+    """Current findings with `baseline` and `first_seen` set."""
+    resolved: tuple[dict[str, Any], ...]
+    not_rechecked: tuple[dict[str, Any], ...]
+    """Previous findings on clusters this run did not cover: not fixed, just not looked at."""
+    summary: dict[str, Any]
+
+
+def compare(
+    findings: Sequence[Finding],
+    previous: Previous,
+    now: datetime,
+    coverage: Mapping[str, Any],
+    *,
+    namespace: str | None = None,
+    service_account: str | None = None,
+    rule_clouds: Mapping[str, str] | None = None,
+    cluster: str | None = None,
+) -> Comparison:
+    """Mark `findings` against `previous`. With `namespace` (and `service_account`) the run was narrowed:
+    previous findings outside that scope are neither resolved nor listed."""
+    current = {f.fingerprint for f in findings}
+    out = []
+    for f in findings:
+        before = previous.findings.get(f.fingerprint)
+        if before is None:
+            extra = {"baseline": "new", "first_seen": rfc3339(now)}
+        else:
+            extra = {"baseline": "unchanged", "first_seen": before.get("first_seen") or previous.generated_at}
+        out.append(replace(f, extra={**f.extra, **extra}))
+    rechecked = Rechecked(coverage, rule_clouds)
+    resolved: list[dict[str, Any]] = []
+    unseen: list[dict[str, Any]] = []
+    for fp, before in sorted(previous.findings.items(), key=lambda kv: _sort_key(kv[1])):
+        if fp in current or not _in_scope(before, namespace, service_account, cluster):
+            continue
+        entry = {k: before.get(k) for k in RESOLVED_KEYS if k in before or k in _REQUIRED_RESOLVED}
+        entry.setdefault("first_seen", previous.generated_at)
+        (resolved if rechecked(before) else unseen).append(entry)
+    new = sum(f.extra["baseline"] == "new" for f in out)
+    summary = {
+        "source": previous.path,
+        "generated_at": previous.generated_at,
+        "new": new,
+        "unchanged": len(out) - new,
+        "resolved": len(resolved),
+        "not_rechecked": len(unseen),
+    }
+    return Comparison(tuple(out), tuple(resolved), tuple(unseen), summary)
+
+
+class Rechecked:
+    """Whether this run looked again at what a previous finding was about.
+
+    Why: a cluster, a cloud file or an identity that could not be read this time would otherwise make
+    its findings look fixed. Not re-checked: the finding's cluster is absent from this run, its subject
+    has an unchecked identity link in its cloud, or a coverage error names its subject or (with no
+    subject) its cloud.
+    """
+
+    def __init__(self, coverage: Mapping[str, Any], rule_clouds: Mapping[str, str] | None = None) -> None:
+        self.rule_clouds = rule_clouds or {}
+        self.clusters = {c.get("name") for c in coverage.get("clusters", []) if isinstance(c, dict)}
+        self.unchecked = {
+            (u.get("cluster"), u.get("namespace"), u.get("service_account"), u.get("cloud"))
+            for u in coverage.get("unchecked", [])
+            if isinstance(u, dict)
+        }
+        errors = [e for e in coverage.get("errors", []) if isinstance(e, dict)]
+        self.error_subjects = {e.get("subject") for e in errors if e.get("subject")}
+        self.error_clouds = {e.get("source") for e in errors if not e.get("subject")}
+
+    def __call__(self, f: Mapping[str, Any]) -> bool:
+        cluster, ns, sa = (f.get(k) for k in ("cluster", "namespace", "service_account"))
+        # The evidence a finding rests on is its rule's source (K8S-001 about AWS keys reads pods only).
+        cloud = self.rule_clouds.get(str(f.get("rule_id", "")), f.get("cloud"))
+        if cluster not in self.clusters or (cluster, ns, sa, cloud) in self.unchecked:
+            return False
+        subject = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{f.get('node')}"
+        return (
+            subject not in self.error_subjects
+            and f.get("principal") not in self.error_subjects
+            and (cloud not in self.error_clouds)
+        )
+
+
+def _in_scope(
+    f: Mapping[str, Any], namespace: str | None, service_account: str | None, cluster: str | None = None
+) -> bool:
+    if cluster is not None and f.get("cluster") != cluster:
+        return False
+    if namespace is None:
+        return True
+    return f.get("namespace") == namespace and service_account in (None, f.get("service_account"))
+
+
+def _sort_key(f: Mapping[str, Any]) -> tuple:
+    sev = f.get("severity")
+    rank = Severity(str(sev)).rank if sev in Severity._value2member_map_ else -1
+    return (-rank, str(f.get("cluster")), str(f.get("namespace")), str(f.get("service_account")), str(f.get("rule_id")))
+
+
+def report_extra(comparison: Comparison) -> dict[str, Any]:
+    """The top-level fields a baseline adds to a report."""
+    extra: dict[str, Any] = {"baseline": comparison.summary, "resolved": list(comparison.resolved)}
+    if comparison.not_rechecked:
+        extra["not_rechecked"] = list(comparison.not_rechecked)
+    return extra
+
+
+# --- `kubeiam diff OLD.json NEW.json` -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Diff:
+    new: tuple[Mapping[str, Any], ...]
+    unchanged: tuple[Mapping[str, Any], ...]
+    resolved: tuple[Mapping[str, Any], ...]
+    not_rechecked: tuple[Mapping[str, Any], ...]
+
+    def fails(self, threshold: Severity) -> bool:
+        """A new open (not suppressed) finding at or above the threshold."""
+        return any(
+            f.get("status", "open") == "open" and Severity(str(f["severity"])).rank >= threshold.rank for f in self.new
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "new": list(self.new),
+            "unchanged": list(self.unchanged),
+            "resolved": list(self.resolved),
+            "not_rechecked": list(self.not_rechecked),
+        }
+
+
+def diff_reports(
+    old: Previous, new_doc: Mapping[str, Any], new_where: str, rule_clouds: Mapping[str, str] | None = None
+) -> Diff:
+    new = previous_from_dict(new_doc, new_where)
+    fresh = [f for fp, f in new.findings.items() if fp not in old.findings]
+    same = [
+        {**f, "first_seen": old.findings[fp].get("first_seen") or old.generated_at}
+        for fp, f in new.findings.items()
+        if fp in old.findings
+    ]
+    gone = [f for fp, f in old.findings.items() if fp not in new.findings]
+    rechecked = Rechecked(new_doc.get("coverage") or {"clusters": [{"name": c} for c in new.clusters]}, rule_clouds)
+    return Diff(
+        new=tuple(sorted(fresh, key=_sort_key)),
+        unchanged=tuple(sorted(same, key=_sort_key)),
+        resolved=tuple(sorted((f for f in gone if rechecked(f)), key=_sort_key)),
+        not_rechecked=tuple(sorted((f for f in gone if not rechecked(f)), key=_sort_key)),
+    )
+
+
+_DIFF_SECTIONS = (("new", "new"), ("resolved", "resolved"), ("not re-checked", "not_rechecked"))
+
+
+def render_diff_text(diff: Diff) -> str:
+    lines = [
+        f"{len(diff.new)} new, {len(diff.unchanged)} unchanged, {len(diff.resolved)} resolved"
+        + (f", {len(diff.not_rechecked)} not re-checked (not read by the new run)" if diff.not_rechecked else "")
+    ]
+    width = max(len(label) for label, _ in _DIFF_SECTIONS)
+    for label, attr in _DIFF_SECTIONS:
+        for f in getattr(diff, attr):
+            subject = "/".join(str(x) for x in (f.get("cluster"), f.get("namespace"), f.get("service_account")))
+            if f.get("node"):
+                subject = f"{f.get('cluster')}/node/{f['node']}"
+            status = " [suppressed]" if f.get("status") == "suppressed" else ""
+            lines.append(
+                f"{label:<{width}}  {f.get('severity', '?'):<8} {f.get('rule_id')}  {subject}  {f.get('title')}{status}"
+            )
+    return "\n".join(lines) + "\n"
