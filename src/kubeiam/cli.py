@@ -10,8 +10,9 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 from kubeiam import __version__
 from kubeiam.errors import InputError
@@ -21,6 +22,8 @@ from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
 from kubeiam.pipeline.report import Report
 from kubeiam.quarterly.config import Config, find_config
 from kubeiam.render import Format, GroupBy, check_group_by, render_pieces
+from kubeiam.render.coverage_text import coverage_lines, rule_lines
+from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.findings import Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -38,7 +41,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_INPUT)
 
 
-def build_parser(providers: Sequence[Provider]) -> argparse.ArgumentParser:
+class Command(Protocol):
+    """A command beside the audit (`kubeiam tickets`), plugged in through the `kubeiam.commands` entry
+    points: the core names no tracker and loads no tracker's client."""
+
+    name: str
+
+    def add_parser(self, subparsers: Any) -> argparse.ArgumentParser: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def load_commands() -> tuple[Command, ...]:
+    return tuple(sorted((ep.load() for ep in entry_points(group="kubeiam.commands")), key=lambda c: c.name))
+
+
+def build_parser(providers: Sequence[Provider], commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kubeiam",
         description="Audit what each Kubernetes workload can do in AWS, Google Cloud and Azure.",
@@ -73,6 +91,9 @@ def build_parser(providers: Sequence[Provider]) -> argparse.ArgumentParser:
     diff.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the diff here instead of stdout")
     _add_fail_on(diff, "exit 1 on a new open finding at or above this severity")
     _add_config(diff)
+
+    for command in commands:
+        command.add_parser(sub)
 
     rules = sub.add_parser("rules", help="list the rules, or show one whole: kubeiam rules AWS-010")
     rules.add_argument("rule_id", nargs="?", metavar="RULE-ID", help="show this rule whole")
@@ -146,20 +167,26 @@ def _add_quarterly(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    providers = load_providers()
-    parser = build_parser(providers)
+    providers, commands = load_providers(), load_commands()
+    parser = build_parser(providers, commands)
     args = parser.parse_args(argv)
     try:
+        plugged = next((c for c in commands if c.name == args.command), None)
+        if plugged is not None:
+            return plugged.run(args)
         return _run(args, providers)
     except InputError as exc:
-        print(f"kubeiam: error: {exc}", file=sys.stderr)
+        print(f"kubeiam: error: {safe_line(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug, not bad input: still one line unless asked for more
         if args.debug:
             raise
-        print(f"kubeiam: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"kubeiam: internal error: {type(exc).__name__}: {safe_line(str(exc))} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
 
 
@@ -174,7 +201,7 @@ def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
 
         request = _collect_request(args, config, args.output, namespace=args.namespace)
         for e in collect(request, providers)[2]:
-            print(f"kubeiam: could not read {e.location}: {e.reason}", file=sys.stderr)
+            print(f"kubeiam: could not read {safe_line(e.location)}: {safe_line(e.reason)}", file=sys.stderr)
         print(f"evidence written to {args.output}", file=sys.stderr)
         return EXIT_OK
     if args.format and args.group_by:
@@ -240,6 +267,8 @@ def _audit(
         if run is not None:
             root = source.output if isinstance(source, CollectRequest) else source.root
             report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
+    # Said before the findings, even with --quiet: a source that could not be read at all is no pass.
+    _warn_unreadable(report)
     _emit(report, args)
     if not args.quiet:
         if run is not None:
@@ -247,7 +276,7 @@ def _audit(
         _warn_coverage(report)
     if report.fails(_fail_on(args, config)):
         return EXIT_FINDINGS
-    if args.strict and report.incomplete:
+    if report.coverage.get("unreadable") or (args.strict and report.incomplete):
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -340,6 +369,16 @@ def _write_output(path: Path | None, text: str | Iterable[str]) -> None:
         raise InputError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
 
+def _warn_unreadable(report: Report) -> None:
+    for u in report.coverage.get("unreadable") or []:
+        what = f"{u['source']} ({u['subject']})" if u.get("subject") else str(u["source"])
+        print(
+            f"kubeiam: {safe_line(what)} could not be read at all: {safe_line(str(u['reason']))}; "
+            "nothing of it was checked (exit 3)",
+            file=sys.stderr,
+        )
+
+
 def _warn_coverage(report: Report) -> None:
     expired = report.extra.get("expired_suppressions") or []
     if expired:
@@ -349,13 +388,17 @@ def _warn_coverage(report: Report) -> None:
             file=sys.stderr,
         )
     cov = report.coverage
+    for line in rule_lines(cov):
+        print(f"kubeiam: {line}", file=sys.stderr)
     errors, unchecked = cov.get("errors", []), cov.get("unchecked", [])
     if errors or unchecked:
         print(
             f"kubeiam: coverage incomplete: {len(errors)} error(s), {len(unchecked)} identity link(s) "
-            "not checked (see coverage in the JSON report)",
+            "not fully checked (all in coverage in the JSON report):",
             file=sys.stderr,
         )
+        for line in coverage_lines(cov):
+            print(f"  {line}", file=sys.stderr)
 
 
 def _rules(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
