@@ -54,7 +54,7 @@ def _evidence(tmp_path: Path, text: str | None = None) -> Path:
         ("truncated", (EKS / "resources.json").read_text()[:5000], "not valid JSON"),
         ("not-json", "apiVersion: v1\nkind: List\nitems: []\n", "not valid JSON"),
         ("empty", "", "empty"),
-        ("not-utf8", "\udcff\udcfe{}", "cannot read"),
+        ("not-utf8", "{\"a\": \"\udcff\udcfe\"}", "not UTF-8"),
         ("wrong-shape-array", "[1, 2, 3]", "expected a Kubernetes List"),
         ("wrong-shape-items", '{"apiVersion": "v1", "kind": "List", "items": {"a": 1}}', "'items' must be a list"),
         ("item-without-kind", '{"kind": "List", "items": [{"metadata": {"name": "x"}}]}', "items[0]"),

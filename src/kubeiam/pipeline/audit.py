@@ -64,7 +64,7 @@ def audit(
             raise InputError(f"--namespace {namespace}: no such namespace in {where}")
         rules = all_rules(providers)
         findings = analyse(inventory, rules, config)
-    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now)
+    report = build_report(inventory, findings, rules=rules, mode=mode, generated_at=now, config=config)
     if stages is None:
         return report
     return enrich(report, inventory, stages, namespace=namespace, service_account=service_account, cluster=cluster)
@@ -88,7 +88,7 @@ def finish_reading(inventory: Inventory, evidence: Evidence) -> Inventory:
     if not inventory.clusters:
         missing = CoverageError("kubernetes", "kubernetes/", "no cluster evidence: no ServiceAccount was audited")
         inventory = inventory.with_(errors=(*inventory.errors, missing))
-    return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)))
+    return inventory.with_(sources=tuple(dict.fromkeys(evidence.read)), errors=(*inventory.errors, *evidence.refused))
 
 
 def demo_dir() -> Path:

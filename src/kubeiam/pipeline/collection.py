@@ -57,10 +57,7 @@ re-audit of that directory then reports the same coverage as the live audit did.
 
 
 def write_collection_errors(root: Path, errors: Sequence[CoverageError]) -> None:
-    rows = [
-        {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
-        for e in sorted(set(errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
-    ]
+    rows = [e.to_dict() for e in sorted(set(errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))]
     write_json_file(root / COLLECTION_ERRORS, {"errors": rows})
 
 
@@ -73,7 +70,17 @@ def read_collection_errors(evidence: Evidence) -> tuple[CoverageError, ...]:
         if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("source", "location", "reason")):
             raise InputError(f"{COLLECTION_ERRORS}: errors[{i}] needs string fields source, location, reason")
         subject = row.get("subject")
+        rules = row.get("rules") or []
+        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+            raise InputError(f"{COLLECTION_ERRORS}: errors[{i}].rules must be a list of rule ids")
         out.append(
-            CoverageError(row["source"], row["location"], row["reason"], subject if isinstance(subject, str) else None)
+            CoverageError(
+                row["source"],
+                row["location"],
+                row["reason"],
+                subject if isinstance(subject, str) else None,
+                rules=tuple(rules),
+                whole=row.get("whole") is True,
+            )
         )
     return tuple(out)

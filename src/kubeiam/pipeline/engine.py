@@ -19,6 +19,8 @@ class AnalysisConfig:
     disabled_rules: frozenset[str] = frozenset()
     owner_labels: tuple[str, ...] = DEFAULT_OWNER_LABELS
     """Namespace labels that name a finding's owner, first match wins (every finding gets `owner`)."""
+    source: str | None = None
+    """Where the overrides and disabled rules came from (the config file), for the report's coverage."""
 
 
 def analyse(inventory: Inventory, rules: Iterable[Rule], config: AnalysisConfig | None = None) -> tuple[Finding, ...]:

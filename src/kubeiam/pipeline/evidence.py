@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 
 from kubeiam.errors import InputError
+from kubeiam.vocabulary.model import CoverageError
 
 
 @dataclass
@@ -21,43 +23,82 @@ class Evidence:
     root: Path
     read: list[str] = field(default_factory=list)
     """Files read so far, relative to the root (becomes the report's `coverage.sources`)."""
+    refused: list[CoverageError] = field(default_factory=list)
+    """Links out of the directory that were not followed (the report's coverage names each)."""
 
     def path(self, relative: str) -> Path:
         return self.root / relative
 
     def exists(self, relative: str) -> bool:
-        return self.path(relative).is_file()
+        return self._inside(relative) and self.path(relative).is_file()
 
     def children(self, relative: str = "") -> list[str]:
         """Sorted names of the sub-directories of `relative` (sorted: runs are reproducible)."""
         base = self.path(relative) if relative else self.root
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        names = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return [n for n in names if self._inside(f"{relative}/{n}" if relative else n)]
 
     def files(self, relative: str, suffix: str = ".json") -> list[str]:
         base = self.path(relative)
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_file() and p.name.endswith(suffix))
+        names = sorted(p.name for p in base.iterdir() if p.is_file() and p.name.endswith(suffix))
+        return [n for n in names if self._inside(f"{relative}/{n}")]
 
     def load(self, relative: str) -> Any:
-        """Parse a JSON file, or raise InputError naming it. Missing files return None."""
+        """Parse a JSON file, or raise InputError naming it. Missing files return None.
+
+        Accepts what the CLIs print where they run: UTF-8 with or without a byte-order mark, and UTF-16
+        (Windows PowerShell's `>`). A directory or `null` where the file should be is not the command's
+        output: an input error, never "absent"."""
         path = self.path(relative)
-        if not path.is_file():
+        if path.is_dir():
+            raise InputError(f"{relative}: is a directory, not the command's JSON output")
+        if not path.is_file() or not self._inside(relative):
             return None
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{relative}: cannot read: {exc}") from None
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{relative}: cannot read: {exc.strerror or exc}") from None
+        text = decode(data, relative)
         if not text.strip():
             raise InputError(f"{relative}: file is empty (expected JSON)")
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise InputError(f"{relative}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise InputError(f"{relative}: not readable: nested too deeply") from None
+        except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
+            raise InputError(f"{relative}: not valid JSON ({exc})") from None
+        if value is None:
+            raise InputError(f"{relative}: holds null, not the command's JSON output")
         self.read.append(relative)
         return value
+
+    def _inside(self, relative: str) -> bool:
+        """False (and a coverage error) for a link that leads out of the evidence directory: an evidence
+        directory handed over by someone else must not make the audit read, or a report folder copy,
+        anything outside it."""
+        path, step = self.path(relative), self.root
+        links = False
+        for part in Path(relative).parts:  # only links inside the directory count, not above its root
+            step = step / part
+            links = links or step.is_symlink()
+        if not links:
+            return True
+        try:
+            path.resolve().relative_to(self.root.resolve())
+            return True
+        except ValueError:
+            refusal = CoverageError(
+                "evidence", relative, "a link out of the evidence directory: not followed", subject=relative
+            )
+            if refusal not in self.refused:
+                self.refused.append(refusal)
+            return False
 
     def load_object(self, relative: str, *required: str) -> dict[str, Any] | None:
         """Load a JSON object; each of `required` keys must be present (else InputError)."""
@@ -92,7 +133,9 @@ class Evidence:
         base = self.path(relative)
         if base.is_dir():
             for p in sorted(base.rglob(name)):
-                yield p.relative_to(self.root).as_posix()
+                found = p.relative_to(self.root).as_posix()
+                if self._inside(found):
+                    yield found
 
 
 def write_json_file(
@@ -110,6 +153,26 @@ def write_json_file(
 
 
 _KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+def decode(data: bytes, relative: str) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 (with BOM, or without one when the NUL bytes say so)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif len(data) >= 2 and data[0] != 0 and data[1] == 0:
+        encoding = "utf-16-le"
+    elif len(data) >= 2 and data[0] == 0 and data[1] != 0:
+        encoding = "utf-16-be"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{relative}: not {encoding.upper().replace('-SIG', '')} text ({exc.reason})") from None
+
+
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON number")
 
 
 def _kind(value: Any) -> str:

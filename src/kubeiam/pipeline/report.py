@@ -10,8 +10,9 @@ from functools import cached_property
 from typing import Any
 
 from kubeiam import __version__
+from kubeiam.pipeline.engine import AnalysisConfig
 from kubeiam.vocabulary.findings import Finding, Severity
-from kubeiam.vocabulary.model import Inventory, LinkStatus
+from kubeiam.vocabulary.model import IdentityLink, Inventory, LinkStatus
 from kubeiam.vocabulary.rules import Rule
 
 SCHEMA_VERSION = "1.0"
@@ -79,10 +80,11 @@ def build_report(
     rules: Sequence[Rule],
     mode: str,
     generated_at: datetime,
+    config: AnalysisConfig | None = None,
 ) -> Report:
     return Report(
         findings=tuple(findings),
-        coverage=coverage(inventory, rules),
+        coverage=coverage(inventory, rules, config or AnalysisConfig()),
         generated_at=generated_at,
         mode=mode,
         catalogue={r.id: r.metadata() for r in rules},
@@ -90,7 +92,7 @@ def build_report(
     )
 
 
-def coverage(inventory: Inventory, rules: Sequence[Rule]) -> dict[str, Any]:
+def coverage(inventory: Inventory, rules: Sequence[Rule], config: AnalysisConfig) -> dict[str, Any]:
     linked = {(lk.cluster, lk.namespace, lk.service_account) for lk in inventory.links}
     identities: dict[str, dict[str, int]] = {}
     for link in inventory.links:
@@ -110,21 +112,11 @@ def coverage(inventory: Inventory, rules: Sequence[Rule]) -> dict[str, Any]:
             }
         )
     unchecked = [
-        {
-            "cluster": lk.cluster,
-            "namespace": lk.namespace,
-            "service_account": lk.service_account,
-            "cloud": lk.cloud,
-            "principal": lk.principal,
-            "reason": lk.reason,
-        }
+        _unchecked(lk)
         for lk in sorted(inventory.links, key=lambda k: (k.cluster, k.namespace, k.service_account, k.principal))
-        if lk.status is LinkStatus.UNCHECKED
+        if lk.status is LinkStatus.UNCHECKED or (lk.identity is not None and lk.identity.gaps)
     ]
-    errors = [
-        {"source": e.source, "location": e.location, "reason": e.reason, "subject": e.subject}
-        for e in sorted(set(inventory.errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
-    ]
+    errors = sorted(set(inventory.errors), key=lambda e: (e.source, e.location, e.reason, e.subject or ""))
     return {
         "clusters": clusters,
         "service_accounts": {
@@ -134,8 +126,38 @@ def coverage(inventory: Inventory, rules: Sequence[Rule]) -> dict[str, Any]:
         "workloads": len(inventory.workloads),
         "nodes": len(inventory.nodes),
         "identities": dict(sorted(identities.items())),
-        "rules": len(rules),
+        "rules": sum(r.id not in config.disabled_rules for r in rules),
+        "rules_disabled": [
+            {"rule": r.id, "where": config.source or "configuration"} for r in rules if r.id in config.disabled_rules
+        ],
+        "rules_relevelled": [
+            {"rule": r.id, "severity": str(sev), "default": str(r.severity), "where": config.source or "configuration"}
+            for r in rules
+            if (sev := config.severity_overrides.get(r.id)) is not None and sev != r.severity
+        ],
         "sources": sorted(inventory.sources),
         "unchecked": unchecked,
-        "errors": errors,
+        "errors": [e.to_dict() for e in errors],
+        # Sources (or clusters) of which nothing could be read: a run with any never passes as clean.
+        "unreadable": [{"source": e.source, "subject": e.subject, "reason": e.reason} for e in errors if e.whole],
     }
+
+
+def _unchecked(link: IdentityLink) -> dict[str, Any]:
+    """A link that could not be checked, or whose identity is checked on part of its evidence only."""
+    entry: dict[str, Any] = {
+        "cluster": link.cluster,
+        "namespace": link.namespace,
+        "service_account": link.service_account,
+        "cloud": link.cloud,
+        "principal": link.principal,
+        "reason": link.reason,
+    }
+    gaps = link.identity.gaps if link.identity is not None else ()
+    if gaps:
+        if link.status is not LinkStatus.UNCHECKED:
+            first = gaps[0]
+            more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+            entry["reason"] = f"partly checked: {first.describe()}{more}"
+        entry["items"] = [{"location": g.location, "item": g.item, "reason": g.reason} for g in gaps]
+    return entry

@@ -173,8 +173,10 @@ class Rechecked:
 
     Why: a cluster, a cloud file or an identity that could not be read this time would otherwise make
     its findings look fixed. Not re-checked: the finding's cluster is absent from this run, its subject
-    has an unchecked identity link in its cloud, or a coverage error names its subject or (with no
-    subject) its cloud.
+    has an unchecked identity link in its cloud, or a coverage error hides it: one that names its subject,
+    its principal or (for its cloud's rules; all rules when the error is the cluster's Kubernetes
+    evidence) its cluster, or names no subject and is about its cloud. An error that lists `rules`
+    hides only those rules' findings.
     """
 
     def __init__(self, coverage: Mapping[str, Any], rule_clouds: Mapping[str, str] | None = None) -> None:
@@ -185,21 +187,34 @@ class Rechecked:
             for u in coverage.get("unchecked", [])
             if isinstance(u, dict)
         }
-        errors = [e for e in coverage.get("errors", []) if isinstance(e, dict)]
-        self.error_subjects = {e.get("subject") for e in errors if e.get("subject")}
-        self.error_clouds = {e.get("source") for e in errors if not e.get("subject")}
+        # subject (None: all) -> [(source, rules it is limited to)]
+        self.errors: dict[str | None, list[tuple[str, frozenset[str]]]] = {}
+        for e in coverage.get("errors", []):
+            if isinstance(e, dict):
+                listed = e.get("rules")
+                rules = frozenset(map(str, listed)) if isinstance(listed, list) else frozenset()
+                self.errors.setdefault(e.get("subject") or None, []).append((str(e.get("source")), rules))
 
     def __call__(self, f: Mapping[str, Any]) -> bool:
         cluster, ns, sa = (f.get(k) for k in ("cluster", "namespace", "service_account"))
+        rule = str(f.get("rule_id", ""))
         # The evidence a finding rests on is its rule's source (K8S-001 about AWS keys reads pods only).
-        cloud = self.rule_clouds.get(str(f.get("rule_id", "")), f.get("cloud"))
+        cloud = self.rule_clouds.get(rule, f.get("cloud"))
         if cluster not in self.clusters or (cluster, ns, sa, cloud) in self.unchecked:
             return False
         subject = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{f.get('node')}"
-        return (
-            subject not in self.error_subjects
-            and f.get("principal") not in self.error_subjects
-            and (cloud not in self.error_clouds)
+
+        def hides(key: str | None, same_source_only: bool) -> bool:
+            return any(
+                (not rules or rule in rules) and (not same_source_only or source in (cloud, "kubernetes"))
+                for source, rules in self.errors.get(key, ())
+            )
+
+        return not (
+            hides(subject, False)
+            or (f.get("principal") is not None and hides(str(f.get("principal")), False))
+            or hides(str(cluster), True)
+            or any(source == cloud and (not rules or rule in rules) for source, rules in self.errors.get(None, ()))
         )
 
 

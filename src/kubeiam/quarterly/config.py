@@ -68,7 +68,11 @@ class Config:
                     f"{where}: severity_overrides.{rule_id} = {severity} is below {floor}, the floor of its "
                     f"category {by_id[rule_id].category} (docs/report.md)"
                 )
-        return AnalysisConfig(severity_overrides=dict(self.severity_overrides), disabled_rules=self.disabled_rules)
+        return AnalysisConfig(
+            severity_overrides=dict(self.severity_overrides),
+            disabled_rules=self.disabled_rules,
+            source=str(self.path) if self.path else None,
+        )
 
 
 def find_config(explicit: Path | None, cwd: Path | None = None) -> Config:

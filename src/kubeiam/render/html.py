@@ -16,6 +16,7 @@ from typing import Any
 from kubeiam import __version__
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings, highest
+from kubeiam.render.coverage_text import rule_lines
 from kubeiam.render.html_assets import CSS, JS
 from kubeiam.render.html_charts import SEVERITY_COLOUR, bar_chart, trend_chart
 from kubeiam.render.markdown import entry_label, headline
@@ -301,9 +302,17 @@ def _coverage(report: Report) -> str:
     errors = "".join(
         f"<li>{escape(e['source'])}: {escape(e['location'])}: {escape(e['reason'])}</li>" for e in cov.get("errors", [])
     )
+    unreadable = "".join(
+        f"<li>{escape(str(u['source']))} {escape(str(u.get('subject') or ''))}: {escape(str(u['reason']))}</li>"
+        for u in cov.get("unreadable") or []
+    )
+    rules = "".join(f"<li>{escape(line)}</li>" for line in rule_lines(cov))
     return (
-        '<section id="coverage"><h2>Coverage</h2><table><tr><th>cluster</th><th>cloud</th>'
+        '<section id="coverage"><h2>Coverage</h2>'
+        + (f'<h3>Not read at all</h3><ul class="gaps">{unreadable}</ul>' if unreadable else "")
+        + "<table><tr><th>cluster</th><th>cloud</th>"
         f"<th>id</th><th>ServiceAccounts</th></tr>{rows}</table>"
         + (f'<h3>Errors</h3><ul class="gaps">{errors}</ul>' if errors else "")
+        + (f'<h3>Rules changed by configuration</h3><ul class="gaps">{rules}</ul>' if rules else "")
         + "</section>"
     )

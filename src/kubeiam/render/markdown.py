@@ -7,6 +7,7 @@ from typing import Any
 
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings, highest
+from kubeiam.render.coverage_text import rule_lines
 from kubeiam.vocabulary.findings import Finding, Severity
 
 
@@ -121,8 +122,14 @@ def _footer(report: Report) -> list[str]:
         f"{u['cluster']}/{u['namespace']}/{u['service_account']} -> {u.get('principal')}: {u['reason']}"
         for u in cov.get("unchecked", [])
     ]
+    unreadable = [f"{u['source']} {u.get('subject') or ''}: {u['reason']}" for u in cov.get("unreadable") or []]
+    if unreadable:
+        out += ["## Not read at all", ""] + [f"- {_esc(g)}" for g in unreadable] + [""]
     if gaps:
         out += ["## Not checked (coverage)", ""] + [f"- {_esc(g)}" for g in gaps] + [""]
+    rules = rule_lines(cov)
+    if rules:
+        out += ["## Rules changed by configuration", ""] + [f"- {_esc(line)}" for line in rules] + [""]
     return out
 
 

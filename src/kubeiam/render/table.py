@@ -11,6 +11,8 @@ from rich.text import Text
 
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings
+from kubeiam.render.coverage_text import coverage_lines, rule_lines
+from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.findings import Finding, Severity
 
 STYLE = {
@@ -55,14 +57,16 @@ def render_table(report: Report, colour: bool = False, width: int | None = None)
         console.print()
     console.print(summary_line(report))
     cov = report.coverage
+    for u in cov.get("unreadable") or []:
+        what = f"{u['source']} ({u['subject']})" if u.get("subject") else str(u["source"])
+        console.print(Text(safe_line(f"not read at all: {what}: {u['reason']}"), style="bold red"))
     problems = len(cov.get("errors", [])) + len(cov.get("unchecked", []))
     if problems:
-        console.print(
-            Text(
-                f"coverage: {problems} item(s) could not be checked; see the JSON report's coverage section",
-                style="yellow",
-            )
-        )
+        console.print(Text(f"coverage: {problems} item(s) could not be checked, by cause:", style="yellow"))
+        for line in coverage_lines(cov):
+            console.print(Text(f"  {line}", style="yellow"))
+    for line in rule_lines(cov):
+        console.print(Text(line, style="yellow"))
     # Rich pads every line to the column width: trailing blanks only get in the way of copy and diff.
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 

@@ -34,6 +34,10 @@ class Cluster:
     """EKS ARN, GKE resource name or AKS resource id once a cloud provider matched the cluster."""
     source: str = ""
     """The evidence file the cluster was read from."""
+    kubeconfig_name: str | None = None
+    """The kubeconfig's name for the cluster, as recorded by a live collection (EKS: its ARN; GKE:
+    `gke_PROJECT_LOCATION_NAME`): a cloud reader may take the stable id from it when its own cluster
+    file is absent, so fingerprints do not depend on an optional file."""
 
     @property
     def identity(self) -> str:
@@ -168,6 +172,23 @@ class CloudIdentity:
     grants: tuple[Grant, ...] = ()
     source: str = ""
     """Evidence file (or API call) it was read from."""
+    gaps: tuple[Gap, ...] = ()
+    """Parts of its evidence the reader could not understand (a policy in a grammar it does not know, an
+    enum value it has not seen). The identity is audited on the rest and listed as unchecked, never clean."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """One item of the evidence that could not be understood, named well enough to find it."""
+
+    location: str
+    """The file (or API call)."""
+    item: str
+    """Where in it: `RoleDetailList[3].RolePolicyList[0].PolicyDocument.Statement[2].Condition`."""
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.location}: {self.item}: {self.reason}"
 
 
 class LinkStatus(StrEnum):
@@ -207,8 +228,24 @@ class CoverageError:
     location: str
     """The file or API call."""
     reason: str
+    """One line: why (an API error summarised, never its body pasted)."""
     subject: str | None = None
-    """What it leaves unchecked, e.g. `cluster/ns/sa` or a principal."""
+    """What it leaves unchecked: `cluster/ns/sa`, `cluster/node/NAME`, a cluster name, an account /
+    project / subscription, or a principal. None only when it concerns everything of `source`."""
+    rules: tuple[str, ...] = ()
+    """The rules whose findings it may hide (a baseline marks exactly those `not_rechecked`); empty: every
+    rule of `source`."""
+    whole: bool = False
+    """Nothing of `source` (or of the cluster `subject`) could be read: the run cannot pass as clean."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "location": self.location, "reason": self.reason}
+        out["subject"] = self.subject
+        if self.rules:
+            out["rules"] = list(self.rules)
+        if self.whole:
+            out["whole"] = True
+        return out
 
 
 @dataclass(frozen=True)
