@@ -374,7 +374,7 @@ def _warn_unreadable(report: Report) -> None:
         what = f"{u['source']} ({u['subject']})" if u.get("subject") else str(u["source"])
         print(
             f"kubeiam: {safe_line(what)} could not be read at all: {safe_line(str(u['reason']))}; "
-            "nothing of it was checked (exit 3)",
+            "nothing of it was checked, so the run cannot pass",
             file=sys.stderr,
         )
 

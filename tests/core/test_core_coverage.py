@@ -112,3 +112,41 @@ def test_disabled_and_relevelled_rules_are_visible(tmp_path: Path, run_cli) -> N
     assert "## Rules changed by configuration" in md and "AWS-010" in md.split("## Rules changed by configuration")[1]
     _, html, _ = run_cli("audit", "--evidence", demo_dir(), "--format", "html", "--config", config)
     assert "Rules changed by configuration" in html
+
+
+def test_a_check_keeps_the_coverage_errors_that_concern_it_and_only_those() -> None:
+    from kubeiam.pipeline.narrow import narrow
+    from kubeiam.vocabulary.model import Node, Workload
+
+    role = "arn:aws:iam::111122223333:role/team/api"  # a path: three slash-separated parts
+    link = IdentityLink("prod", "payments", "api", "aws", "irsa", role, LinkStatus.RESOLVED)
+    pod = Workload("prod", "payments", "api-1", "api", "n1", "Deployment", "api")
+    subjects = {
+        None: True,
+        "prod": True,
+        "prod/payments": True,
+        "prod/payments/api": True,
+        "prod/node/n1": True,
+        role: True,
+        "111122223333": True,  # an account: may concern it
+        "prod/web": False,
+        "prod/payments/other": False,
+        "prod/node/n2": False,
+        "staging": False,
+        "staging/payments/api": False,
+    }
+    errors = tuple(CoverageError("aws", "x", "why", s) for s in subjects)
+    inv = Inventory(
+        clusters=(Cluster("prod"), Cluster("staging")),
+        service_accounts=(
+            SA,
+            ServiceAccount("prod", "payments", "other"),
+            ServiceAccount("staging", "payments", "web"),
+        ),
+        workloads=(pod,),
+        nodes=(Node("prod", "n1"), Node("prod", "n2")),
+        links=(link,),
+        errors=errors,
+    )
+    kept = {e.subject for e in narrow(inv, "payments", "api").errors}
+    assert kept == {s for s, keep in subjects.items() if keep}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,10 +55,9 @@ def _evidence(tmp_path: Path, text: str | None = None) -> Path:
         ("truncated", (EKS / "resources.json").read_text()[:5000], "not valid JSON"),
         ("not-json", "apiVersion: v1\nkind: List\nitems: []\n", "not valid JSON"),
         ("empty", "", "empty"),
-        ("not-utf8", "{\"a\": \"\udcff\udcfe\"}", "not UTF-8"),
+        ("not-utf8", '{"a": "\udcff\udcfe"}', "not UTF-8"),
         ("wrong-shape-array", "[1, 2, 3]", "expected a Kubernetes List"),
         ("wrong-shape-items", '{"apiVersion": "v1", "kind": "List", "items": {"a": 1}}', "'items' must be a list"),
-        ("item-without-kind", '{"kind": "List", "items": [{"metadata": {"name": "x"}}]}', "items[0]"),
     ],
 )
 def test_bad_evidence_file(tmp_path, case, content, expected):
@@ -66,6 +66,18 @@ def test_bad_evidence_file(tmp_path, case, content, expected):
         run(tmp_path, "audit", "--evidence", str(root)), "kubernetes/eks-prod/resources.json", expected
     )
     assert line.startswith("kubeiam: error: ")
+
+
+def test_one_object_without_kind_is_a_coverage_entry_not_bad_input(tmp_path):
+    # Below the top level one object never sinks the audit: it is named in the coverage, and --strict fails.
+    doc = json.loads((EKS / "resources.json").read_text())
+    doc["items"].insert(0, {"metadata": {"name": "x"}})
+    root = _evidence(tmp_path, json.dumps(doc))
+    result = run(tmp_path, "audit", "--evidence", str(root), "--format", "json", "--strict", "--fail-on", "critical")
+    assert result.returncode == 3, result.stderr
+    [error] = [e for e in json.loads(result.stdout)["coverage"]["errors"] if e["source"] == "kubernetes"]
+    assert error["location"] == "kubernetes/eks-prod/resources.json: items[0].kind"
+    assert "kind is missing" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_openid_configuration(tmp_path):

@@ -119,6 +119,34 @@ def test_the_documented_kubectl_recipe_gives_the_collected_evidence(kube_api, ku
     )
 
 
+@pytest.mark.skipif(not (shutil.which("kubectl") and shutil.which("jq")), reason="needs kubectl and jq")
+def test_the_documented_kubeconfig_recipe_names_the_cluster_as_collection_does(kube_api, kubeiam_cli, tmp_path):
+    from kubeiam_kubernetes.evidence.kubeconfig import load_kubeconfig_name
+
+    from kubeiam.pipeline.evidence import Evidence
+
+    api = kube_api(DEMO_EKS, token="a-token-the-evidence-must-not-hold")
+    arn = "arn:aws:eks:eu-west-1:111122223333:cluster/eks-prod"
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", cluster=arn)
+    recipe = re.search(r"kubectl (config view .*?) \| jq '(.*?)' > kubeconfig\.json", DOC)
+    assert recipe
+    env = {"HOME": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    view = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *recipe.group(1).split()],
+                          capture_output=True, text=True, env=env, check=True, timeout=60)  # fmt: skip
+    by_hand = subprocess.run(["jq", recipe.group(2)], input=view.stdout, capture_output=True, text=True, check=True)
+    manual = tmp_path / "manual" / "kubeconfig.json"
+    manual.parent.mkdir()
+    manual.write_text(by_hand.stdout)
+
+    assert kubeiam_cli("collect", "-o", str(tmp_path / "ev"), "--kubeconfig", str(kubeconfig)).code == 0
+
+    collected = "kubernetes/eks-prod/kubeconfig.json"
+    assert load_kubeconfig_name(Evidence(tmp_path / "ev"), collected, "eks-prod") == (arn, [])
+    assert load_kubeconfig_name(Evidence(tmp_path), "manual/kubeconfig.json", "eks-prod") == (arn, [])
+    for text in (by_hand.stdout, (tmp_path / "ev" / collected).read_text()):
+        assert "a-token-the-evidence-must-not-hold" not in text and '"users"' not in text
+
+
 def _kinds_of(cluster_dir: Path) -> list[str]:
     return [json.dumps({"kind": i["kind"]}) for i in json.loads((cluster_dir / "resources.json").read_text())["items"]]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -100,6 +101,8 @@ class KubeApiServer:
         resources: Sequence[Resource] = (),
         expire_continue: Iterable[str] = (),
         latency: float = 0.0,
+        html_pages: Mapping[str, tuple[int, str]] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """
         max_page: serve at most this many items per page whatever `limit` asks (a real server may
@@ -110,6 +113,9 @@ class KubeApiServer:
         expire_continue: list paths whose first `continue` request gets 410 Expired (as when a
             token outlives etcd compaction); the client must restart the list.
         latency: seconds added to every answer (the live benchmarks' per-call latency); settable later.
+        html_pages: paths answered with (status, an HTML body), as a proxy or load balancer in front
+            of the API server answers (its error pages, a login page).
+        tls: serve HTTPS with this server-side context (e.g. a trustme CA's certificate).
         """
         self.objects = [copy.deepcopy(dict(o)) for o in objects]
         self.openid_configuration = openid_configuration
@@ -118,6 +124,8 @@ class KubeApiServer:
         self.token = token
         self.expire_continue = set(expire_continue)
         self.latency = latency
+        self.html_pages = dict(html_pages or {})
+        self.tls = tls
         self.requests: list[Request] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -164,6 +172,8 @@ class KubeApiServer:
         handler = type("Handler", (_Handler,), {"api": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-api", daemon=True
         )
@@ -186,7 +196,7 @@ class KubeApiServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     # -- what tests look at ------------------------------------------------------------------
 
@@ -236,6 +246,9 @@ class KubeApiServer:
     def _answer(self, request: Request) -> tuple[int, Any]:
         if self.latency:
             time.sleep(self.latency)
+        if request.path in self.html_pages:
+            status, page = self.html_pages[request.path]
+            return status, _Html(page)
         if self.token is not None and request.authorization != f"Bearer {self.token}":
             return 401, status_body(401, "Unauthorized", "Unauthorized")
         if forbidden(request.path, self.forbidden):
@@ -379,6 +392,10 @@ class KubeApiServer:
         }
 
 
+class _Html(str):
+    """A body sent as it is, as text/html (not JSON)."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     api: KubeApiServer
     protocol_version = "HTTP/1.1"
@@ -389,9 +406,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         status, body = self.api.handle(Request(self.command, url.path, query, self.headers.get("Authorization")))
-        data = json.dumps(body).encode()
+        html = isinstance(body, _Html)
+        data = body.encode() if html else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if html else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

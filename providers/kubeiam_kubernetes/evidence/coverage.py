@@ -1,15 +1,31 @@
 """What the Kubernetes evidence lacks, and how the reader keeps it from passing as clean.
 
-A cluster folder with neither file is no cluster (the pipeline reports "no cluster evidence" when no
-folder holds one); an unreadable file is an `InputError` naming it (`resources.load_items`,
-`openid.load_issuer`). What remains is the ServiceAccount that pods name but the evidence lacks.
+- A cluster folder without `resources.json` (only its issuer or kubeconfig entry, or nothing at all): the
+  cluster is known, its objects are not. Nothing of it was audited: a coverage error with the cluster as
+  subject and `whole`, so the run cannot pass and a baseline's findings there are `not_rechecked`.
+- An unreadable file is an `InputError` naming it (`items.load_items`, `openid.load_issuer`); one object or
+  field that cannot be read is a coverage error naming it (`items.py`).
+- The ServiceAccount that pods name but the evidence lacks is kept as an implicit subject.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from kubeiam.vocabulary.model import ServiceAccount, Workload
+from kubeiam.vocabulary.model import CoverageError, ServiceAccount, Workload
+from kubeiam_kubernetes.declarations import KUBERNETES
+
+
+def absent_resources(cluster: str, relative: str, present: Sequence[str]) -> CoverageError:
+    """The cluster's objects were not read: `relative` (its resources.json) is absent; `present`: what is there."""
+    there = f"the folder holds only {', '.join(present)}" if present else "the cluster folder is empty"
+    return CoverageError(
+        KUBERNETES,
+        relative,
+        f"absent ({there}): none of the cluster's ServiceAccounts, pods or nodes was read",
+        subject=cluster,
+        whole=True,
+    )
 
 
 def implicit_service_accounts(known: Iterable[ServiceAccount], workloads: Iterable[Workload]) -> list[ServiceAccount]:

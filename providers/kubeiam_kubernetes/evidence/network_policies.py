@@ -90,13 +90,17 @@ def _cilium_rule_allows_imds(rule: Mapping[str, Any]) -> bool:
     return False
 
 
-def egress_blocks(cluster: str, by_kind: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[EgressBlock]:
+def egress_blocks(
+    cluster: str, by_kind: Mapping[str, Iterable[Mapping[str, Any]]], unreadable: Iterable[Mapping[str, Any]] = ()
+) -> list[EgressBlock]:
     """Policies that stop every pod they select from reaching IMDS.
 
     Why the union check: Kubernetes (and Cilium allow) policies add up. A deny-all-egress policy
     does not protect a pod that another policy lets out to 0.0.0.0/0, and an EgressBlock claims a
     whole namespace (or cluster), so any policy there that allows IMDS voids the allow-list blocks.
     Cilium `egressDeny` is different: a deny wins over every allow, so it stands on its own.
+    A policy the reader could not read (`unreadable`, a field of the wrong type) may allow anything:
+    it counts as opening IMDS where it applies, never as a block.
     """
     # Namespaces (None: cluster-wide) where some policy lets some pod reach IMDS.
     opened: set[str | None] = set()
@@ -107,6 +111,8 @@ def egress_blocks(cluster: str, by_kind: Mapping[str, Iterable[Mapping[str, Any]
         for policy in by_kind.get(kind, []):
             if _cilium_allows_imds(policy):
                 opened.add(None if kind == "CiliumClusterwideNetworkPolicy" else _namespace(policy))
+    for policy in unreadable:
+        opened.add(None if policy.get("kind") == "CiliumClusterwideNetworkPolicy" else _namespace(policy))
 
     def voided(namespace: str | None) -> bool:
         # A cluster-wide allow-list block is void if any namespace opens IMDS; a namespaced one if

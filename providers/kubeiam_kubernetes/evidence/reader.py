@@ -6,11 +6,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubeiam.pipeline.evidence import Evidence
-from kubeiam.vocabulary.model import Cluster, EgressBlock, Inventory, Namespace, Node, ServiceAccount, Workload
-from kubeiam_kubernetes.evidence.coverage import implicit_service_accounts
+from kubeiam.vocabulary.model import (
+    Cluster,
+    CoverageError,
+    EgressBlock,
+    Inventory,
+    Namespace,
+    Node,
+    ServiceAccount,
+    Workload,
+)
+from kubeiam_kubernetes.evidence.coverage import absent_resources, implicit_service_accounts
+from kubeiam_kubernetes.evidence.items import load_items
+from kubeiam_kubernetes.evidence.kubeconfig import load_kubeconfig_name
 from kubeiam_kubernetes.evidence.network_policies import egress_blocks
 from kubeiam_kubernetes.evidence.openid import load_issuer
-from kubeiam_kubernetes.evidence.resources import ClusterResources, load_items
+from kubeiam_kubernetes.evidence.resources import ClusterResources
 from kubeiam_kubernetes.view import NAME, KubernetesView, ServiceAccountKey
 
 # Kinds the model holds (Secrets: only their key names, inside the workloads' credentials).
@@ -26,20 +37,35 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     blocks: list[EgressBlock] = []
     extras: list[Mapping[str, Any]] = []
     misplaced: dict[ServiceAccountKey, dict[str, dict[str, str]]] = {}
+    errors: list[CoverageError] = []
     for name in evidence.children("kubernetes"):
+        # A folder is a cluster some evidence refers to, even when it holds nothing: absent is not empty.
         base = f"kubernetes/{name}"
-        items = load_items(evidence, f"{base}/resources.json")
+        loaded = load_items(evidence, f"{base}/resources.json", name)
         issuer = load_issuer(evidence, f"{base}/openid-configuration.json")
-        if items is None and issuer is None:
-            continue
-        parsed = ClusterResources.of(name, items or [], inventory.declarations)
-        clusters.append(Cluster(name=name, cloud=parsed.cloud(), issuer=issuer, source=f"{base}/resources.json"))
+        kubeconfig_name, unnamed = load_kubeconfig_name(evidence, f"{base}/kubeconfig.json", name)
+        errors += unnamed
+        if loaded is None:
+            errors.append(absent_resources(name, f"{base}/resources.json", evidence.files(base, suffix="")))
+        else:
+            errors += loaded.errors
+        items = loaded.items if loaded else []
+        parsed = ClusterResources.of(name, items, inventory.declarations)
+        clusters.append(
+            Cluster(
+                name=name,
+                cloud=parsed.cloud(),
+                issuer=issuer,
+                source=f"{base}/resources.json",
+                kubeconfig_name=kubeconfig_name,
+            )
+        )
         namespaces += parsed.namespaces()
         sas += parsed.service_accounts()
         misplaced.update(parsed.misplaced_annotations())
         workloads += parsed.workloads()
         nodes += parsed.nodes()
-        blocks += egress_blocks(name, parsed.by_kind)
+        blocks += egress_blocks(name, parsed.by_kind, loaded.unreadable_policies if loaded else ())
         extras += [
             {"cluster": name, **obj}
             for kind, objs in parsed.by_kind.items()
@@ -56,5 +82,6 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
         workloads=inventory.workloads + tuple(workloads),
         nodes=inventory.nodes + tuple(nodes),
         egress_blocks=inventory.egress_blocks + tuple(blocks),
+        errors=inventory.errors + tuple(errors),
         views=views,
     )

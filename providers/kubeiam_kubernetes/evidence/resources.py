@@ -1,45 +1,22 @@
-"""`kubernetes/<cluster>/resources.json` (a `kubectl get -o json` List), parsed into the model's types."""
+"""`kubernetes/<cluster>/resources.json` (a `kubectl get -o json` List), its checked objects (`items.py`)
+read into the model's types."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kubeiam.errors import InputError
-from kubeiam.pipeline.evidence import Evidence
 from kubeiam.vocabulary.declarations import Declarations
 from kubeiam.vocabulary.model import EnvCredential, Namespace, Node, ServiceAccount, Workload
+from kubeiam_kubernetes.evidence.shapes import OWNER_KINDS
 from kubeiam_kubernetes.view import ServiceAccountKey
 
 Item = Mapping[str, Any]
-"""One Kubernetes object as `kubectl get -o json` prints it (checked to have `kind` and `metadata.name`)."""
-
-_WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
-
-
-def load_items(evidence: Evidence, relative: str) -> list[Item] | None:
-    """The objects of a List file (a single object is a list of one); None when the file is absent."""
-    doc = evidence.load(relative)
-    if doc is None:
-        return None
-    if isinstance(doc, dict) and "items" in doc:
-        items = doc["items"]
-    elif isinstance(doc, dict) and "kind" in doc and "metadata" in doc:
-        items = [doc]  # a single object is a list of one
-    else:
-        raise InputError(f"{relative}: expected a Kubernetes List (kubectl get ... -o json)")
-    if not isinstance(items, list):
-        raise InputError(f"{relative}: field 'items' must be a list")
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
-            raise InputError(f"{relative}: items[{i}] is not a Kubernetes object (no 'kind')")
-        if not isinstance(item.get("metadata"), dict) or not isinstance(item["metadata"].get("name"), str):
-            raise InputError(f"{relative}: items[{i}] ({item['kind']}) has no metadata.name")
-    return items
+"""One Kubernetes object, checked by `items.load_items` (`kind`, `metadata.name`, the fields read here)."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +33,13 @@ class ClusterResources:
     """(namespace, Secret name) -> its key names, lower-cased (never its values)."""
 
     @staticmethod
-    def of(name: str, items: list[Item], declarations: Declarations) -> ClusterResources:
+    def of(name: str, items: Sequence[Item], declarations: Declarations) -> ClusterResources:
         by_kind: dict[str, list[Item]] = {}
         for item in items:
             by_kind.setdefault(item["kind"], []).append(item)
         owners = {
             (item["kind"], _meta(item).get("namespace"), _meta(item)["name"]): item
-            for kind in _WORKLOAD_KINDS
+            for kind in OWNER_KINDS
             for item in by_kind.get(kind, [])
         }
         secret_keys = {
@@ -170,7 +147,7 @@ class ClusterResources:
             if parent is None:
                 # The owner object was not collected: derive the usual parent by naming rules.
                 if kind == "ReplicaSet":
-                    hash_ = _meta(obj).get("labels", {}).get("pod-template-hash")
+                    hash_ = (_meta(obj).get("labels") or {}).get("pod-template-hash")
                     if hash_ and name.endswith(f"-{hash_}"):
                         kind, name = "Deployment", name[: -len(hash_) - 1]
                 elif kind == "Job":
@@ -183,7 +160,7 @@ class ClusterResources:
 
     def _credentials(self, spec: Mapping[str, Any], namespace: str) -> list[EnvCredential]:
         secret_mounts = {
-            v["name"]: (v.get("secret") or {}).get("secretName")
+            v.get("name"): (v.get("secret") or {}).get("secretName")
             for v in spec.get("volumes") or []
             if isinstance(v, dict) and v.get("secret")
         }
@@ -194,8 +171,8 @@ class ClusterResources:
             *(spec.get("ephemeralContainers") or []),  # kubectl debug: same env, same keys
         ]
         for c in containers:
-            cname = c.get("name", "")
-            mounts = [(m.get("mountPath", ""), m.get("name")) for m in c.get("volumeMounts") or []]
+            cname = c.get("name") or ""
+            mounts = [(m.get("mountPath") or "", m.get("name")) for m in c.get("volumeMounts") or []]
             for env in c.get("env") or []:
                 var = env.get("name")
                 if var not in self.declarations.credential_clouds:

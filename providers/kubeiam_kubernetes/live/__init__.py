@@ -1,9 +1,10 @@
 """Live Kubernetes collection (the `kubernetes` client is imported here, never by the evidence reader).
 
-`collect(request)` writes `kubernetes/<cluster>/resources.json` and `openid-configuration.json` for
-each kubeconfig context (or in-cluster) and returns what it could not read as `CoverageError`s.
+`collect(request)` writes `kubernetes/<cluster>/resources.json`, `openid-configuration.json` and
+`kubeconfig.json` for each kubeconfig context (or in-cluster) and returns what it could not read as
+`CoverageError`s (a cluster that could not be read at all: `whole`, with the cluster as subject).
 
-- `kubeconfig`: which clusters (contexts, in-cluster) and their API clients.
+- `kubeconfig`: which clusters (contexts, in-cluster), their API clients, and the kubeconfig entries kept.
 - `plan`: which kinds and namespaces to request for the scope (`audit`, `--namespace`, `check`).
 - `clients`: the calls to one API server (pages, 403 as coverage, the concurrency bound).
 - `sanitize`: API objects as `kubectl get -o json` prints them, secret values redacted.

@@ -2,7 +2,9 @@
 
 Every call asks for the raw response (`_preload_content=False`), so items keep the camelCase JSON
 `kubectl get -o json` prints rather than the SDK's models. A 403 or a server error is a coverage error
-(the collection goes on); a 401 or an unreachable server is the user's input (`InputError`).
+(the collection goes on); a 401, a TLS failure or an unreachable server means nothing of the cluster can be
+read (`Unreachable`: the collector decides what that does to the run). Causes are one line, as kubectl
+gives them: an error body (an HTML page from a proxy) is summarised, never pasted.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from kubeiam.errors import InputError
+from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.model import CoverageError
+from kubeiam_kubernetes.declarations import KUBERNETES
 from kubeiam_kubernetes.live.kubeconfig import Target
 from kubeiam_kubernetes.live.plan import SERVICE_ACCOUNTS, Kind
 
@@ -45,6 +48,17 @@ class Absent(Exception):
     """404: the resource is not served (a CRD that is not installed), or the object does not exist."""
 
 
+class Unreachable(Exception):
+    """The cluster cannot be read at all: credentials refused (401), TLS failed, or no connection."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        """One line naming the context and the server (what a run of one context ends with)."""
+        self.reason = reason
+        """The cause alone (a coverage entry's reason; its location names the server)."""
+
+
 class _Expired(Exception):
     """410: a `continue` token outlived the server's history; the list must start over."""
 
@@ -64,6 +78,8 @@ class ClusterApi:
 
         self.target = target
         self.errors: list[CoverageError] = []
+        self.answered = 0
+        """Calls answered with JSON (a 2xx): none, and every call refused, means nothing of the cluster was read."""
         api = target.api_client
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
@@ -181,41 +197,83 @@ class ClusterApi:
             if status == 410:
                 raise _Expired() from None
             if status == 401:
-                raise InputError(
-                    f"{self.target.label}: the API server at {self.target.server} rejected the credentials "
-                    "(401 Unauthorized)"
-                ) from None
+                raise self._refused() from None
+            if status == 0:  # the client's own: a TLS failure (SSLError) or a request it could not make
+                raise self._unreachable(transport_cause(exc)) from None
             reason = _status_message(exc)
             self.error(where, f"forbidden (403): {reason}" if status == 403 else f"HTTP {status}: {reason}")
             return None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise InputError(
-                f"{self.target.label}: cannot reach the API server at {self.target.server} ({type(exc).__name__})"
-            ) from None
+            raise self._unreachable(transport_cause(exc)) from None
         try:
             value = json.loads(response.data)
         except (ValueError, UnicodeDecodeError):
-            self.error(where, "response is not JSON")
+            self.error(where, f"response is not JSON ({_body_kind(response.data)})")
             return None
         if not isinstance(value, dict):
             self.error(where, "response is not a JSON object")
             return None
+        self.answered += 1
         return value
+
+    def _refused(self) -> Unreachable:
+        t = self.target
+        message = f"{t.label}: the API server at {t.server} rejected the credentials (401 Unauthorized)"
+        return Unreachable(safe_line(message), "credentials refused (401 Unauthorized)")
+
+    def _unreachable(self, cause: str) -> Unreachable:
+        t = self.target
+        message = f"{t.label}: cannot reach the API server at {t.server} ({cause})"
+        return Unreachable(safe_line(message), f"cannot reach the API server ({cause})")
 
     def error(self, where: str, reason: str) -> None:
         self.errors.append(
             CoverageError(
-                source="kubernetes",
+                source=KUBERNETES,
                 location=f"{where} ({self.target.label})",
-                reason=reason,
+                reason=safe_line(reason),
                 subject=self.target.cluster,
             )
         )
 
 
+_CAUSES = (
+    ("certificate verify failed", "TLS: certificate verify failed"),
+    ("connection refused", "connection refused"),
+    ("name or service not known", "host name not resolved"),
+    ("nodename nor servname", "host name not resolved"),
+    ("name resolution", "host name not resolved"),
+    ("failed to resolve", "host name not resolved"),
+    ("timed out", "timed out"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("connection reset", "connection reset"),
+    ("connection aborted", "connection closed by the server"),
+    ("remote end closed", "connection closed by the server"),
+    ("sslerror", "TLS handshake failed"),
+    ("[ssl", "TLS handshake failed"),
+)
+
+
+def transport_cause(exc: BaseException) -> str:
+    """kubectl's kind of cause (`connection refused`), not urllib3's wrapper (`MaxRetryError: ...pool...`)."""
+    inner = getattr(exc, "reason", None)  # MaxRetryError wraps the real failure
+    text = f"{exc} {inner}".lower()
+    for needle, cause in _CAUSES:
+        if needle in text:
+            return cause
+    return type(inner if isinstance(inner, BaseException) else exc).__name__
+
+
+def _body_kind(data: bytes) -> str:
+    return "an HTML page" if data[:512].lstrip().startswith(b"<") else f"{len(data)} bytes"
+
+
 def _status_message(exc: Any) -> str:
+    """The Status `message` of a Kubernetes error, else the HTTP reason: an HTML body is never pasted."""
     try:
         message = json.loads(exc.body or "{}").get("message")
     except (ValueError, AttributeError):
         message = None
-    return " ".join(str(message or exc.reason or "request failed").split())[:300]
+    text = " ".join(str(message or exc.reason or "request failed").split())
+    return text if len(text) <= 200 else text[:197] + "..."

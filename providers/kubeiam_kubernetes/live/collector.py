@@ -2,7 +2,13 @@
 
 Writes exactly what `kubectl get ... -o json` prints (a `kind: List` whose items carry `kind` and
 `apiVersion`, camelCase, no managedFields) so a collected directory and a hand-made one are read
-by the same code. Read-only, `get`/`list` only; Secrets are never requested.
+by the same code, and the kubeconfig's entry for the cluster (`kubeconfig.json`, no credentials).
+Read-only, `get`/`list` only; Secrets are never requested.
+
+A cluster that cannot be read at all (credentials refused, no connection, every request refused) is a
+coverage error with the cluster as subject and `whole`: the other contexts are still collected, and the
+run cannot pass as clean. When no context could be reached the run ends with exit 2 and one line per
+context: there is nothing to report, and the cause is the set-up (VPN, expired login), not the cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from kubeiam.pipeline.evidence import write_json_file
 from kubeiam.pipeline.progress import progress_of
 from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.model import CoverageError
-from kubeiam_kubernetes.live.clients import CONCURRENCY, Absent, ClusterApi, Raw
+from kubeiam_kubernetes.declarations import KUBERNETES
+from kubeiam_kubernetes.live.clients import CONCURRENCY, Absent, ClusterApi, Raw, Unreachable
 from kubeiam_kubernetes.live.kubeconfig import Target, resolve_targets
 from kubeiam_kubernetes.live.plan import (
     NAMESPACES,
@@ -36,18 +43,20 @@ def collect(request: CollectRequest) -> list[CoverageError]:
     plan = plan_for(request.namespace, request.service_account)
     collectors = [_Collector(target, request, plan) for target in targets]
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s") as pool:
-        # In target order; a cluster that cannot be read at all (401, unreachable) fails the collection.
         errors = [e for found in pool.map(_Collector.run, collectors) for e in found]
-    found_sa = any(c.found_service_account for c in collectors)
-    namespace_missing = all(c.namespace_missing for c in collectors)
-    if request.namespace and not request.service_account and namespace_missing:
+    lost = [c for c in collectors if c.unreachable]
+    if len(lost) == len(collectors):
+        raise InputError("; ".join(c.unreachable.message for c in lost if c.unreachable))
+    read = [c for c in collectors if not c.unreachable]
+    # What a context that could not be read might have held: it cannot be said to be absent.
+    besides = "".join(f"; {c.target.label} could not be read ({c.unreachable.reason})" for c in lost if c.unreachable)
+    where = ", ".join(c.target.label for c in read)
+    if request.namespace and not request.service_account and all(c.namespace_missing for c in read):
         # A typo in --namespace would otherwise audit nothing and report "no findings".
-        where = ", ".join(t.label for t in targets)
-        raise InputError(f"--namespace {request.namespace}: no such namespace ({where})")
-    if request.service_account and not found_sa:
+        raise InputError(f"--namespace {request.namespace}: no such namespace ({where}){besides}")
+    if request.service_account and not any(c.found_service_account for c in read):
         ns, name = request.service_account
-        where = ", ".join(t.label for t in targets)
-        raise InputError(f"check: ServiceAccount {ns}/{name} not found ({where}) and no pod uses it")
+        raise InputError(f"check: ServiceAccount {ns}/{name} not found ({where}) and no pod uses it{besides}")
     return errors
 
 
@@ -62,31 +71,54 @@ class _Collector:
         self.found_service_account = False
         self.namespace_missing = False
         """The scope's namespace was listed (no 403) and is not there."""
+        self.unreachable: Unreachable | None = None
+        """Why nothing of the cluster could be read (401, TLS, no connection); None when it was read."""
         self.folder = request.output / "kubernetes" / target.cluster
 
     def run(self) -> list[CoverageError]:
+        try:
+            return self._run()
+        except Unreachable as exc:
+            # Nothing is written for it: its folder would claim a cluster that was read.
+            self.unreachable = exc
+            return [self._whole(exc.reason)]
+
+    def _whole(self, reason: str) -> CoverageError:
+        where = f"{self.target.server} ({self.target.label})"
+        return CoverageError(KUBERNETES, where, reason, subject=self.target.cluster, whole=True)
+
+    def _run(self) -> list[CoverageError]:
         steps = self.plan.steps
         task = progress_of(self.request).task(
             f"kubernetes: {self.target.cluster}", total=len(steps) + 1 + self.plan.nodes_of_pods
         )
         items: list[dict[str, Any]] = []
-        # The lists do not depend on each other: side by side, bounded; their items kept in plan order
-        # (a stable resources.json). Pages of one list stay one after another (each needs its token).
-        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s-list") as pool:
-            lists = [pool.submit(self._step, step) for step in steps]
-            issuer = pool.submit(self._openid_configuration)
-            for done in lists:
-                items.extend(done.result())
+        try:
+            # The lists do not depend on each other: side by side, bounded; their items kept in plan order
+            # (a stable resources.json). Pages of one list stay one after another (each needs its token).
+            with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s-list") as pool:
+                lists = [pool.submit(self._step, step) for step in steps]
+                issuer = pool.submit(self._openid_configuration)
+                try:
+                    for done in lists:
+                        items.extend(done.result())
+                        task.advance()
+                    oidc = issuer.result()
+                except Unreachable:
+                    pool.shutdown(cancel_futures=True)  # the rest would only wait for the same timeout
+                    raise
                 task.advance()
-            oidc = issuer.result()
-            task.advance()
-        if self.plan.nodes_of_pods:
-            # `check`: the nodes its pods run on, which only the pods name.
-            items.extend(self._nodes_of_pods(items))
-            task.advance()
-            self.found_service_account = self.found_service_account or any(i["kind"] == "Pod" for i in items)
-        task.done()
+            if self.plan.nodes_of_pods:
+                # `check`: the nodes its pods run on, which only the pods name.
+                items.extend(self._nodes_of_pods(items))
+                task.advance()
+                self.found_service_account = self.found_service_account or any(i["kind"] == "Pod" for i in items)
+        finally:
+            task.done()
         self._write(items, oidc)
+        if not self.api.answered and self.api.errors:
+            # Every request refused (403 everywhere, a proxy's error pages): the cluster was not read at all.
+            return [*self.api.errors, self._whole("every request was refused: nothing of the cluster was read")]
         return self.api.errors
 
     def _write(self, items: list[dict[str, Any]], oidc: Raw | None) -> None:
@@ -95,6 +127,8 @@ class _Collector:
         write_json_file(self.folder / "resources.json", doc)
         if oidc is not None:
             write_json_file(self.folder / "openid-configuration.json", oidc)
+        if self.target.kubeconfig is not None:
+            write_json_file(self.folder / "kubeconfig.json", self.target.kubeconfig)
 
     # -- steps -----------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -34,6 +36,8 @@ class Target:
     """The API server URL (for messages)."""
     api_client: Any = field(compare=False, repr=False)
     """A `kubernetes.client.ApiClient` for this cluster."""
+    kubeconfig: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The kubeconfig's entries for this context, as `kubeconfig.json` records them (`minified`); None in-cluster."""
 
     @property
     def label(self) -> str:
@@ -73,10 +77,15 @@ def resolve_targets(options: argparse.Namespace) -> list[Target]:
     shown = str(paths[0]) if len(paths) == 1 else "$KUBECONFIG"
     # kubectl's merge rule: the first file to name a context (or set current-context) wins.
     by_name: dict[str, dict[str, Any]] = {}
+    clusters: dict[str, dict[str, Any]] = {}
     for doc in docs:
         for ctx in doc.get("contexts") or []:
             if isinstance(ctx, dict) and isinstance(ctx.get("name"), str):
                 by_name.setdefault(ctx["name"], ctx)
+        entries = doc.get("clusters")
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                clusters.setdefault(entry["name"], entry)
     active = next((d["current-context"] for d in docs if d.get("current-context")), None)
     names = ", ".join(sorted(by_name)) or "none"
     if not contexts:
@@ -94,7 +103,10 @@ def resolve_targets(options: argparse.Namespace) -> list[Target]:
             client = config.new_client_from_config(config_file=config_file, context=ctx, persist_config=False)
         except Exception as exc:
             raise InputError(f"--context {ctx}: cannot load it from kubeconfig {shown} ({_one_line(exc)})") from None
-        targets.append(Target(cluster_name or cluster_folder(kube_cluster), ctx, client.configuration.host, client))
+        recorded = minified(ctx, by_name[ctx], clusters.get(kube_cluster, {"name": kube_cluster}))
+        folder = cluster_name or cluster_folder(kube_cluster)
+        # The server is for messages and the report: never with a user:password it may carry.
+        targets.append(Target(folder, ctx, _without_userinfo(client.configuration.host), client, recorded))
     seen: dict[str, str] = {}
     for t in targets:
         if t.cluster in seen:
@@ -103,6 +115,38 @@ def resolve_targets(options: argparse.Namespace) -> list[Target]:
             )
         seen[t.cluster] = str(t.context)
     return targets
+
+
+def minified(context: str, entry: Mapping[str, Any], cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """What `kubectl config view --minify --output json` prints for `context`, less what is not needed.
+
+    Why this much: the cluster entry's name is the cluster's id wherever kubectl put it (an EKS ARN, GKE's
+    `gke_PROJECT_LOCATION_NAME`), so fingerprints need no cloud file. Why no more: `users` holds
+    credentials (tokens, client keys, exec commands with their arguments) and is left out entirely, as is
+    the context's user name; of the cluster, only its server (without any user:password in the URL) stays,
+    not its CA data, proxy URL or extensions. The evidence directory is handed to other people.
+    """
+    ctx = entry.get("context")
+    kept_context = {
+        k: ctx[k] for k in ("cluster", "namespace") if isinstance(ctx, dict) and isinstance(ctx.get(k), str)
+    }
+    details = cluster.get("cluster")
+    server = details.get("server") if isinstance(details, dict) else None
+    kept_cluster = {"server": _without_userinfo(server)} if isinstance(server, str) else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster["name"], "cluster": kept_cluster}],
+        "contexts": [{"name": context, "context": kept_context}],
+        "current-context": context,
+    }
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _kubeconfig_paths(explicit: str | os.PathLike[str] | None) -> list[Path]:

@@ -3,6 +3,8 @@ findings rest on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kubeiam.vocabulary.model import Inventory
 
 
@@ -22,11 +24,7 @@ def to_cluster(inventory: Inventory, cluster: str) -> Inventory:
         nodes=tuple(filter(keep, inventory.nodes)),
         egress_blocks=tuple(filter(keep, inventory.egress_blocks)),
         links=tuple(filter(keep, inventory.links)),
-        errors=tuple(
-            e
-            for e in inventory.errors
-            if e.subject is None or e.subject.split("/")[0] == cluster or e.subject.count("/") != 2
-        ),
+        errors=tuple(e for e in inventory.errors if not _of_another_cluster(e.subject, cluster, inventory)),
     )
 
 
@@ -46,6 +44,9 @@ def narrow(inventory: Inventory, namespace: str | None, name: str | None = None)
     # Cluster-level rules (launch templates, node pools) iterate clusters: keep only the ones the
     # narrowed ServiceAccounts live in, so `check` says nothing about unrelated clusters.
     clusters = {s.cluster for s in service_accounts} | {w.cluster for w in workloads}
+    links = tuple(link for link in inventory.links if keep(link))
+    known = {c.name for c in inventory.clusters}
+    scope = _Scope(clusters, known, namespace, name, used_nodes, {link.principal for link in links})
     return inventory.with_(
         unnarrowed=inventory.whole,
         clusters=tuple(c for c in inventory.clusters if c.name in clusters),
@@ -53,14 +54,45 @@ def narrow(inventory: Inventory, namespace: str | None, name: str | None = None)
         service_accounts=service_accounts,
         workloads=workloads,
         nodes=tuple(n for n in inventory.nodes if (n.cluster, n.name) in used_nodes),
-        links=tuple(link for link in inventory.links if keep(link)),
-        errors=tuple(e for e in inventory.errors if e.subject is None or _subject_in(e.subject, namespace, name)),
+        links=links,
+        errors=tuple(e for e in inventory.errors if scope.concerns(e.subject)),
         scope=namespace if name is None else f"{namespace}/{name}",
     )
 
 
-def _subject_in(subject: str, namespace: str, name: str | None) -> bool:
-    parts = subject.split("/")
-    if len(parts) != 3:  # a principal or cluster-level subject: keep, it may concern this SA
+@dataclass(frozen=True)
+class _Scope:
+    """What a narrowed run is about, to tell which coverage errors concern it."""
+
+    clusters: set[str]
+    known_clusters: set[str]
+    namespace: str
+    name: str | None
+    nodes: set[tuple[str, str | None]]
+    principals: set[str]
+
+    def concerns(self, subject: str | None) -> bool:
+        """Kept: no subject (the whole source), one of its clusters, its namespace (`cluster/ns`), its
+        ServiceAccount, a node its pods run on, or a principal it takes. Unknown subject shapes (an
+        account, a project) are kept: they may concern it, and a gap is never dropped on a guess."""
+        if subject is None or subject in self.clusters or subject in self.principals:
+            return True
+        parts = subject.split("/")
+        if parts[0] not in self.clusters:
+            return parts[0] not in self.known_clusters  # another cluster's; else a shape we keep
+        if len(parts) == 2:
+            return parts[1] == self.namespace
+        if len(parts) == 3 and parts[1] == "node":
+            return (parts[0], parts[2]) in self.nodes
+        if len(parts) == 3:
+            return parts[1] == self.namespace and self.name in (None, parts[2])
         return True
-    return parts[1] == namespace and (name is None or parts[2] == name)
+
+
+def _of_another_cluster(subject: str | None, cluster: str, inventory: Inventory) -> bool:
+    """A subject (`cluster`, `cluster/ns/sa`, `cluster/node/x`) of a cluster other than `cluster`; a
+    principal, account or project is nobody's and stays (a role ARN with a path has slashes too)."""
+    if subject is None:
+        return False
+    head = subject.split("/")[0]
+    return head != cluster and inventory.cluster(head) is not None

@@ -1,0 +1,201 @@
+"""The types the reader expects of the fields it reads, per kind, and a check that names each mismatch.
+
+Why check before reading: `kubectl get -o json` always prints these types, but evidence made by hand,
+converted or damaged may not. A field of the wrong type is named (its path in the item), read as absent,
+and whatever it decides is reported unchecked: never a crash, never the safe value taken silently.
+Only fields the reader (or a rule) uses are listed, so unrelated oddities stay out of the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+
+class _StrMap:
+    """A map whose values are all strings (labels, annotations)."""
+
+
+STR_MAP: Final = _StrMap()
+
+Shape = type | _StrMap | Mapping[str, Any] | Sequence[Any]
+"""`str`, `bool`, `dict` (any object), `STR_MAP`, `{field: Shape}` (an object, those fields checked) or
+`[Shape]` (a list of them). `null` always passes: it reads as absent, as kubectl's omitted fields do."""
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    path: Path
+    """Where in the item (`("spec", "containers")`)."""
+    found: str
+    expected: str
+
+
+def mismatches(value: Any, shape: Shape, path: Path = ()) -> list[Mismatch]:
+    """Every place where `value` is not `shape`; the check does not descend into a mismatched value."""
+    out: list[Mismatch] = []
+    _check(value, shape, path, out)
+    return out
+
+
+def _check(value: Any, shape: Shape, path: Path, out: list[Mismatch]) -> None:
+    if value is None:
+        return
+    if isinstance(shape, type):
+        # bool is an int in Python, never the other way round: `True` is no string, `1` no boolean.
+        if not isinstance(value, shape):
+            out.append(Mismatch(path, describe(value), expected(shape)))
+    elif isinstance(shape, _StrMap):
+        if not isinstance(value, dict):
+            out.append(Mismatch(path, describe(value), expected(shape)))
+            return
+        for key, item in value.items():
+            if not isinstance(item, str):
+                out.append(Mismatch((*path, key), describe(item), "a string"))
+    elif isinstance(shape, Mapping):
+        if not isinstance(value, dict):
+            out.append(Mismatch(path, describe(value), expected(shape)))
+            return
+        for key, inner in shape.items():
+            field = value.get(key)
+            if field is not None:
+                _check(field, inner, (*path, key), out)
+    else:
+        if not isinstance(value, list):
+            out.append(Mismatch(path, describe(value), expected(shape)))
+            return
+        inner = shape[0]
+        for i, item in enumerate(value):
+            if item is None:  # a null field is absent; a null in a list is no element
+                out.append(Mismatch((*path, i), "null", expected(inner)))
+            else:
+                _check(item, inner, (*path, i), out)
+
+
+def expected(shape: Shape) -> str:
+    if isinstance(shape, type):
+        return _EXPECTED.get(shape, shape.__name__)
+    if isinstance(shape, _StrMap):
+        return "a map of strings"
+    return "a map" if isinstance(shape, Mapping) else "a list"
+
+
+_EXPECTED: Mapping[type, str] = {str: "a string", bool: "true or false", dict: "a map", list: "a list"}
+
+
+def describe(value: Any) -> str:
+    """What a value is, in the words of the report (never the value: it may be a secret)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a non-finite number"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "missing"
+    return _FOUND.get(type(value), type(value).__name__)
+
+
+_FOUND: Mapping[type, str] = {dict: "a map", list: "a list", str: "a string"}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def render(path: Path) -> str:
+    """`items[12].metadata.annotations["example.com/key"]`: how a person (or jq) finds the field."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _NAME.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def prune(item: dict[str, Any], found: Sequence[Mismatch]) -> None:
+    """Remove each mismatched value from `item`, so the reader sees it absent (the report names it).
+
+    Deepest and last first: removing a list element does not shift one still to be removed."""
+    for m in sorted(found, key=lambda m: [(isinstance(p, str), p) for p in m.path], reverse=True):
+        parent: Any = item
+        for part in m.path[:-1]:
+            parent = parent[part]
+        del parent[m.path[-1]]
+
+
+# -- what the reader reads, per kind ---------------------------------------------------------------
+
+_OWNER_REFERENCES = [{"kind": str, "name": str, "controller": bool}]
+_CONTAINERS = [
+    {
+        "name": str,
+        "env": [
+            {
+                "name": str,
+                "valueFrom": {"secretKeyRef": {"name": str, "key": str}, "configMapKeyRef": {"name": str, "key": str}},
+            }
+        ],
+        "envFrom": [{"secretRef": {"name": str}}],
+        "volumeMounts": [{"mountPath": str, "name": str}],
+    }
+]
+_CIDR_SET = [{"cidr": str, "except": [str]}]
+_CILIUM_SPEC = {
+    "endpointSelector": dict,
+    "egressDeny": [{"toCIDR": [str], "toCIDRSet": _CIDR_SET}],
+    "egress": [{"toEntities": [str], "toCIDR": [str], "toCIDRSet": _CIDR_SET}],
+}
+
+METADATA: Final = {"name": str, "namespace": str}
+"""Every object's: checked when the file is loaded; an object without them is not read at all."""
+
+SHAPES: Final[Mapping[str, Shape]] = {
+    "Namespace": {"metadata": {"labels": STR_MAP}},
+    "ServiceAccount": {
+        "metadata": {"labels": STR_MAP, "annotations": STR_MAP},
+        "automountServiceAccountToken": bool,
+    },
+    "Pod": {
+        "metadata": {"labels": STR_MAP, "ownerReferences": _OWNER_REFERENCES},
+        "spec": {
+            "serviceAccountName": str,
+            "serviceAccount": str,
+            "nodeName": str,
+            "hostNetwork": bool,
+            "volumes": [{"name": str, "secret": {"secretName": str}}],
+            "initContainers": _CONTAINERS,
+            "containers": _CONTAINERS,
+            "ephemeralContainers": _CONTAINERS,
+        },
+    },
+    "Node": {"metadata": {"labels": STR_MAP}, "spec": {"providerID": str}},
+    "Secret": {"data": dict, "stringData": dict},
+    "NetworkPolicy": {
+        "spec": {
+            "podSelector": dict,
+            "policyTypes": [str],
+            "egress": [{"to": [{"ipBlock": {"cidr": str, "except": [str]}}]}],
+        }
+    },
+    "CiliumNetworkPolicy": {"spec": _CILIUM_SPEC, "specs": [_CILIUM_SPEC]},
+    "CiliumClusterwideNetworkPolicy": {"spec": _CILIUM_SPEC, "specs": [_CILIUM_SPEC]},
+}
+"""Kinds the reader reads beyond their metadata (owners: `shape_of`)."""
+
+OWNER_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"})
+"""What a pod's `ownerReferences` lead to: the workload findings name (its top owner)."""
+
+
+def shape_of(kind: str) -> Shape:
+    """What the reader reads of a `kind`: owners for their references, other kinds (kept for cloud readers
+    in the Kubernetes view) nothing beyond their metadata."""
+    if kind in OWNER_KINDS:
+        return {"metadata": {"labels": STR_MAP, "ownerReferences": _OWNER_REFERENCES}}
+    return SHAPES.get(kind, {})
