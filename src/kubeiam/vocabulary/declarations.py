@@ -11,9 +11,10 @@ them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,10 @@ class Declarations:
     credential_variables: tuple[CredentialVariable, ...] = ()
     node_schemes: Mapping[str, str] = field(default_factory=dict)
     """`spec.providerID` scheme (`aws`, `gce`, `azure`) -> cloud name."""
+    powers: Mapping[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
+    """Cloud name -> `judge(inventory, identity) -> IdentityPower`: the provider's own judgement of what
+    one of its identities can do, for rules of other providers (who can become a ServiceAccount matters as
+    much as what its identity can do). Rules reach it through `inventory.declarations`, never by import."""
     labels: tuple[str, ...] = ()
     """Pod labels a cloud's workload identity needs (`azure.workload.identity/use`): their domains are
     identity vocabulary too."""
@@ -63,6 +68,7 @@ class Declarations:
             annotations=tuple(a for p in parts for a in p.annotations),
             credential_variables=tuple(v for p in parts for v in p.credential_variables),
             node_schemes={k: v for p in parts for k, v in p.node_schemes.items()},
+            powers={k: v for p in parts for k, v in p.powers.items()},
             labels=tuple(label for p in parts for label in p.labels),
         )
 

@@ -248,6 +248,43 @@ class CoverageError:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalRbac:
+    """Kubernetes RBAC that a cloud grants from outside the cluster's own RBAC objects, as the objects the
+    API server would hold (ClusterRole / ClusterRoleBinding / RoleBinding JSON): EKS access entries and
+    `aws-auth`, GKE IAM grants carrying `container.*` permissions, AKS Azure RBAC data actions. A cloud
+    reader derives them from its evidence; the Kubernetes provider's takeover rule evaluates them with the
+    cluster's own RBAC. Why JSON: the one language both sides already speak."""
+
+    cluster: str
+    source: str
+    """The evidence file they come from (their objects' annotations may point at the item)."""
+    objects: tuple[Mapping[str, Any], ...] = ()
+    principals: Mapping[str, str] = field(default_factory=dict)
+    """Kubernetes subject (`user:NAME`, `group:NAME`) -> the cloud principal behind it (role ARN, member,
+    object id): how a takeover path is told from the cloud side."""
+    note: str = ""
+    """What is approximated (an access policy modelled on the upstream role it resembles)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPower:
+    """What a cloud identity can do, in one word and a few examples (a provider's own judgement of it)."""
+
+    level: str
+    """`admin`, `escalation`, `data`, `write`, `read`, `none` or `unknown`."""
+    summary: tuple[str, ...] = ()
+    """A few strings a person reads: `AdministratorAccess`, `iam:PassRole + ec2:RunInstances`."""
+
+    @property
+    def rank(self) -> int:
+        """Higher is more; what could not be judged ranks high (unknown is not safe)."""
+        return POWER_RANK.get(self.level, POWER_RANK["unknown"])
+
+
+POWER_RANK = {"admin": 5, "escalation": 4, "unknown": 3, "data": 2, "write": 2, "read": 1, "none": 0}
+
+
 @dataclass(frozen=True)
 class Inventory:
     """Everything an audit knows. Built by providers, read by rules."""
@@ -262,6 +299,8 @@ class Inventory:
     errors: tuple[CoverageError, ...] = ()
     sources: tuple[str, ...] = ()
     """Evidence files read."""
+    external_rbac: tuple[ExternalRbac, ...] = ()
+    """Kubernetes RBAC granted from the clouds (EKS access entries, GKE and AKS IAM), per cluster."""
     declarations: Declarations = field(default_factory=Declarations)
     """What the providers declare (annotations, credential variables, node schemes), merged."""
     views: Mapping[str, Any] = field(default_factory=dict)
