@@ -9,6 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Azurite 3.35.0 (the Azure Blob emulator; the last release for node 20) for tests/stores, from npm,
+# into the cache the tests use (they skip the Azure store tests, saying why, when npm is missing).
+AZURITE_DIR="${KUBEIAM_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeiam-tests/azurite-3.35.0}"
+if command -v npm >/dev/null 2>&1 && [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+  npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --loglevel=error azurite@3.35.0 >/dev/null \
+    || echo "scripts/test.sh: could not install Azurite; the Azure Blob store tests will be skipped" >&2
+fi
 # Debian packages some tests need, in one apt run (root only, as CI is):
 #  - chromium: the HTML report test; buildah + debootstrap: tests/deploy builds and runs the image.
 missing=""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kubeiam.vocabulary.declarations import CredentialVariable, Declarations, IdentityAnnotation
+from kubeiam.vocabulary.declarations import AccountPattern, CredentialVariable, Declarations, IdentityAnnotation
 
 AWS = "aws"
 """The cloud's name in findings."""
@@ -28,4 +28,6 @@ DECLARATIONS = Declarations(
         CredentialVariable("AWS_SECRET_ACCESS_KEY", AWS),
     ),
     node_schemes={"aws": AWS},
+    # The account of a role ARN, or of an EKS cluster ARN (for findings without a principal).
+    accounts=(AccountPattern(AWS, "account", re.compile(r"^arn:aws[\w-]*:[\w-]+:[\w-]*:(\d{12}):")),),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from kubeiam.vocabulary.declarations import CredentialVariable, Declarations, IdentityAnnotation
+from kubeiam.vocabulary.declarations import AccountPattern, CredentialVariable, Declarations, IdentityAnnotation
 
 AZURE = "azure"
 """The cloud's name in findings."""
@@ -29,4 +29,6 @@ DECLARATIONS = Declarations(
     ),
     node_schemes={"azure": AZURE},
     labels=(AZURE_USE_LABEL,),
+    # The subscription of a managed identity's or an AKS cluster's resource id (a principal id alone names none).
+    accounts=(AccountPattern(AZURE, "subscription", re.compile(r"^/subscriptions/([0-9a-fA-F-]{36})(?:/|$)", re.I)),),
 )

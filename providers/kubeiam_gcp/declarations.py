@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from kubeiam.vocabulary.declarations import CredentialVariable, Declarations, IdentityAnnotation
+from kubeiam.vocabulary.declarations import AccountPattern, CredentialVariable, Declarations, IdentityAnnotation
 
 GCP = "gcp"
 """The cloud's name in findings."""
@@ -35,4 +35,17 @@ DECLARATIONS = Declarations(
     # A path to a key file, not a secret: a credential only when a Secret-backed volume provides it.
     credential_variables=(CredentialVariable("GOOGLE_APPLICATION_CREDENTIALS", GCP, points_to_file=True),),
     node_schemes={"gce": GCP},
+    # The project a principal names (a workload identity pool, a service account email), else the GKE
+    # cluster's. A number-only principal (NUMBER-compute@developer...) names no project id: its cluster's.
+    accounts=(
+        AccountPattern(
+            GCP, "project", re.compile(r"workloadIdentityPools/([a-z][-a-z0-9]{4,28}[a-z0-9])\.svc\.id\.goog")
+        ),
+        AccountPattern(
+            GCP, "project", re.compile(r"@([a-z][-a-z0-9]{4,28}[a-z0-9](?:\.[a-z0-9-]+)*)\.iam\.gserviceaccount\.com$")
+        ),
+        AccountPattern(
+            GCP, "project", re.compile(r"^//container\.googleapis\.com/projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/")
+        ),
+    ),
 )

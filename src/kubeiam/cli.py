@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -160,9 +162,15 @@ def _add_quarterly(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--report-dir",
-        type=Path,
-        metavar="DIR",
-        help="write a dated run folder here: evidence, findings.json, report.html, summary.md",
+        metavar="DIR|URL",
+        help="write a dated run folder here: evidence, findings.json, report.html, summary.md "
+        "(a folder, or an object-storage URL: docs/storage.md)",
+    )
+    p.add_argument(
+        "--report-sse",
+        metavar="KEY",
+        help="with an object-storage --report-dir: the server-side encryption key (docs/storage.md); "
+        "default: the bucket's own encryption",
     )
 
 
@@ -229,26 +237,36 @@ def _audit(
     from kubeiam.pipeline.audit import audit
     from kubeiam.pipeline.providers import all_rules
     from kubeiam.quarterly import report_dir
-    from kubeiam.quarterly.baseline import load_previous, scope_of
+    from kubeiam.quarterly.baseline import load_previous, previous_from_dict, read_report, scope_of
     from kubeiam.quarterly.stages import Stages
+    from kubeiam.quarterly.stores import StoreOptions, baseline_from, store_for
     from kubeiam.quarterly.suppressions import load_suppressions
 
     cluster, namespace, name = subject
     now = datetime.now(UTC)
-    folder = args.report_dir or config.report_dir
+    target = args.report_dir or config.report_dir
+    store = store_for(target, StoreOptions(encryption_key=args.report_sse)) if target else None
     suppressions_file = args.suppressions or config.suppressions
     scope = scope_of(namespace, name, cluster)
-    baseline_file = args.baseline or (report_dir.previous_findings(folder, scope) if folder else None)
     rules = all_rules(providers)
+    with tempfile.TemporaryDirectory(prefix="kubeiam-baseline-") as tmp:
+        found = None if args.baseline or store is None else baseline_from(store, scope, Path(tmp))
+        if args.baseline:
+            baseline = load_previous(args.baseline)
+        elif found is not None:
+            baseline = previous_from_dict(read_report(found[0], "baseline"), found[1])
+        else:
+            baseline = None
     stages = Stages(
         now=now,
         owner_labels=config.owner_labels,
         suppressions=load_suppressions(suppressions_file) if suppressions_file else (),
-        baseline=load_previous(baseline_file) if baseline_file else None,
+        baseline=baseline,
         analysis=config.analysis(rules),
         rule_clouds={r.id: r.cloud for r in rules},
     )
-    with report_dir.run_folder(folder, now) as run:
+    published = None
+    with store.staging(now) if store is not None else contextlib.nullcontext() as run:
         source = _source(args, providers, config, run, now, namespace, name)
         with gc_paused():
             report = audit(
@@ -264,15 +282,16 @@ def _audit(
             # (about a second off a 100,000-finding report). Frozen before the collector is back on, or its
             # first run would scan the whole heap once more.
             gc.freeze()
-        if run is not None:
+        if run is not None and store is not None:
             root = source.output if isinstance(source, CollectRequest) else source.root
-            report_dir.write_run(run, report, root, report_dir.trend(run.parent, exclude=run, scope=scope))
+            report_dir.write_run(run, report, root, store.trend(scope))  # the run is not published yet
+            published = f"{store.url}/{store.publish(run, now)}"
     # Said before the findings, even with --quiet: a source that could not be read at all is no pass.
     _warn_unreadable(report)
     _emit(report, args)
     if not args.quiet:
-        if run is not None:
-            print(f"kubeiam: report written to {run}", file=sys.stderr)
+        if published is not None:
+            print(f"kubeiam: report written to {safe_line(published)}", file=sys.stderr)
         _warn_coverage(report)
     if report.fails(_fail_on(args, config)):
         return EXIT_FINDINGS

@@ -22,7 +22,7 @@ def test_run_folder_layout_and_trend(tmp_path, run_cli, clock, evidence) -> None
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", first.name) and first.name < second.name
     assert f"report written to {second}" in err
     for run in (first, second):
-        assert {p.name for p in run.iterdir()} == {"evidence", "findings.json", "report.html", "summary.md"}
+        assert {p.name for p in run.iterdir()} == {"evidence", "findings.json", "report.html", "summary.md", "run.json"}
         cmp = filecmp.dircmp(evidence, run / "evidence")
         assert not cmp.left_only and not cmp.right_only and not cmp.diff_files
     doc = json.loads((second / "findings.json").read_text())

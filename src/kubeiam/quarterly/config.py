@@ -25,6 +25,7 @@ from typing import Any
 from kubeiam.errors import InputError
 from kubeiam.pipeline.engine import AnalysisConfig
 from kubeiam.quarterly.ownership import DEFAULT_OWNER_LABELS
+from kubeiam.quarterly.stores import is_url
 from kubeiam.vocabulary.findings import Severity
 from kubeiam.vocabulary.rules import Rule
 
@@ -41,7 +42,8 @@ class Config:
     fail_on: Severity | None = None
     suppressions: Path | None = None
     owner_labels: tuple[str, ...] = DEFAULT_OWNER_LABELS
-    report_dir: Path | None = None
+    report_dir: Path | str | None = None
+    """A folder (relative to the config file), or an object-storage URL (kept as written)."""
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
     disabled_rules: frozenset[str] = frozenset()
 
@@ -121,7 +123,7 @@ def load_config(path: Path) -> Config:
         fail_on=_severity(path, "fail_on", doc["fail_on"]) if "fail_on" in doc else None,
         suppressions=base / _string(path, doc, "suppressions") if "suppressions" in doc else None,
         owner_labels=_strings(path, doc, "owner_labels") or DEFAULT_OWNER_LABELS,
-        report_dir=base / _string(path, doc, "report_dir") if "report_dir" in doc else None,
+        report_dir=_report_dir(base, _string(path, doc, "report_dir")) if "report_dir" in doc else None,
         severity_overrides={
             str(rule): _severity(path, f"severity_overrides.{rule}", sev) for rule, sev in overrides.items()
         },
@@ -152,3 +154,7 @@ def _severity(path: Path, key: str, value: Any) -> Severity:
         raise InputError(
             f"{path}: {key}: '{value}' is not a severity ({', '.join(s.value for s in Severity)})"
         ) from None
+
+
+def _report_dir(base: Path, text: str) -> Path | str:
+    return text if is_url(text) else base / text

@@ -39,6 +39,18 @@ class CredentialVariable:
     """The value is a path (GOOGLE_APPLICATION_CREDENTIALS): a credential only when a Secret provides the file."""
 
 
+@dataclass(frozen=True, slots=True)
+class AccountPattern:
+    """Where a principal or a cluster id names the cloud account it lives in: the fleet report's roll-up
+    per account / project / subscription."""
+
+    cloud: str
+    kind: str
+    """What the cloud calls it: `account`, `project`, `subscription`."""
+    pattern: re.Pattern[str]
+    """Searched in a principal, else in the cluster id; group 1 is the account's id."""
+
+
 @dataclass(frozen=True)
 class Declarations:
     """Every provider's declarations, merged (`merge`); an empty one declares nothing."""
@@ -58,6 +70,8 @@ class Declarations:
     labels: tuple[str, ...] = ()
     """Pod labels a cloud's workload identity needs (`azure.workload.identity/use`): their domains are
     identity vocabulary too."""
+    accounts: tuple[AccountPattern, ...] = ()
+    """How a principal or cluster id names its account / project / subscription (first match wins)."""
 
     @staticmethod
     def merge(parts: Iterable[Declarations]) -> Declarations:
@@ -70,6 +84,7 @@ class Declarations:
             node_schemes={k: v for p in parts for k, v in p.node_schemes.items()},
             powers={k: v for p in parts for k, v in p.powers.items()},
             labels=tuple(label for p in parts for label in p.labels),
+            accounts=tuple(a for p in parts for a in p.accounts),
         )
 
     @cached_property
