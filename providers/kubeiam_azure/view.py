@@ -96,15 +96,19 @@ class AksCluster:
     """Resource id, lower-cased (the cluster's `stable_id`)."""
     name: str
     subscription: str
-    oidc_issuer_enabled: bool
+    oidc_issuer_enabled: bool | None
+    """None: the flag could not be read (a coverage error names it); never taken as enabled."""
     issuer: str | None
-    workload_identity_enabled: bool
+    workload_identity_enabled: bool | None
     kubelet: KnownIdentity | None
     addon_identities: tuple[KnownIdentity, ...] = ()
     agent_pools: tuple[AgentPool, ...] = ()
     pod_link_local_access: str | None = None
-    """`networkProfile.podLinkLocalAccess` (cluster-wide default for the pools)."""
+    """`networkProfile.podLinkLocalAccess` (cluster-wide default for the pools; None: not set, IMDS)."""
     network_policy: str | None = None
+    """`networkProfile.networkPolicy`; `none` when unset (no engine: NetworkPolicies are not enforced)."""
+    node_resource_group: str | None = None
+    """`nodeResourceGroup`, lower-cased (MC_...): what the nodes' providerIDs name."""
     source: str = ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kubeiam.vocabulary.model import Grant, Inventory, Node
@@ -66,9 +66,15 @@ class ServiceAccountKey:
         if now is None or not self.valid_before:
             return True
         try:
-            return datetime.fromisoformat(self.valid_before) > now
+            expiry = datetime.fromisoformat(self.valid_before)
         except ValueError:
             return True
+        # Google prints UTC ("...Z"); a time without a zone is read as UTC too (never a crash comparing them).
+        return _utc(expiry) > _utc(now)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

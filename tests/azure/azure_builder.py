@@ -53,6 +53,8 @@ class Scenario:
     assignments: list[dict[str, Any]] = field(default_factory=list)
     roles: list[dict[str, Any]] = field(default_factory=list)
     aks: dict[str, Any] | None = None
+    aks_name: str | None = None
+    """The AKS cluster's name (its file's name, its node resource group), kept apart from the object."""
     write_federated: bool = True
     write_assignments: bool = True
 
@@ -246,7 +248,7 @@ class Scenario:
         pod_link_local_access: str | None = None,
         name: str | None = None,
     ) -> Scenario:
-        name = name or self.cluster
+        name = self.aks_name = name or self.cluster
         kubelet_rg = f"MC_{RG}_{name}_westeurope"
         self.aks = {
             "agentPoolProfiles": [{"name": "apps", "count": 1, "mode": "System", "osType": "Linux"}],
@@ -281,13 +283,15 @@ class Scenario:
     def write(self, root: Path, *, rest: bool = False) -> Path:
         k8s = root / "kubernetes" / self.cluster
         k8s.mkdir(parents=True, exist_ok=True)
+        # AKS puts the nodes in MC_<resource group>_<cluster>_<region>; providerIDs name it lower-cased.
+        node_rg = f"mc_{RG}_{self.aks_name or self.cluster}_westeurope".lower()
         nodes = [
             {
                 "apiVersion": "v1",
                 "kind": "Node",
                 "metadata": {"name": n, "labels": {"kubernetes.azure.com/agentpool": "apps"}},
                 "spec": {
-                    "providerID": f"azure:///subscriptions/{self.sub}/resourceGroups/mc_{RG}/providers/"
+                    "providerID": f"azure:///subscriptions/{self.sub}/resourceGroups/{node_rg}/providers/"
                     f"Microsoft.Compute/virtualMachineScaleSets/aks-apps-vmss/virtualMachines/{i}"
                 },
             }
@@ -313,7 +317,7 @@ class Scenario:
         if self.aks:
             d = az / "aks" / RG
             d.mkdir(parents=True, exist_ok=True)
-            _dump(d / f"{self.aks['name']}.json", shape("aks", self.aks))
+            _dump(d / f"{self.aks_name}.json", shape("aks", self.aks))
         return root
 
 

@@ -221,6 +221,11 @@ CASES: dict[str, dict[str, tuple[Callable[[], Scenario], dict | None]]] = {
             {"count": 1},
         ),
         "pass-enabled": (lambda: bound("AcrPull", "rg"), None),
+        # Absent or null is "off" (what ARM prints when the feature is not set up).
+        "fail-oidc-issuer-profile-absent": (
+            lambda: with_aks(bound("AcrPull", "rg"), lambda aks: aks.pop("oidcIssuerProfile")),
+            {"count": 1},
+        ),
         "pass-self-managed-webhook": (self_managed_webhook, None),
     },
     "AZ-011": {
@@ -249,8 +254,30 @@ CASES: dict[str, dict[str, tuple[Callable[[], Scenario], dict | None]]] = {
             lambda: kubelet("Contributor", "rg").netpol_block_imds("orders"),
             None,
         ),
+        # Unknown is not safe: an undocumented engine does not enforce the block; an undocumented
+        # pool setting does not fall back to the cluster's protecting one.
+        "fail-unknown-network-policy-engine": (
+            lambda: with_aks(
+                kubelet("Contributor", "rg").netpol_block_imds("orders"),
+                lambda aks: aks["networkProfile"].update(networkPolicy="calico-enterprise"),
+            ),
+            {"count": 1, "severity": "high"},
+        ),
+        "fail-unknown-pool-setting-under-cluster-none": (
+            lambda: with_aks(
+                kubelet("Contributor", "rg", pod_link_local_access="None"),
+                lambda aks: aks["agentPoolProfiles"][0].update(podLinkLocalAccess="Blocked"),
+            ),
+            {"count": 1, "severity": "high"},
+        ),
     },
 }
+
+
+def with_aks(s: Scenario, change: Callable[[dict], object]) -> Scenario:
+    assert s.aks is not None
+    change(s.aks)
+    return s
 
 
 def main() -> None:

@@ -128,16 +128,22 @@ def test_missing_role_assignments_is_a_coverage_error(inventory_of):
     s.write_assignments = False
     inv = inventory_of(s)
     assert azure_links(inv)[0].status is LinkStatus.RESOLVED
-    assert any("role-assignments.json" in e.location and e.subject == "aks-test/orders/app" for e in inv.errors)
+    (error,) = [e for e in inv.errors if "role-assignments.json" in e.location]
+    # Named by the identity (the findings' principal), limited to the rules assignments decide.
+    assert error.subject == s.mi_id("id-app").lower()
+    assert error.rules == ("AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006")
 
 
-def test_unknown_custom_role_is_a_coverage_error(inventory_of):
+def test_unknown_custom_role_leaves_the_identity_partly_checked(inventory_of):
     s = bound()
     s.roles.append({"name": "c0ffee00-0000-4000-8000-000000000000", "roleName": "Gone", "permissions": []})
     s.assign(PRINCIPAL, "Gone", s.scope("rg"))
     s.roles.clear()
-    inv = inventory_of(s)
-    assert any("c0ffee00-0000-4000-8000-000000000000" in e.reason for e in inv.errors)
+    (link,) = azure_links(inventory_of(s))
+    assert link.status is LinkStatus.RESOLVED
+    (gap,) = link.identity.gaps
+    assert "c0ffee00-0000-4000-8000-000000000000 not found" in gap.reason
+    assert gap.location.endswith("role-assignments.json") and gap.item.startswith("role assignment /subscriptions/")
 
 
 def test_cluster_matched_by_issuer_gets_aks_resource_id(inventory_of):
@@ -162,35 +168,21 @@ def test_cluster_matched_by_name_when_issuer_unknown(inventory_of):
 def test_unmatched_aks_cluster_leaves_cluster_alone(inventory_of):
     s = bound(name="other").managed_cluster(name="other")
     s.aks["oidcIssuerProfile"]["issuerUrl"] = "https://elsewhere/"
-    assert inventory_of(s).clusters[0].stable_id is None
+    assert inventory_of(s).views["azure"].aks == {}
 
 
 @pytest.mark.parametrize(
     ("file", "content", "message"),
     [
-        ("identities.json", '[{"id": "/x", "principalId": "p"}]', "identities.json: [0]: missing field 'clientId'"),
-        ("identities.json", '{"nope": 1}', "identities.json: expected a JSON list"),
-        (
-            "role-assignments.json",
-            '[{"id": "/a", "scope": "/", "principalId": "p"}]',
-            "missing field 'roleDefinitionId'",
-        ),
-        ("role-definitions.json", '[{"name": "g", "roleName": "r"}]', "missing field 'permissions'"),
-        (
-            "role-definitions.json",
-            '[{"name": "g", "roleName": "r", "permissions": [{"actions": "*"}]}]',
-            "permissions[0]: 'actions' must be a list of strings",
-        ),
-        ("federated-credentials.json", '{"/x": [{"issuer": "i", "audiences": []}]}', "missing field 'subject'"),
-        ("federated-credentials.json", '{"/x": [{"issuer": "i", "subject": "s"}]}', "missing field 'audiences'"),
+        ("identities.json", '{"nope": 1}', "identities.json: expected a JSON list (or a REST page with 'value')"),
+        ("identities.json", '"text"', "found a string"),
         ("federated-credentials.json", "[]", "expected a JSON object"),
         ("role-assignments.json", "{bad", "not valid JSON"),
+        ("role-definitions.json", "null", "holds null"),
     ],
 )
-def test_malformed_files_name_file_and_field(tmp_path, providers, file, content, message):
-    from kubeiam.pipeline.audit import read_inventory
-    from kubeiam.pipeline.evidence import Evidence
-
+def test_files_not_the_commands_shape_at_the_top_level_name_file_and_field(tmp_path, providers, file, content, message):
+    """Exit 2 stays for what is not the command's output at all; items inside are degraded, not fatal."""
     root = bound().write(tmp_path)
     target = root / "azure" / Scenario().sub / file
     target.write_text(content)
@@ -200,14 +192,32 @@ def test_malformed_files_name_file_and_field(tmp_path, providers, file, content,
     assert message in str(err.value)
 
 
-def test_malformed_aks_file_names_field(tmp_path, providers):
-    from kubeiam.pipeline.audit import read_inventory
-    from kubeiam.pipeline.evidence import Evidence
-
+def test_aks_file_that_is_not_an_object_names_file(tmp_path, providers):
     root = bound().write(tmp_path)
-    (root / "azure" / Scenario().sub / "aks" / "rg-test" / "aks-test.json").write_text('{"name": "aks-test"}')
-    with pytest.raises(InputError, match=r"aks/rg-test/aks-test.json: missing field 'id'"):
+    (root / "azure" / Scenario().sub / "aks" / "rg-test" / "aks-test.json").write_text("[]")
+    with pytest.raises(InputError, match=r"aks/rg-test/aks-test\.json: expected a JSON object"):
         read_inventory(Evidence(root), providers)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"id": None}, "id"), ({"id": 7}, "id"), ({"name": ["aks-test"]}, "name"), ({"id": "", "name": None}, "name")],
+)
+def test_aks_file_without_a_readable_id_or_name_is_read_under_its_path(inventory_of, change, field):
+    """The path `aks/<resource group>/<name>.json` names the cluster too: the same stable id, and a
+    coverage error naming the field and the rules the file decides."""
+    s = bound()
+    expected = s.aks["id"].lower()
+    for key, value in change.items():
+        if value is None:
+            del s.aks[key]
+        else:
+            s.aks[key] = value
+    inv = inventory_of(s)
+    assert inv.clusters[0].stable_id == expected
+    errors = [e for e in inv.errors if e.location.endswith("aks/rg-test/aks-test.json")]
+    assert any(e.reason.startswith(field) and e.rules == ("AZ-010", "AZ-011") for e in errors), errors
+    assert all(e.subject == "aks-test" for e in errors)
 
 
 def test_reader_imports_no_azure_package():
@@ -226,7 +236,10 @@ def test_reader_imports_no_azure_package():
 def test_same_name_but_different_issuers_is_not_a_match(inventory_of):
     s = bound()
     s.aks["oidcIssuerProfile"]["issuerUrl"] = "https://westeurope.oic.prod-aks.azure.com/other/"
-    assert inventory_of(s).clusters[0].stable_id is None
+    inv = inventory_of(s)
+    assert inv.views["azure"].aks == {}
+    # The stable id still comes from the nodes (fingerprints never depend on the AKS file).
+    assert inv.clusters[0].stable_id == s.aks["id"].lower()
 
 
 def test_identity_and_assignments_across_subscriptions(tmp_path, providers):
@@ -302,7 +315,8 @@ def test_kubelet_without_role_assignments_is_a_coverage_error(inventory_of):
     s = bound(kubelet=KUBELET)
     s.write_assignments = False
     inv = inventory_of(s)
-    assert any("kubelet identity of aks-test" in e.reason and e.subject == "aks-test" for e in inv.errors)
+    (error,) = [e for e in inv.errors if "kubelet identity of aks-test" in e.reason]
+    assert (error.subject, error.rules) == ("aks-test", ("AZ-011",))
 
 
 def test_aks_cluster_without_its_az_aks_show_file_is_coverage(tmp_path, providers):

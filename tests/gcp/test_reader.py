@@ -171,7 +171,7 @@ def test_grants_keep_conditions_scopes_and_dedupe_asset_copies(tmp_path: Path) -
     assert grants["roles/pubsub.publisher"].statements[0].allows("pubsub.topics.publish")
 
 
-def test_custom_role_permissions_and_unknown_role_is_coverage(tmp_path: Path) -> None:
+def test_custom_role_permissions_and_unknown_role_is_a_gap_of_the_identity(tmp_path: Path) -> None:
     custom = {"name": f"projects/{PROJECT}/roles/r1", "includedPermissions": ["pubsub.topics.publish"]}
     case = Case(
         custom_roles=[custom],
@@ -185,7 +185,9 @@ def test_custom_role_permissions_and_unknown_role_is_coverage(tmp_path: Path) ->
     perms = {g.role: g.statements for g in link.identity.grants}
     assert perms[custom["name"]][0].actions == ("pubsub.topics.publish",)
     assert perms[f"projects/{PROJECT}/roles/gone"] == ()
-    assert any("roles/gone" in e.reason for e in inv.errors)
+    # Its permissions are unknown, never "none": the identity is audited on the rest and partly checked.
+    (gap,) = link.identity.gaps
+    assert "roles/gone" in gap.reason and gap.location == f"gcp/{PROJECT}/project-iam-policy.json"
 
 
 def test_rest_shapes_are_accepted(tmp_path: Path) -> None:
@@ -207,20 +209,24 @@ def test_rest_shapes_are_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "content", "message"),
     [
-        ("project-iam-policy.json", {"bindings": {"role": "x"}}, "field 'bindings' must be a list"),
-        ("project-iam-policy.json", {"bindings": [{"members": ["user:a"]}]}, "bindings[0].role"),
-        ("project-iam-policy.json", {"bindings": [{"role": "roles/x", "members": "user:a"}]}, "bindings[0].members"),
-        ("project-iam-policy.json", [], "expected a JSON object"),
-        ("service-accounts.json", [{"name": "x"}], "field '[0].email'"),
-        ("service-account-iam-policies.json", {API: []}, API),
-        ("service-account-keys.json", {API: [{"keyType": "USER_MANAGED"}]}, f"'{API}[0].name'"),
-        ("ancestors-iam-policies.json", {"projects/x": {}}, "not folders/N or organizations/N"),
-        ("asset-iam-policies.json", [{"policy": {}}], "'[0].resource'"),
-        ("custom-roles.json", [{"name": "r", "includedPermissions": "a"}], "includedPermissions"),
-        ("project.json", {"projectId": PROJECT}, "projectNumber"),
+        ("project-iam-policy.json", [], "top level must be a JSON object"),
+        ("project.json", ["acme"], "gcloud projects describe"),
+        ("service-accounts.json", {}, "gcloud iam service-accounts list"),
+        ("service-accounts.json", {"accounts": {"email": API}}, "field 'accounts' must be a list"),
+        ("service-accounts.json", "x", "top level must be a list"),
+        ("service-account-iam-policies.json", [], "top level must be a JSON object"),
+        ("service-account-keys.json", [], "top level must be a JSON object"),
+        ("ancestors-iam-policies.json", "folders/1", "get-ancestors-iam-policy"),
+        ("asset-iam-policies.json", {}, "gcloud asset search-all-iam-policies"),
+        ("asset-iam-policies.json", {"kind": "x"}, "an object without 'results'"),
+        ("custom-roles.json", 5, "top level must be a list"),
     ],
 )
-def test_malformed_file_names_file_and_field(tmp_path: Path, file: str, content: object, message: str) -> None:
+def test_a_file_not_the_commands_shape_names_file_and_field(
+    tmp_path: Path, file: str, content: object, message: str
+) -> None:
+    """Exit 2 only for a file that is not the command's output at the top level; anything deeper is
+    item-level (tests/gcp/test_item_degradation.py)."""
     root = Case().write(tmp_path)
     (root / "gcp" / PROJECT / file).write_text(json.dumps(content))
     with pytest.raises(InputError) as err:
@@ -229,11 +235,15 @@ def test_malformed_file_names_file_and_field(tmp_path: Path, file: str, content:
     assert message in str(err.value)
 
 
-def test_bad_json_and_bad_cluster(tmp_path: Path) -> None:
+def test_bad_json_and_a_cluster_object_without_name(tmp_path: Path) -> None:
     root = Case().write(tmp_path)
     cluster = root / "gcp" / PROJECT / "gke" / "us-central1" / CLUSTER / "cluster.json"
-    cluster.write_text(json.dumps({"location": "us-central1"}))
-    with pytest.raises(InputError, match=r"cluster\.json: field .cluster\.name."):
+    doc = json.loads(cluster.read_text())
+    cluster.write_text(json.dumps({k: v for k, v in doc.items() if k != "name"}))
+    # The folder names the cluster too (gke/LOCATION/NAME).
+    assert _inventory(root).views["gcp"].clusters[CLUSTER].name == CLUSTER
+    cluster.write_text("[]")
+    with pytest.raises(InputError, match=r"cluster\.json: top level must be a JSON object"):
         _inventory(root)
     cluster.write_text("{not json")
     with pytest.raises(InputError, match=r"cluster\.json: not valid JSON"):
@@ -267,11 +277,12 @@ def test_files_left_out_are_coverage_errors(tmp_path: Path) -> None:
     root = Case().write(tmp_path)  # no ancestors-iam-policies.json, no asset-iam-policies.json
     keys = root / "gcp" / PROJECT / "service-account-keys.json"
     keys.write_text("{}")
-    errors = {(e.location.rsplit("/", 1)[-1], e.subject) for e in _inventory(root).errors if e.source == "gcp"}
+    errors = {(e.location.rsplit("/", 1)[-1], e.subject, e.rules) for e in _inventory(root).errors if e.source == "gcp"}
+    grant_rules = ("GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006")
     assert errors == {
-        ("ancestors-iam-policies.json", None),
-        ("asset-iam-policies.json", None),
-        ("service-account-keys.json", f"{CLUSTER}/app/api"),
+        ("ancestors-iam-policies.json", CLUSTER, grant_rules),
+        ("asset-iam-policies.json", CLUSTER, grant_rules),
+        ("service-account-keys.json", f"{CLUSTER}/app/api", ("GCP-008",)),
     }
 
 

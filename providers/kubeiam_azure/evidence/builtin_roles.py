@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeiam_azure.evidence.definitions import parse_role_definition
+from kubeiam_azure.evidence.fields import Unreadable
 from kubeiam_azure.judge.catalogue import load, write
 
 
@@ -32,7 +33,12 @@ def refresh(
     """Rewrite the catalogue from role definitions (az CLI or REST shape); custom roles are skipped."""
     roles = []
     for i, raw in enumerate(definitions):
-        role = parse_role_definition(raw, f"role definitions[{i}]")
+        try:
+            role, gaps = parse_role_definition(raw, f"role definitions[{i}]")
+        except Unreadable as exc:
+            raise ValueError(str(exc)) from None
+        if gaps:  # a catalogue with half a role would under-report every tenant that uses it
+            raise ValueError(str(gaps[0]))
         if not role.custom:
             roles.append(role)
     if not roles:

@@ -5,41 +5,73 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeiam.errors import InputError
-from kubeiam_azure.evidence.fields import flat, last_segment, strings, text
+from kubeiam_azure.evidence.fields import Unreadable, flat, kind, last_segment, obj_of, strings, text
 from kubeiam_azure.view import Permission, RoleDefinition
 
+_LISTS = (
+    ("actions", "actions"),
+    ("notActions", "not_actions"),
+    ("dataActions", "data_actions"),
+    ("notDataActions", "not_data_actions"),
+)
 
-def parse_role_definition(raw: Any, where: str, source: str = "") -> RoleDefinition:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: a role definition must be an object")
-    obj = flat(raw)
-    ident = text(obj, "name", where)
-    role_name = text(obj, "roleName", where)
+
+def parse_role_definition(raw: Any, item: str, source: str = "") -> tuple[RoleDefinition, tuple[Unreadable, ...]]:
+    """A role and the parts of it that could not be read (the role keeps the rest).
+
+    Raises `Unreadable` when the role itself cannot be identified or has no readable permissions list.
+    What a dropped field means: a missing `notActions` / `notDataActions` / `condition` only widens
+    the role (never reported as narrower than it is); missing `actions` narrow it, and the gap says so.
+    """
+    obj = obj_of(raw, item, "a role definition")
+    ident = last_segment(str(text(obj, "name", item)))
+    gaps: list[Unreadable] = []
+    try:
+        role_name = str(text(obj, "roleName", item))
+    except Unreadable as exc:
+        gaps.append(exc)
+        role_name = ident
     # az CLI: `roleType`; REST: `properties.type` (the top-level `type` is the resource type).
-    role_type = obj.get("roleType") or (raw.get("properties") or {}).get("type") or ""
+    props = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+    role_type = obj.get("roleType") or props.get("type") or ""
     perms = obj.get("permissions")
     if not isinstance(perms, list):
-        raise InputError(f"{where}: missing field 'permissions'")
+        raise Unreadable(
+            f"{item}.permissions", "missing field" if perms is None else f"must be a list, found {kind(perms)}"
+        )
     permissions = []
     for i, p in enumerate(perms):
-        pw = f"{where}.permissions[{i}]"
+        where = f"{item}.permissions[{i}]"
         if not isinstance(p, dict):
-            raise InputError(f"{pw}: must be an object")
+            gaps.append(Unreadable(where, f"must be an object, found {kind(p)}"))
+            continue
+        fields: dict[str, tuple[str, ...]] = {}
+        for key, attr in _LISTS:
+            try:
+                fields[attr] = strings(p, key, where)
+            except Unreadable as exc:
+                gaps.append(exc)
+                fields[attr] = ()
         cond = p.get("condition")
-        permissions.append(
-            Permission(
-                actions=strings(p, "actions", pw),
-                not_actions=strings(p, "notActions", pw),
-                data_actions=strings(p, "dataActions", pw),
-                not_data_actions=strings(p, "notDataActions", pw),
-                condition=cond if isinstance(cond, str) and cond else None,
-            )
-        )
-    return RoleDefinition(
-        id=last_segment(str(ident)),
-        name=str(role_name),
-        custom=str(role_type).lower() == "customrole",
-        permissions=tuple(permissions),
-        source=source,
+        if cond is not None and not isinstance(cond, str):
+            gaps.append(Unreadable(f"{where}.condition", f"must be a string, found {kind(cond)}"))
+            cond = None
+        permissions.append(Permission(**fields, condition=cond or None))
+    return (
+        RoleDefinition(
+            id=ident,
+            name=role_name,
+            custom=str(role_type).lower() == "customrole",
+            permissions=tuple(permissions),
+            source=source,
+        ),
+        tuple(gaps),
     )
+
+
+def role_id_of(raw: Any) -> str | None:
+    """The GUID of an unreadable role definition, when that much can be read."""
+    if not isinstance(raw, dict):
+        return None
+    value = flat(raw).get("name")
+    return last_segment(value) if isinstance(value, str) and value else None

@@ -5,43 +5,68 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeiam.errors import InputError
-from kubeiam_azure.evidence.fields import flat, last_segment, strings, text
+from kubeiam_azure.evidence.fields import Unreadable, flat, kind, last_segment, obj_of, strings, text
 from kubeiam_azure.view import FederatedCredential, ManagedIdentity
 
 
-def parse_identity(raw: Any, where: str, subscription: str, source: str) -> ManagedIdentity:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: an identity must be an object")
-    obj = flat(raw)
-    rid = str(text(obj, "id", where))
-    return ManagedIdentity(
-        id=rid.lower(),
-        name=str(obj.get("name") or last_segment(rid)),
-        client_id=str(text(obj, "clientId", where)).lower(),
-        principal_id=str(text(obj, "principalId", where)).lower(),
-        tenant_id=(text(obj, "tenantId", where, required=False) or "").lower() or None,
-        subscription=subscription,
-        source=source,
+def parse_identity(
+    raw: Any, item: str, subscription: str, source: str
+) -> tuple[ManagedIdentity, tuple[Unreadable, ...]]:
+    """An identity and what of it could not be read; `Unreadable` when it cannot be identified and linked."""
+    obj = obj_of(raw, item, "an identity")
+    rid = str(text(obj, "id", item))
+    gaps: tuple[Unreadable, ...] = ()
+    try:
+        tenant = text(obj, "tenantId", item, required=False)
+    except Unreadable as exc:
+        # Without a readable tenant the tenant-id annotation cannot be compared: the identity is
+        # audited as if it matched (its grants reported), and the gap says the check was not made.
+        gaps, tenant = (exc,), None
+    name = obj.get("name")
+    return (
+        ManagedIdentity(
+            id=rid.lower(),
+            name=name if isinstance(name, str) and name else last_segment(rid),
+            client_id=str(text(obj, "clientId", item)).lower(),
+            principal_id=str(text(obj, "principalId", item)).lower(),
+            tenant_id=tenant.lower() if tenant else None,
+            subscription=subscription,
+            source=source,
+        ),
+        gaps,
     )
 
 
-def parse_federated_credential(raw: Any, where: str, source: str) -> FederatedCredential:
+def keys_of(raw: Any) -> tuple[str | None, str | None]:
+    """(client id, resource id) of an unreadable identity, as far as they can be read (lower-cased):
+    the ServiceAccounts naming that client id then say which item stopped them."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: a federated credential must be an object")
+        return None, None
     obj = flat(raw)
+    found = [obj.get(k) for k in ("clientId", "id")]
+    client, rid = (v.strip().lower() if isinstance(v, str) and v.strip() else None for v in found)
+    return client, rid
+
+
+def parse_federated_credential(raw: Any, item: str, source: str) -> FederatedCredential:
+    obj = obj_of(raw, item, "a federated credential")
     expr = obj.get("claimsMatchingExpression")
-    expression = expr.get("value") if isinstance(expr, dict) else None
-    subject = text(obj, "subject", where, required=expression is None)
-    audiences = strings(obj, "audiences", where)
+    expression = None
+    if expr is not None:
+        expression = expr.get("value") if isinstance(expr, dict) else None
+        if not isinstance(expression, str) or not expression:
+            raise Unreadable(
+                f"{item}.claimsMatchingExpression", f"expected an object with a string 'value', found {kind(expr)}"
+            )
+    subject = text(obj, "subject", item, required=expression is None)
     if "audiences" not in obj:
-        raise InputError(f"{where}: missing field 'audiences'")
+        raise Unreadable(f"{item}.audiences", "missing field")
     return FederatedCredential(
         id=str(obj.get("id") or "").lower(),
         name=str(obj.get("name") or ""),
-        issuer=str(text(obj, "issuer", where)),
+        issuer=str(text(obj, "issuer", item)),
         subject=subject,
-        audiences=audiences,
-        claims_expression=expression if isinstance(expression, str) else None,
+        audiences=strings(obj, "audiences", item),
+        claims_expression=expression,
         source=source,
     )

@@ -1,229 +1,55 @@
 """Read the Azure files of an evidence directory into links, identities, grants and the Azure view.
 
-Pure: no network and no Azure package. Files are optional; what is absent stays unchecked.
+Pure: no network and no Azure package. Files are optional; what is absent stays unchecked. An item
+that cannot be understood leaves the identities depending on it partly checked (`Gap`) or unchecked,
+and the rest is audited.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.vocabulary.model import (
     CloudIdentity,
     Cluster,
     CoverageError,
-    Grant,
+    Gap,
     IdentityLink,
     Inventory,
     LinkStatus,
     ServiceAccount,
 )
-from kubeiam.vocabulary.policy import Statement
 from kubeiam_azure.declarations import AZURE, AZURE_CLIENT_ID, AZURE_TENANT_ID
-from kubeiam_azure.evidence.aks import parse_aks
-from kubeiam_azure.evidence.assignments import parse_role_assignment
-from kubeiam_azure.evidence.coverage import aks_gaps, grant_gaps, kubelet_assignments_gap, kubelet_without_object_id
-from kubeiam_azure.evidence.definitions import parse_role_definition
-from kubeiam_azure.evidence.fields import items_of
-from kubeiam_azure.evidence.identities import parse_federated_credential, parse_identity
-from kubeiam_azure.judge.catalogue import role_definition
-from kubeiam_azure.judge.profile import scope_level, statements
-from kubeiam_azure.judge.trust import TrustIndex, subject_of, why_not
-from kubeiam_azure.view import (
-    AksCluster,
-    AzureView,
-    FederatedCredential,
-    KnownIdentity,
-    ManagedIdentity,
-    RoleAssignment,
-    RoleDefinition,
+from kubeiam_azure.evidence.clusters import match_clusters
+from kubeiam_azure.evidence.coverage import (
+    aks_gaps,
+    aks_problems,
+    federation_gap,
+    grant_gaps,
+    kubelet_assignments_gap,
+    kubelet_partly_checked,
+    kubelet_without_object_id,
 )
+from kubeiam_azure.evidence.files import Files, load
+from kubeiam_azure.evidence.principals import Principals
+from kubeiam_azure.judge.trust import TrustIndex, subject_of, why_not
+from kubeiam_azure.view import AzureView, ManagedIdentity
 
 MECHANISM = "azure-workload-identity"
 UNRESOLVED = "unresolved: may be an app registration"
 
 
-@dataclass(frozen=True)
-class _Files:
-    """Everything read from `azure/<subscription>/...`, merged over subscriptions."""
-
-    subscriptions: tuple[str, ...]
-    roles: Mapping[str, RoleDefinition]
-    assignments: Mapping[str, RoleAssignment]
-    assignment_subs: frozenset[str]
-    """Subscriptions (lower-cased) whose role-assignments.json was read."""
-    identities: Mapping[str, ManagedIdentity]
-    identity_subs: frozenset[str]
-    """Subscriptions (lower-cased) whose identities.json was read."""
-    federated: Mapping[str, tuple[FederatedCredential, ...]]
-    aks: tuple[AksCluster, ...]
-
-
-def _load(evidence: Evidence) -> _Files:
-    subscriptions: list[str] = []
-    roles: dict[str, RoleDefinition] = {}
-    assignments: dict[str, RoleAssignment] = {}
-    assignment_subs: set[str] = set()
-    identities: dict[str, ManagedIdentity] = {}
-    identity_subs: set[str] = set()
-    federated: dict[str, tuple[FederatedCredential, ...]] = {}
-    aks: list[AksCluster] = []
-    for sub in evidence.children("azure"):
-        base = f"azure/{sub}"
-        subscriptions.append(sub)
-        path = f"{base}/role-definitions.json"
-        doc = evidence.load(path)
-        if doc is not None:
-            for i, raw in enumerate(items_of(doc, path)):
-                role = parse_role_definition(raw, f"{path}: [{i}]", path)
-                roles[role.id] = role
-        path = f"{base}/role-assignments.json"
-        doc = evidence.load(path)
-        if doc is not None:
-            assignment_subs.add(sub.lower())
-            for i, raw in enumerate(items_of(doc, path)):
-                a = parse_role_assignment(raw, f"{path}: [{i}]", path)
-                assignments.setdefault(a.id, a)  # inherited ones repeat in every subscription
-        path = f"{base}/identities.json"
-        doc = evidence.load(path)
-        if doc is not None:
-            identity_subs.add(sub.lower())
-            for i, raw in enumerate(items_of(doc, path)):
-                mi = parse_identity(raw, f"{path}: [{i}]", sub.lower(), path)
-                identities[mi.id] = mi
-        path = f"{base}/federated-credentials.json"
-        for key, value in (evidence.load_object(path) or {}).items():
-            where = f"{path}: {key!r}"
-            creds = items_of(value, where)
-            federated[key.lower()] = tuple(
-                parse_federated_credential(c, f"{where}[{i}]", path) for i, c in enumerate(creds)
-            )
-        for rg in evidence.children(f"{base}/aks"):
-            for name in evidence.files(f"{base}/aks/{rg}"):
-                path = f"{base}/aks/{rg}/{name}"
-                aks.append(parse_aks(evidence.load_object(path), path, sub.lower()))
-    return _Files(
-        tuple(subscriptions),
-        roles,
-        assignments,
-        frozenset(assignment_subs),
-        identities,
-        frozenset(identity_subs),
-        federated,
-        tuple(aks),
-    )
-
-
-def _norm(issuer: str | None) -> str | None:
-    return issuer.rstrip("/") if issuer else None
-
-
-def _match(
-    clusters: tuple[Cluster, ...], aks: tuple[AksCluster, ...]
-) -> tuple[tuple[Cluster, ...], dict[str, AksCluster]]:
-    """AKS object <-> Kubernetes cluster: by token issuer first (unambiguous), else by name."""
-    matched: dict[str, AksCluster] = {}
-    free = list(aks)
-    for c in clusters:
-        if c.stable_id or c.cloud not in (None, AZURE):
-            continue  # another cloud's cluster (EKS, GKE) or one already matched
-        hit = next((a for a in free if a.issuer and _norm(a.issuer) == _norm(c.issuer)), None)
-        if hit is None:
-            # Two known issuers that differ are two clusters, whatever their names say.
-            named = [a for a in free if a.name == c.name and not (a.issuer and c.issuer)]
-            hit = named[0] if len(named) == 1 else None
-        if hit is not None:
-            matched[c.name] = hit
-            free.remove(hit)
-    out = []
-    for c in clusters:
-        a = matched.get(c.name)
-        if a is None:
-            out.append(c)
-            continue
-        out.append(replace(c, stable_id=a.id, cloud=c.cloud or AZURE, issuer=c.issuer or a.issuer))
-    return tuple(out), matched
-
-
-class _Identities:
-    """Builds each CloudIdentity once, its grants once per assignment (shared between identities)."""
-
-    def __init__(self, files: _Files) -> None:
-        self.roles = files.roles
-        self.by_principal: dict[str, list[RoleAssignment]] = {}
-        for a in sorted(files.assignments.values(), key=lambda a: a.id):
-            self.by_principal.setdefault(a.principal_id, []).append(a)
-        self.grants: dict[str, Grant] = {}
-        self.statements: dict[str, tuple[Statement, ...]] = {}
-        """By role definition GUID: a role's statements are shared by all its assignments."""
-        self.built: dict[str, CloudIdentity] = {}
-        self.errors: list[CoverageError] = []
-
-    def grant(self, a: RoleAssignment) -> Grant:
-        g = self.grants.get(a.id)
-        if g is None:
-            role = role_definition(self.roles, a.role_id)
-            if role is None:
-                self.errors.append(
-                    CoverageError(
-                        "azure",
-                        a.source,
-                        f"role definition {a.role_id} of assignment {a.id} not found "
-                        "(custom role missing from role-definitions.json?)",
-                        subject=a.principal_id,
-                    )
-                )
-            g = Grant(
-                source=a.id,
-                kind="role-assignment",
-                statements=self._statements(role) if role else (),
-                role=role.name if role else (a.role_name or a.role_id),
-                scope=a.scope,
-                scope_level=scope_level(a.scope),
-                condition=a.condition,
-                document={
-                    "id": a.id,
-                    "roleDefinitionId": a.role_id,
-                    "roleDefinitionName": role.name if role else a.role_name,
-                    "scope": a.scope,
-                    "principalId": a.principal_id,
-                    "condition": a.condition,
-                    "file": a.source,
-                },
-            )
-            self.grants[a.id] = g
-        return g
-
-    def _statements(self, role: RoleDefinition) -> tuple[Statement, ...]:
-        found = self.statements.get(role.id)
-        if found is None:
-            found = self.statements[role.id] = statements(role)
-        return found
-
-    def get(self, principal: str, object_id: str, name: str, source: str) -> CloudIdentity:
-        ident = self.built.get(principal)
-        if ident is None:
-            grants = tuple(self.grant(a) for a in self.by_principal.get(object_id, ()))
-            ident = CloudIdentity(AZURE, principal, "managed-identity", name, grants, source)
-            self.built[principal] = ident
-        return ident
-
-    def of(self, mi: ManagedIdentity) -> CloudIdentity:
-        return self.get(mi.id, mi.principal_id, mi.name, mi.source)
-
-    def known(self, k: KnownIdentity, source: str) -> CloudIdentity | None:
-        if not k.object_id:
-            return None
-        principal = k.resource_id or k.object_id
-        return self.get(principal, k.object_id, principal.rsplit("/", 1)[-1], source)
+def _first(gaps: list[Gap] | tuple[Gap, ...]) -> str:
+    more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+    return f"{gaps[0].describe()}{more}"
 
 
 class _Linker:
     """Links each annotated ServiceAccount to its identity; the look-ups are built once for all of them."""
 
-    def __init__(self, files: _Files, clusters: tuple[Cluster, ...], ids: _Identities) -> None:
+    def __init__(self, files: Files, clusters: tuple[Cluster, ...], ids: Principals, reported: set[str]) -> None:
         self.files = files
+        self.reported = reported
+        """Subjects a live collection's coverage errors already name (a refused call is said once)."""
         self.ids = ids
         self.clusters = {c.name: c for c in clusters}
         self.by_client = {mi.client_id: mi for mi in files.identities.values()}
@@ -235,6 +61,9 @@ class _Linker:
         }
         self.trust: dict[str, TrustIndex] = {}
         """By identity id, built on first use: an identity shared by many ServiceAccounts is indexed once."""
+        self.errors: dict[CoverageError, None] = {}
+        subs = {s.lower() for s in files.subscriptions}
+        self.without_identities = sorted(subs - files.identity_subs)
 
     def link(self, sa: ServiceAccount, client_id: str) -> IdentityLink:
         def link(
@@ -249,22 +78,8 @@ class _Linker:
             return link(LinkStatus.UNCHECKED, client_id, "no Azure evidence (azure/<subscription-id>/identities.json)")
         mi = self.by_client.get(client_id)
         if mi is None:
-            if client_id in self.known:
-                k, aks = self.known[client_id]
-                return link(
-                    LinkStatus.UNCHECKED,
-                    k.resource_id or client_id,
-                    f"the {k.role} identity of AKS cluster {aks.name}: not in identities.json, "
-                    "so its federated credentials were not read",
-                    self.ids.known(k, aks.source),
-                )
-            if not files.identity_subs:
-                return link(
-                    LinkStatus.UNCHECKED,
-                    client_id,
-                    "identities not collected (azure/<subscription-id>/identities.json)",
-                )
-            return link(LinkStatus.UNCHECKED, client_id, UNRESOLVED)
+            principal, reason, identity = self._not_listed(client_id)
+            return link(LinkStatus.UNCHECKED, principal, reason, identity)
         identity = self.ids.of(mi)
         tenant = (sa.annotations.get(AZURE_TENANT_ID) or "").strip().lower()
         if tenant and mi.tenant_id and tenant != mi.tenant_id:
@@ -275,6 +90,8 @@ class _Linker:
                 identity,
             )
         if mi.id not in files.federated:
+            if mi.id not in self.reported:
+                self.errors[federation_gap(mi, mi.subscription in files.federated_subs)] = None
             return link(
                 LinkStatus.UNCHECKED,
                 mi.id,
@@ -294,8 +111,44 @@ class _Linker:
         subject = subject_of(sa.namespace, sa.name)
         hit = self._trust(mi.id).find(issuer, subject)
         if hit is None:
+            unread = files.federated_gaps.get(mi.id)
+            if unread:
+                # The credential that could not be read may be the one admitting this ServiceAccount.
+                return link(
+                    LinkStatus.UNCHECKED,
+                    mi.id,
+                    f"no readable federated credential of {mi.name} admits it; not understood: {_first(unread)}",
+                    identity,
+                )
             return link(LinkStatus.UNTRUSTED, mi.id, why_not(files.federated[mi.id], issuer, subject), identity)
         return link(LinkStatus.RESOLVED, mi.id, f"federated credential '{hit.name}'", identity)
+
+    def _not_listed(self, client_id: str) -> tuple[str, str, CloudIdentity | None]:
+        """(principal, reason, identity) of an unchecked link to a client id no readable identity has: the
+        identity could not be read, is an AKS one, may be on a missing page or file, or is unknown."""
+        files = self.files
+        unread = files.unread_identities.get(client_id)
+        if unread is not None:
+            why = f"the identity with this client id could not be read: {unread.gap.describe()}"
+            return unread.resource_id or client_id, why, None
+        if client_id in self.known:
+            k, aks = self.known[client_id]
+            why = (
+                f"the {k.role} identity of AKS cluster {aks.name}: not in identities.json, "
+                "so its federated credentials were not read"
+            )
+            return k.resource_id or client_id, why, self.ids.known(k, aks.source)
+        if not files.identity_subs:
+            return client_id, "identities not collected (azure/<subscription-id>/identities.json)", None
+        if files.unlisted_identities:
+            why = (
+                f"not among the identities read, and identities.json is incomplete: {_first(files.unlisted_identities)}"
+            )
+            return client_id, why, None
+        if self.without_identities:
+            absent = ", ".join(f"azure/{s}/identities.json" for s in self.without_identities)
+            return client_id, f"not among the identities read; not in the evidence: {absent}", None
+        return client_id, UNRESOLVED, None
 
     def _trust(self, identity_id: str) -> TrustIndex:
         if identity_id not in self.trust:
@@ -304,28 +157,36 @@ class _Linker:
 
 
 def read(evidence: Evidence, inventory: Inventory) -> Inventory:
-    files = _load(evidence)
-    clusters, aks_of = _match(inventory.clusters, files.aks)
-    ids = _Identities(files)
-    linker = _Linker(files, clusters, ids)
+    files = load(evidence)
+    clusters, aks_of = match_clusters(inventory, files.aks)
+    ids = Principals(files)
+    reported = {e.subject.lower() for e in inventory.errors if e.source == AZURE and e.subject}
+    linker = _Linker(files, clusters, ids, reported)
     links: list[IdentityLink] = []
     errors: list[CoverageError] = []
+    by_id: dict[str, ManagedIdentity] = files.identities
+    # Subscriptions holding identities but no role-assignments.json: usually none, then nothing to check.
+    unassigned = {mi.subscription for mi in by_id.values()} - files.assignment_subs
     for sa in inventory.service_accounts:
         client_id = sa.annotations.get(AZURE_CLIENT_ID)
         if not client_id:
             continue
         link = linker.link(sa, client_id.strip().lower())
         links.append(link)
-        errors += grant_gaps(sa, link, files.identities, files.assignment_subs)
+        if unassigned and link.status is LinkStatus.RESOLVED:
+            errors += grant_gaps(link, by_id.get(link.principal), files.assignment_subs)
     kubelet = {}
     errors += aks_gaps(inventory, clusters, aks_of)
     for name, a in aks_of.items():
+        errors += aks_problems(name, a, files.aks_problems.get(a.source, ()))
         if a.kubelet is not None:
             ident = ids.known(a.kubelet, a.source)
-            if ident is not None:
-                kubelet[name] = ident
-            else:
+            if ident is None:
                 errors.append(kubelet_without_object_id(name, a))
+            else:
+                kubelet[name] = ident
+                if ident.gaps:
+                    errors.append(kubelet_partly_checked(name, a, ident.gaps))
             errors += kubelet_assignments_gap(name, a, files.assignment_subs)
     view = AzureView(
         roles=dict(files.roles),
@@ -340,6 +201,6 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     return inventory.with_(
         clusters=clusters,
         links=inventory.links + tuple(links),
-        errors=inventory.errors + tuple(dict.fromkeys(ids.errors + errors)),
+        errors=inventory.errors + tuple(dict.fromkeys([*linker.errors, *errors])),
         views=views,
     )

@@ -14,6 +14,7 @@ real SDK clients somewhere else without code changes:
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
 
 from kubeiam.pipeline.progress import Progress
 from kubeiam.vocabulary.model import CoverageError
@@ -155,16 +156,35 @@ def coverage(exc: Exception, *, location: str, subject: str | None = None) -> Co
 
 
 def describe(exc: Exception) -> str:
+    """One line: `403 AuthorizationFailed: <ARM message>`. A body that is not an ARM error (an HTML page
+    from a proxy or a wrong endpoint) is summarised, never pasted."""
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
-        message = getattr(getattr(exc, "error", None), "message", None) or ""
+        error = getattr(exc, "error", None)
+        code = getattr(error, "code", None)
+        message = getattr(error, "message", None) or ""
+        if error is None or not code:
+            return f"HTTP {exc.status_code} {exc.reason or ''}".rstrip() + _body_kind(exc)
         text = f"{exc.status_code} {code}".strip()
         return f"{text}: {_first_line(message)}" if message else text
+    if isinstance(exc, (json.JSONDecodeError, DecodeError)):
+        return "the answer is not JSON (an HTML page from a proxy, or the wrong endpoint?)"
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed: {_first_line(exc.message or str(exc))}"
     if isinstance(exc, AzureError):
         return f"{type(exc).__name__}: {_first_line(exc.message or str(exc))}"
     return f"{type(exc).__name__}: {_first_line(str(exc))}"
+
+
+def _body_kind(exc: HttpResponseError) -> str:
+    response = getattr(exc, "response", None)
+    try:
+        kind = (response.headers.get("content-type") or "").lower() if response is not None else ""
+        start = response.text()[:200].lstrip().lower() if response is not None else ""
+    except Exception:  # a body that cannot even be decoded: nothing more to say about it
+        return ""
+    if "html" in kind or start.startswith(("<!doctype html", "<html")):
+        return " (an HTML page, not an Azure Resource Manager answer: a proxy or the wrong endpoint?)"
+    return " (not an Azure Resource Manager error body)" if start else ""
 
 
 def _first_line(text: str) -> str:
@@ -180,16 +200,21 @@ class Calls:
         self.pool = pool
         self.progress = progress
         self.errors: list[CoverageError] = []
+        self.succeeded = 0
+        """Calls that returned: none at all with errors means the cloud could not be read."""
         self._lock = threading.Lock()
 
     def call(self, fn: Callable[[], _T], location: str, subject: str | None = None) -> _T | None:
         """Run one SDK call (pager included); a failure is recorded as coverage and gives None."""
         try:
-            return fn()
+            result = fn()
         except (AzureError, ValueError, KeyError, TypeError) as exc:  # the last three: a malformed response
             with self._lock:
                 self.errors.append(coverage(exc, location=location, subject=subject))
             return None
+        with self._lock:
+            self.succeeded += 1
+        return result
 
     def parallel(self, description: str, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
         task = self.progress.task(description, total=len(jobs))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def collect(
                 source="azure",
                 location="--azure-subscription",
                 reason="no Azure subscription in scope: no node has an azure:/// providerID; pass --azure-subscription",
+                whole=True,
             )
         ]
     settings = settings or Settings.from_env()
@@ -78,14 +80,32 @@ def collect(
         # One token up front: without credentials every call would fail the same way.
         shared.get_token(settings.scope)
     except (AzureError, ValueError, ImportError) as exc:
-        return [coverage(exc, location="DefaultAzureCredential (token for Azure Resource Manager)")]
+        refused = coverage(exc, location="DefaultAzureCredential (token for Azure Resource Manager)")
+        return [replace(refused, reason=f"no Azure credential: {refused.reason}", whole=True)]
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="kubeiam-azure") as pool:
         run = _Run(request, plan, settings, shared, pool)
         try:
             run.execute()
         except Exception as exc:  # never crash the audit: what is missing becomes coverage
-            run.calls.errors.append(coverage(exc, location="azure live collection (stopped early)"))
-    return run.calls.errors
+            run.calls.errors.append(coverage(exc, location="azure live collection (stopped early)", subject=None))
+    return _nothing_read(run.calls, settings) or run.calls.errors
+
+
+def _nothing_read(calls: Calls, settings: Settings) -> list[CoverageError]:
+    """Every call failed (ARM unreachable, the token refused, every call denied): one error for the whole
+    source, so the run cannot pass as clean, rather than one per call saying the same thing."""
+    if calls.succeeded or not calls.errors:
+        return []
+    causes = sorted({e.reason for e in calls.errors})
+    more = f" (and {len(causes) - 1} other cause(s))" if len(causes) > 1 else ""
+    return [
+        CoverageError(
+            source="azure",
+            location=f"Azure Resource Manager ({settings.endpoint})",
+            reason=f"nothing could be read, {len(calls.errors)} call(s) failed: {causes[0]}{more}",
+            whole=True,
+        )
+    ]
 
 
 class _Run:
@@ -134,10 +154,13 @@ class _Run:
 
     def _identities(self, sub: str) -> Fetched:
         client = self.clients[sub].msi
+        # Subject: the subscription. The ServiceAccounts whose client id it may hold are each named by the
+        # reader (unchecked: "azure/<sub>/identities.json not in the evidence").
         items = self.calls.call(
             lambda: [to_rest(i) for i in client.user_assigned_identities.list_by_subscription()],
             location=f"azure/{sub}/identities.json (GET /subscriptions/{sub}/providers/"
             "Microsoft.ManagedIdentity/userAssignedIdentities)",
+            subject=sub,
         )
         if items is not None:
             self._write(sub, "identities.json", _sorted(items))
@@ -145,9 +168,13 @@ class _Run:
 
     def _managed_clusters(self, sub: str) -> Fetched:
         client = self.clients[sub].containerservice
+        # Subject: the one cluster it concerns, else the subscription (the reader names each cluster left
+        # without its AKS file, with the rules that file decides).
+        hints = [h.name for h in self.plan.clusters if not h.subscriptions or sub in h.subscriptions]
         found = self.calls.call(
             lambda: [to_rest(c) for c in client.managed_clusters.list()],
             location=f"azure/{sub}/aks (GET /subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters)",
+            subject=hints[0] if len(hints) == 1 else sub,
         )
         return "aks", sub, found
 
@@ -250,7 +277,7 @@ class _Run:
                 lambda: [to_rest(ra) for ra in client.role_assignments.list_for_subscription(filter=query)],
                 location=f"azure/{sub}/role-assignments.json (GET /subscriptions/{sub}/providers/"
                 f"Microsoft.Authorization/roleAssignments{f'?$filter={query}' if query else ''})",
-                subject=principal,
+                subject=principal or sub,
             ),
         )
 

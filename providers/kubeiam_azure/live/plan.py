@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 from kubeiam.vocabulary.model import Inventory, ServiceAccount
 from kubeiam_azure.declarations import AZURE, AZURE_CLIENT_ID
+from kubeiam_azure.evidence.cluster_id import NODE_RESOURCE_GROUP_LABEL, node_location
 
-# azure:///subscriptions/<sub>/resourceGroups/<node rg>/providers/Microsoft.Compute/...
-_PROVIDER_ID = re.compile(r"^azure:///subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/", re.IGNORECASE)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # AKS issuers: https://<region>.oic.prod-aks.azure.com/<tenant>/<guid>/ (a cluster read without nodes)
 _AKS_ISSUER = re.compile(r"\.oic\.prod-aks\.azure\.com/", re.IGNORECASE)
-NODE_RESOURCE_GROUP_LABEL = "kubernetes.azure.com/cluster"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +86,9 @@ def make_plan(
         return Plan(subs, client_ids, clusters, explicit_subscriptions=True)
     inferred = []
     for node in inventory.nodes:
-        m = _PROVIDER_ID.match(node.provider_id or "")
-        if m and (wanted is None or node.cluster in wanted):
-            inferred.append(m["sub"].lower())
+        where = node_location(node)
+        if where and (wanted is None or node.cluster in wanted):
+            inferred.append(where[0])
     return Plan(tuple(dict.fromkeys(inferred)), client_ids, clusters, explicit_subscriptions=False)
 
 
@@ -98,12 +96,12 @@ def _hints(inventory: Inventory, wanted: set[str] | None) -> list[ClusterHint]:
     groups: dict[str, set[str]] = {}
     subs: dict[str, set[str]] = {}
     for node in inventory.nodes:
-        m = _PROVIDER_ID.match(node.provider_id or "")
-        if m:
-            groups.setdefault(node.cluster, set()).add(m["rg"].lower())
-            subs.setdefault(node.cluster, set()).add(m["sub"].lower())
+        where = node_location(node)
+        if where:
+            groups.setdefault(node.cluster, set()).add(where[1])
+            subs.setdefault(node.cluster, set()).add(where[0])
         label = node.labels.get(NODE_RESOURCE_GROUP_LABEL)
-        if label and (m or node.cluster in groups):
+        if label and (where or node.cluster in groups):
             groups.setdefault(node.cluster, set()).add(label.lower())
     hints = []
     for cluster in inventory.clusters:

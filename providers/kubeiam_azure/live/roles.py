@@ -88,6 +88,7 @@ class RoleFetcher:
             lambda: [to_rest(rd) for rd in client.role_definitions.list(scope=scope, filter=query)],
             location=f"azure/{sub}/role-definitions.json (GET {scope}/providers/Microsoft.Authorization/"
             f"roleDefinitions{f'?$filter={query}' if query else ''})",
+            subject=sub,
         )
 
     def _get(self, guid: str, role_definition_id: str) -> tuple[str, JSON | None]:

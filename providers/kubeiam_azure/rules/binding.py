@@ -134,17 +134,21 @@ def missing_use_label(inv: Inventory) -> Iterator[Match]:
     if not unlabelled:
         return  # every pod carries the label: no ServiceAccount to walk
     seen: set[tuple[str, str, str]] = set()
-    for sa, link in inv.links_in(AZURE):
-        if sa.key not in unlabelled or sa.key in seen:  # the ServiceAccount's first Azure link names it
+    for sa, _link in inv.links_in(AZURE):
+        if sa.key not in unlabelled or sa.key in seen:
             continue
         seen.add(sa.key)
         owners = sorted({(w.owner_kind, w.owner_name) for w in inv.workloads_of(sa) if _unlabelled(w)})
+        # The principal is the annotation's client id, not the identity it resolves to: the finding is
+        # about the ServiceAccount and its pods, and its fingerprint must not change when identities.json
+        # is absent or unreadable.
+        principal = (sa.annotations.get(AZURE_CLIENT_ID) or "").strip().lower() or None
         for kind, name in owners:
             yield Match.for_sa(
                 sa,
                 item=f"{kind}/{name}",
                 cloud=AZURE,
-                principal=link.principal,
+                principal=principal,
                 source=f"{kind}/{name}",
                 detail=f"{kind} {name}",
                 evidence={"workload": f"{kind}/{name}", "label": AZURE_USE_LABEL, "expected": "true"},
@@ -207,9 +211,11 @@ def _missing_features(inv: Inventory, view: AzureView) -> dict[str, list[str]]:
     found = {}
     for name, aks in view.aks.items():
         missing = []
-        if not aks.oidc_issuer_enabled:
+        # None: the flag could not be read. Not reported as missing, not taken as enabled: the reader's
+        # coverage error names the cluster and AZ-010.
+        if aks.oidc_issuer_enabled is False:
             missing.append("oidc-issuer")
-        if not aks.workload_identity_enabled and name not in webhook:
+        if aks.workload_identity_enabled is False and name not in webhook:
             missing.append("workload-identity")
         if missing:
             found[name] = missing

@@ -232,7 +232,10 @@ def _data_access(v: AssignmentVerdict) -> list[Spec]:
     found = p.sensitive_data + tuple(a for a in p.wildcard_data_actions if a not in p.sensitive_data)
     if not found:
         return []
-    return [Spec(severity=Severity.HIGH if v.broad else None, extra={"data_actions": list(found)})]
+    # High at subscription or management-group scope when it can do more than read data (write, delete,
+    # wildcards, secret and key operations); plain reads stay medium, as project-wide reads do on GCP.
+    reads_only = all(a.lower().endswith("/read") and "*" not in a for a in found)
+    return [Spec(severity=Severity.HIGH if v.broad and not reads_only else None, extra={"data_actions": list(found)})]
 
 
 _CONDITION_CAPABLE = (

@@ -1,4 +1,5 @@
-"""The project folders read, indexed across projects once: accounts, custom roles, bindings, GKE clusters.
+"""The project folders read, indexed across projects once: accounts, custom roles, bindings, GKE clusters,
+and the items that could not be read (`unread`), by what depends on them.
 
 Frozen: the links, the coverage and the view are all worked out from this one index.
 """
@@ -6,7 +7,7 @@ Frozen: the links, the coverage and the view are all worked out from this one in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,11 @@ from kubeiam_gcp.judge.trust import SA_RESOURCE, cluster_key
 from kubeiam_gcp.view import Binding, GoogleServiceAccount
 
 from .gke import GkeClusterFile
+from .numbers import project_numbers
+from .policies import Bindings
 from .project_folder import ProjectFiles
-from .roles import custom_role_permissions
 from .service_accounts import google_service_account
+from .unread import UnreadIndex
 
 _RESOURCE_MANAGER = "//cloudresourcemanager.googleapis.com/"
 _SA_TYPE = "iam.googleapis.com/ServiceAccount"
@@ -31,7 +34,7 @@ class EvidenceIndex:
     projects: Mapping[str, ProjectFiles]
     """By project id, in the evidence's order."""
     numbers: Mapping[str, str]
-    """Project id -> number, for the projects whose project.json was read."""
+    """Project id -> number, for the projects whose number some file gives (`numbers.py`)."""
     gsas: Mapping[str, GoogleServiceAccount]
     """By email, every project read."""
     unique_ids: Mapping[str, str]
@@ -43,6 +46,8 @@ class EvidenceIndex:
     sa_policy_known: frozenset[str]
     """Emails whose own IAM policy was read (its absence elsewhere means "not checked")."""
     gke: Mapping[ClusterKey, GkeClusterFile]
+    unread: UnreadIndex
+    """The items that could not be read, by the identity, account, role or project they concern."""
 
     def permissions(self, role: str) -> frozenset[str] | None:
         """A custom role's permissions, else the predefined role's; None when neither knows it."""
@@ -50,21 +55,35 @@ class EvidenceIndex:
             return self.custom[role]
         return load_catalogue().permissions_of(role)
 
+    def project_of(self, email: str) -> str | None:
+        """The project of a Google service account, from its email (or the list that holds it)."""
+        local, _, domain = email.partition("@")
+        if domain.endswith(".iam.gserviceaccount.com"):
+            return domain[: -len(".iam.gserviceaccount.com")]
+        if domain == "appspot.gserviceaccount.com":
+            return local
+        if domain == "developer.gserviceaccount.com" and local.endswith("-compute"):
+            number = local[: -len("-compute")]
+            return next((p for p, n in self.numbers.items() if n == number), None)
+        gsa = self.gsas.get(email)
+        return gsa.project if gsa else None
+
 
 def index_projects(projects: Iterable[ProjectFiles]) -> EvidenceIndex:
     folders = {p.project: p for p in projects}
-    numbers = {p.project: p.number for p in folders.values() if p.number}
+    numbers = project_numbers(folders, _members(folders.values()))
     gsas: dict[str, GoogleServiceAccount] = {}
     unique_ids: dict[str, str] = {}
     custom: dict[str, frozenset[str]] = {}
     for p in folders.values():
-        for sa in p.service_accounts or ():
-            keys = p.sa_keys.get(sa["email"]) if p.sa_keys is not None else None
-            gsa = google_service_account(sa, p.project, keys, f"gcp/{p.project}/service-accounts.json")
+        source = f"gcp/{p.project}/service-accounts.json"
+        for sa in p.service_accounts.accounts if p.service_accounts is not None else ():
+            keys = p.sa_keys.keys.get(sa["email"]) if p.sa_keys is not None else None
+            gsa = google_service_account(sa, p.project, keys, source)
             gsas[gsa.email] = gsa
             if gsa.unique_id:
                 unique_ids[gsa.unique_id] = gsa.email
-        custom.update(custom_role_permissions(p.custom_roles or ()))
+        custom.update(p.custom_roles.permissions if p.custom_roles is not None else {})
     # Bindings second: a resource-level binding may name a service account of another project.
     reader = _BindingReader(gsas, unique_ids, {n: p for p, n in numbers.items()})
     gke: dict[ClusterKey, GkeClusterFile] = {}
@@ -72,11 +91,7 @@ def index_projects(projects: Iterable[ProjectFiles]) -> EvidenceIndex:
     for p in folders.values():
         sa_policy_known.update(reader.read(p))
         for found in p.clusters:
-            key = cluster_key(str(found.cluster.get("selfLink", ""))) or (
-                p.project,
-                found.location,
-                found.cluster["name"],
-            )
+            key = cluster_key(str(found.cluster.get("selfLink", ""))) or (p.project, found.location, found.name)
             gke[(p.project, key[1], key[2])] = found
     by_member: dict[str, list[Binding]] = {}
     for b in reader.bindings.values():
@@ -90,7 +105,27 @@ def index_projects(projects: Iterable[ProjectFiles]) -> EvidenceIndex:
         by_member={m: tuple(bs) for m, bs in by_member.items()},
         sa_policy_known=frozenset(sa_policy_known),
         gke=gke,
+        unread=UnreadIndex.of(folders.values()),
     )
+
+
+def _members(folders: Iterable[ProjectFiles]) -> Iterator[str]:
+    """Every Workload Identity Federation member of every policy read (they name project numbers)."""
+    for p in folders:
+        for bindings in _policies(p):
+            for b in bindings:
+                yield from (m for m in b["members"] if m.startswith("principal"))
+
+
+def _policies(p: ProjectFiles) -> Iterator[Bindings]:
+    if p.project_bindings is not None:
+        yield p.project_bindings
+    if p.ancestors is not None:
+        yield from p.ancestors.policies.values()
+    if p.assets is not None:
+        yield from (r["policy"]["bindings"] for r in p.assets.results)
+    if p.sa_policies is not None:
+        yield from p.sa_policies.policies.values()
 
 
 class _BindingReader:
@@ -105,19 +140,22 @@ class _BindingReader:
     def read(self, p: ProjectFiles) -> list[str]:
         """Add the project's bindings; returns the emails whose own policy the folder holds."""
         base = f"gcp/{p.project}"
-        self._add(p.iam_policy, f"projects/{p.project}", "project", f"{base}/project-iam-policy.json")
-        for anc, bindings in (p.ancestors or {}).items():
+        from_policy = p.iam_policy is not None
+        source = f"{base}/{'project-iam-policy.json' if from_policy else 'ancestors-iam-policies.json'}"
+        self._add(p.project_bindings, f"projects/{p.project}", "project", source)
+        for anc, bindings in (p.ancestors.policies if p.ancestors is not None else {}).items():
             level = "folder" if anc.startswith("folders/") else "organization"
             self._add(bindings, anc, level, f"{base}/ancestors-iam-policies.json")
-        for r in p.assets or ():
+        for r in p.assets.results if p.assets is not None else ():
             res_scope, level = _scope_of(r["resource"], self.by_number)
             res_scope = self._sa_scope(res_scope)
-            self._add(r["policy"].get("bindings") or [], res_scope, level, f"{base}/asset-iam-policies.json", r)
-        for email, bindings in (p.sa_policies or {}).items():
+            self._add(r["policy"]["bindings"], res_scope, level, f"{base}/asset-iam-policies.json", r)
+        policies = p.sa_policies.policies if p.sa_policies is not None else {}
+        for email, bindings in policies.items():
             res = self._sa_scope(f"{SA_RESOURCE}{p.project}/serviceAccounts/{email}")
             source = f"{base}/service-account-iam-policies.json"
             self._add(bindings, res, "resource", source, {"assetType": _SA_TYPE})
-        return list(p.sa_policies or ())
+        return list(policies)
 
     def _sa_scope(self, resource: str) -> str:
         """One name per service account resource (assets may name it by unique id): by email."""
@@ -129,14 +167,14 @@ class _BindingReader:
 
     def _add(
         self,
-        bindings: Iterable[Mapping[str, Any]] | None,
+        bindings: Bindings | None,
         scope: str,
         level: str,
         source: str,
         asset: Mapping[str, Any] | None = None,
     ) -> None:
         for b in bindings or ():
-            cond = b.get("condition") or None
+            cond = b["condition"]
             for member in b["members"]:
                 # The same binding is often seen twice (project policy and asset search): keep one.
                 key = (b["role"], member, scope, json.dumps(cond, sort_keys=True) if cond else "")

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 from kubeiam.vocabulary.model import CloudIdentity, Grant, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam_gcp.declarations import DECLARATIONS, GCP, GKE_SERVICE_ACCOUNT
-from kubeiam_gcp.judge.trust import SA_RESOURCE, KsaMember, admits, cluster_key, is_trust, mints_tokens, parse_member
+from kubeiam_gcp.judge.trust import SA_RESOURCE, KsaMember, admits, is_trust, mints_tokens, parse_member
 from kubeiam_gcp.view import WORKLOAD_IDENTITY_USER, Binding, GkeCluster, GoogleServiceAccount
 
+from .clusters import gke_key
 from .grants import MemberGrants
 from .index import EvidenceIndex
 
@@ -115,11 +116,7 @@ class Linker:
             pool, ckey = gke.workload_pool, f"{gke.project}/{gke.location}/{gke.name}"
         else:
             cluster = self.inventory.cluster(cluster_name)
-            key = (
-                cluster_key(cluster.issuer or "")
-                if cluster and "container.googleapis.com" in (cluster.issuer or "")
-                else None
-            )
+            key = gke_key(cluster) if cluster else None
             pool = f"{key[0]}.svc.id.goog" if key else None
             ckey = "/".join(key) if key else None
         number = self.index.numbers.get(pool[: -len(".svc.id.goog")]) if pool else None
@@ -135,12 +132,17 @@ class Linker:
         index = self.index
         if not has_ev:
             return link(LinkStatus.UNCHECKED, "no Google Cloud evidence (gcp/) in the evidence directory")
-        project = self._project_of(email)
+        project = index.project_of(email)
         files = index.projects.get(project or "")
         if files is None or files.service_accounts is None:
             return link(LinkStatus.UNCHECKED, f"gcp/{project or '?'}/service-accounts.json is not in the evidence")
         gsa = index.gsas.get(email)
+        unread = index.unread
         if gsa is None:
+            # Absent from a list that could not be read whole is not "does not exist".
+            note = unread.list_note(unread.account_lists, project)
+            if note:
+                return link(LinkStatus.UNCHECKED, f"{email} is not among the accounts read: {note}")
             return link(LinkStatus.MISSING, f"{email} is not in gcp/{project}/service-accounts.json")
         identity = self._gsa_identity(gsa)
         gke = self.matched.get(sa.cluster)
@@ -154,18 +156,27 @@ class Linker:
         trusted = self._trust_of_gsa(gsa).first(pool, number, ckey, sa.namespace, sa.name)
         if trusted is not None:
             return link(LinkStatus.RESOLVED, f"{trusted.role} on {email} for {trusted.member}", identity)
-        if email in index.sa_policy_known:
+        if email in unread.account_policy:
+            reason = f"the IAM policy of {email} could not be read: {unread.account_policy[email].describe()}"
+            return link(LinkStatus.UNCHECKED, reason, identity)
+        if email in index.sa_policy_known and email not in unread.trust:
             member = f"serviceAccount:{pool}[{sa.namespace}/{sa.name}]"
             return link(LinkStatus.UNTRUSTED, f"no {WORKLOAD_IDENTITY_USER} on {email} for {member}", identity)
+        if email in unread.trust:
+            # A binding of its policy that could not be read may be the one that trusts this ServiceAccount.
+            reason = f"no readable binding on {email} trusts it: {unread.trust[email][0].describe()}"
+            return link(LinkStatus.UNCHECKED, reason, identity)
         reason = f"the IAM policy of {email} is not in gcp/{project}/service-account-iam-policies.json"
         return link(LinkStatus.UNCHECKED, reason, identity)
 
     def _gsa_identity(self, gsa: GoogleServiceAccount) -> CloudIdentity:
         identity = self._identities.get(gsa.email)
         if identity is None:
-            grants = self.grants.of(f"serviceAccount:{gsa.email}")
+            member = f"serviceAccount:{gsa.email}"
+            grants = self.grants.of(member)
+            gaps = (*self.index.unread.gaps_of_account(gsa.email), *self.grants.gaps_of(member))
             kind = "google-service-account"
-            identity = CloudIdentity(GCP, gsa.email, kind, gsa.display_name, grants, gsa.source)
+            identity = CloudIdentity(GCP, gsa.email, kind, gsa.display_name, grants, gsa.source, gaps)
             self._identities[gsa.email] = identity
         return identity
 
@@ -174,27 +185,17 @@ class Linker:
         if identity is None:
             kind = "gke-principal-set" if m.is_set else "gke-principal"
             source = str((grants[0].document or {}).get("file", ""))
-            identity = CloudIdentity(GCP, m.member, kind, m.member.rsplit("/", 1)[-1], grants, source)
+            gaps = (*self.index.unread.gaps_of_member(m.member), *self.grants.gaps_of(m.member))
+            identity = CloudIdentity(GCP, m.member, kind, m.member.rsplit("/", 1)[-1], grants, source, gaps)
             self._identities[m.member] = identity
         return identity
-
-    def _project_of(self, email: str) -> str | None:
-        local, _, domain = email.partition("@")
-        if domain.endswith(".iam.gserviceaccount.com"):
-            return domain[: -len(".iam.gserviceaccount.com")]
-        if domain == "appspot.gserviceaccount.com":
-            return local
-        if domain == "developer.gserviceaccount.com" and local.endswith("-compute"):
-            number = local[: -len("-compute")]
-            return next((p for p, n in self.index.numbers.items() if n == number), None)
-        gsa = self.index.gsas.get(email)
-        return gsa.project if gsa else None
 
     def _trust_of(self, gsa: GoogleServiceAccount) -> tuple[Binding, ...]:
         """Bindings that let a KSA impersonate `gsa`: on the GSA itself, its project or ancestors."""
         if gsa.email not in self.trust:
             files = self.index.projects.get(gsa.project)
-            keys = [f"sa:{gsa.email}", f"projects/{gsa.project}", *((files.ancestors or {}) if files else {})]
+            ancestors = files.ancestors.policies if files is not None and files.ancestors is not None else {}
+            keys = [f"sa:{gsa.email}", f"projects/{gsa.project}", *ancestors]
             found = [b for k in keys for b in self.trust_by_scope.get(k, ())]
             self.trust[gsa.email] = tuple(sorted(found, key=lambda b: (b.member, b.role, b.scope)))
         return self.trust[gsa.email]

@@ -36,12 +36,7 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     gaps = coverage_gaps(index, grants, matched, inventory, links, linker.wide)
     views = dict(inventory.views)
     views[GCP] = view
-    return inventory.with_(
-        links=inventory.links + tuple(links),
-        # After the coverage: it may work out grants too (and so name unknown roles).
-        errors=inventory.errors + grants.unknown_roles + tuple(gaps),
-        views=views,
-    )
+    return inventory.with_(links=inventory.links + tuple(links), errors=inventory.errors + tuple(gaps), views=views)
 
 
 def _view(

@@ -95,6 +95,17 @@ def cluster_key(url: str) -> tuple[str, str, str] | None:
     return (c[1], c[2], c[3]) if c else None
 
 
+# gcloud names kubeconfig clusters and contexts gke_PROJECT_LOCATION_NAME. Project ids, locations and
+# cluster names hold no underscore (a domain-scoped project id may hold `.` and `:`).
+_KUBECONFIG_NAME = re.compile(r"^gke_([a-z][a-z0-9.:-]*[a-z0-9])_([a-z0-9-]+)_([a-z0-9-]+)$")
+
+
+def kubeconfig_key(name: str | None) -> tuple[str, str, str] | None:
+    """(project, location, name) of a GKE cluster from gcloud's kubeconfig name `gke_P_L_N`."""
+    m = _KUBECONFIG_NAME.match(name or "")
+    return (m[1], m[2], m[3]) if m else None
+
+
 def admits(member: KsaMember, *, pool: str, number: str | None, cluster: str | None, namespace: str, name: str) -> bool:
     """Whether `member` admits the KSA NAMESPACE/NAME of a cluster in `pool`.
 

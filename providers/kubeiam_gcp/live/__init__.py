@@ -43,10 +43,15 @@ def run(plan: Plan, request: CollectRequest, settings: Settings) -> list[Coverag
         if not (settings.rest_endpoint and settings.iam_grpc_endpoint):
             clients.credentials(False)  # fail once, clearly, rather than once per call
     except DefaultCredentialsError as exc:
-        reason = f"no Google credentials (google.auth.default): {' '.join(str(exc).split())[:200]}"
-        return [CoverageError("gcp", f"projects/{p}", reason, f"projects/{p}") for p in plan.projects]
+        # Nothing of Google Cloud can be read: one whole-cloud entry, its cause in one line.
+        first = str(exc).strip().split(". ", 1)[0].split("\n", 1)[0][:160]
+        reason = f"no Google credentials (google.auth.default): {first}"
+        return [CoverageError("gcp", "google.auth.default", reason, None, whole=True)]
     collector = Collector(plan, clients, caller, request.output, progress_of(request))
     with Pools(settings.per_service) as pools:
         collector.run(pools)
+    whole = caller.nothing_read()
+    if whole is not None:
+        return [whole]  # every call failed the same way: one cause, not one entry per call
     collector.write()
     return caller.errors

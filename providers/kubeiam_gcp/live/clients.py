@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from kubeiam.pipeline.progress import Task
 from kubeiam.vocabulary.model import CoverageError
 
+from . import failures
+
 T = TypeVar("T")
 
 REST_ENDPOINT_VAR = "KUBEIAM_GCP_ENDPOINT"
@@ -184,12 +186,25 @@ class Caller:
         self.errors: list[CoverageError] = []
         self.calls: Counter[str] = Counter()
         """API method -> calls started (pages after the first are counted by the servers, not here)."""
+        self.answered = 0
+        """Calls a server answered (a result, or "not found")."""
+        self._kinds: list[str] = []
+        self._down: dict[str, str] = {}
+        """API -> why it cannot be reached (or refuses the credentials), once no call to it was answered:
+        the calls after the first fail at once, not after their own time-out each."""
         self._lock = threading.Lock()
         self._limits: dict[str, threading.BoundedSemaphore] = {}
-        # Quota (429 / RESOURCE_EXHAUSTED) and transient unavailability are worth waiting for;
-        # anything else is an answer (denied, not found) and is not retried.
+
+        # Quota (429 / RESOURCE_EXHAUSTED) and transient unavailability are worth waiting for; a server
+        # that cannot be connected to is not (the next attempt fails the same way), and anything else
+        # is an answer (denied, not found).
+        def worth_retrying(exc: Exception) -> bool:
+            if isinstance(exc, exceptions.TooManyRequests):
+                return True
+            return isinstance(exc, exceptions.ServiceUnavailable) and not failures.no_connection(exc)
+
         self.retry = retry.Retry(
-            predicate=retry.if_exception_type(exceptions.TooManyRequests, exceptions.ServiceUnavailable),
+            predicate=worth_retrying,
             initial=settings.retry_initial,
             maximum=settings.retry_maximum,
             multiplier=2.0,
@@ -224,30 +239,62 @@ class Caller:
         location = f"{service} {method} {resource}"
         with self._lock:
             self.calls[method] += 1
+            down = self._down.get(service)
+        if down is not None:
+            self._error(location, down, subject, failures.UNREACHABLE)
+            return None
         try:
             with self._limit(service):
-                return fn(self.retry, self.settings.call_timeout)
+                found = fn(self.retry, self.settings.call_timeout)
+            self._answered()
+            return found
         except exceptions.NotFound as exc:
+            self._answered()
             if not_found_ok:
                 return NOT_FOUND
-            self._error(location, f"not found: {_message(exc)}", subject)
-        except (exceptions.Forbidden, exceptions.Unauthenticated) as exc:
+            self._error(location, f"not found: {failures.summary(exc)}", subject, failures.OTHER)
+        except (exceptions.GoogleAPICallError, exceptions.RetryError, GoogleAuthError, OSError) as exc:
             # Never clean: what this call would have shown stays unchecked, and the report says so.
-            self._error(location, f"permission denied: {_message(exc)}", subject)
-        except exceptions.RetryError as exc:
-            self._error(location, f"gave up after quota retries: {_message(exc.cause or exc)}", subject)
-        except (exceptions.GoogleAPICallError, GoogleAuthError, OSError) as exc:
-            self._error(location, f"{type(exc).__name__}: {_message(exc)}", subject)
+            kind = failures.kind(exc)
+            reason = _REASONS[kind] + failures.summary(exc)
+            if isinstance(exc, exceptions.RetryError) and kind == failures.OTHER:
+                reason = f"gave up after quota retries: {failures.summary(exc)}"
+            self._error(location, reason, subject, kind)
+            if kind in (failures.UNREACHABLE, failures.CREDENTIALS):
+                with self._lock:
+                    if not self.answered:
+                        self._down.setdefault(service, reason)
         return None
 
-    def _error(self, location: str, reason: str, subject: str | None) -> None:
+    def _answered(self) -> None:
+        with self._lock:
+            self.answered += 1
+            self._down.clear()  # the cloud answers: judge each call on its own again
+
+    def _error(self, location: str, reason: str, subject: str | None, kind: str) -> None:
         with self._lock:
             self.errors.append(CoverageError("gcp", location, reason, subject))
+            self._kinds.append(kind)
+
+    def nothing_read(self) -> CoverageError | None:
+        """One whole-cloud entry when no call was answered and every one failed for want of a connection,
+        of accepted credentials or of permission: Google Cloud could not be read at all."""
+        blocking = (failures.UNREACHABLE, failures.CREDENTIALS, failures.DENIED)
+        if self.answered or not self.errors or not all(k in blocking for k in self._kinds):
+            return None
+        first = self.errors[0]
+        reason = (
+            f"nothing could be read: {first.reason} ({len(self.errors)} calls, none answered; first: {first.location})"
+        )
+        return CoverageError("gcp", "Google Cloud APIs", reason, None, whole=True)
 
 
-def _message(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(text).split())[:300]
+_REASONS = {
+    failures.UNREACHABLE: "unreachable: ",
+    failures.CREDENTIALS: "credentials refused: ",
+    failures.DENIED: "permission denied: ",
+    failures.OTHER: "",
+}
 
 
 def policy_request(resource: str) -> Any:

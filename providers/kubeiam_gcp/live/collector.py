@@ -132,7 +132,9 @@ class Collector:
             request = {"name": f"projects/{p}", "page_size": 100}
             return list(self.clients.iam().list_service_accounts(request=request, retry=r, timeout=t))
 
-        found = self.caller.call(IAM, "projects.serviceAccounts.list", f"projects/{p}", list_accounts)
+        found = self.caller.call(
+            IAM, "projects.serviceAccounts.list", f"projects/{p}", list_accounts, subject=f"projects/{p}"
+        )
         if found is not None:
             self.account_lists[p] = [rest_json(a) for a in found]
 
@@ -155,6 +157,7 @@ class Collector:
         found = self.caller.call(
             CONTAINER, "projects.locations.clusters.list", parent,
             lambda r, t: self.clients.container().list_clusters(parent=parent, retry=r, timeout=t),
+            subject=f"projects/{p}",
         )  # fmt: skip
         if found is None:
             return
@@ -330,7 +333,7 @@ class Collector:
             request = {"parent": f"projects/{p}", "view": iam_admin_v1.RoleView.FULL, "page_size": 1000}
             return list(self.clients.iam().list_roles(request=request, retry=r, timeout=t))
 
-        found = self.caller.call(IAM, "projects.roles.list", f"projects/{p}", list_roles)
+        found = self.caller.call(IAM, "projects.roles.list", f"projects/{p}", list_roles, subject=f"projects/{p}")
         for role in found or ():
             data = rest_json(role)
             self.roles[data["name"]] = data
@@ -340,7 +343,7 @@ class Collector:
         found = self.caller.call(
             IAM, f"{kind}.roles.get", name,
             lambda r, t: self.clients.iam().get_role(request={"name": name}, retry=r, timeout=t),
-            not_found_ok=True,  # a binding to a deleted custom role grants nothing
+            subject=name, not_found_ok=True,  # a binding to a deleted custom role grants nothing
         )  # fmt: skip
         if found is not None and found is not NOT_FOUND:
             self.roles[name] = rest_json(found)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from kubeiam.vocabulary.model import CoverageError, Inventory, ServiceAccount
 from kubeiam_gcp.declarations import GCP, GKE_SERVICE_ACCOUNT
+from kubeiam_gcp.judge.trust import kubeconfig_key
 
 # The GKE issuer names the cluster exactly: https://container.googleapis.com/v1/projects/P/locations/L/clusters/N
 # (older clusters print `zones/` instead of `locations/`).
@@ -110,7 +111,8 @@ def make_plan(
     for cluster in inventory.clusters:
         if cluster.name not in wanted:
             continue
-        parsed = parse_issuer(cluster.issuer)
+        # The issuer names the cluster; else the kubeconfig's name for it (gke_PROJECT_LOCATION_NAME).
+        parsed = parse_issuer(cluster.issuer) or kubeconfig_key(cluster.kubeconfig_name)
         if parsed:
             clusters.append(ClusterRef(*parsed, kubernetes_cluster=cluster.name))
         elif cluster.cloud == GCP or cluster.name in node_projects:
@@ -147,7 +149,12 @@ def make_plan(
         chosen = tuple(dict.fromkeys(projects))
         for project in sorted(inferred - set(chosen)):
             skipped.append(
-                CoverageError("gcp", f"projects/{project}", "project not among --gcp-project: not collected", None)
+                CoverageError(
+                    "gcp",
+                    f"projects/{project}",
+                    "project not among --gcp-project: not collected",
+                    f"projects/{project}",
+                )
             )
         clusters = [c for c in clusters if c.project in chosen]
         unlocated = [u for u in unlocated if u.project in chosen]

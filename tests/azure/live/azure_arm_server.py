@@ -52,6 +52,15 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     code: str = ""
     message: str = ""
+    html: str | None = None
+    """Answer with this HTML page instead of an ARM error body (a proxy, a wrong endpoint)."""
+
+
+@dataclass(frozen=True)
+class Html:
+    """A body sent as text/html, as a proxy or a web server (not ARM) would answer."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,8 @@ class ArmServer:
                 if re.search(fault.pattern, split.path + "?" + split.query, re.IGNORECASE) and fault.times != 0:
                     if fault.times is not None:
                         fault.times -= 1
+                    if fault.html is not None:
+                        return fault.status, fault.headers, Html(fault.html)
                     return fault.status, fault.headers, _error(fault.code or str(fault.status), fault.message)
         if headers.get("Authorization") != f"Bearer {self.token}":
             return (
@@ -221,9 +232,10 @@ def _handler(server: ArmServer) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             with server.lock:
                 server.log.append(Logged(time.monotonic(), "GET", split.path, parse_qs(split.query), status))
-            payload = json.dumps(body).encode()
+            html = isinstance(body, Html)
+            payload = body.text.encode() if html else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if html else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("x-ms-request-id", "00000000-0000-4000-8000-000000000000")
             for k, v in headers.items():

@@ -112,3 +112,19 @@ def test_forbidden_call_is_coverage_and_never_clean(kubeiam, arm, tmp_path: Path
         report["coverage"].get("unchecked")
     )
     assert "coverage incomplete" in live.err
+
+
+def test_refused_credentials_never_pass_as_clean(kubeiam, arm, monkeypatch):
+    """ARM refuses the token: the CLI says Azure could not be read at all, and exits non-zero (3 unless a
+    finding of another source already fails the run)."""
+    monkeypatch.setenv("KUBEIAM_AZURE_ACCESS_TOKEN", "a-token-arm-refuses")
+    live = kubeiam("audit", "--format", "json")
+    report = live.report()
+    (unreadable,) = report["coverage"]["unreadable"]
+    assert (unreadable["source"], unreadable["subject"]) == ("azure", None)
+    assert "401 AuthenticationFailed" in unreadable["reason"]
+    assert "kubeiam: azure could not be read at all: nothing could be read" in live.err
+    fails = any(f["severity"] in ("high", "critical") for f in report["findings"])
+    assert live.code == (1 if fails else 3)
+    # Every annotated ServiceAccount is unchecked, never clean.
+    assert {u["service_account"] for u in report["coverage"]["unchecked"] if u["cloud"] == "azure"}

@@ -150,6 +150,7 @@ def test_no_subscription_is_coverage(tmp_path):
     sa = ServiceAccount("c", "a", "b", {"azure.workload.identity/client-id": "11111111-2222-4333-8444-555555555555"})
     (error,) = collect(make_request(tmp_path), Inventory(service_accounts=(sa,)), settings=Settings())
     assert error.source == "azure" and "--azure-subscription" in error.reason
+    assert error.whole  # nothing of Azure was read: the run cannot pass as clean
 
 
 def test_credential_failure_is_one_coverage_error(tmp_path, k8s_inventory):
@@ -162,8 +163,10 @@ def test_credential_failure_is_one_coverage_error(tmp_path, k8s_inventory):
     errors = collect(
         make_request(tmp_path), k8s_inventory, credential=NoLogin(), settings=Settings(endpoint="https://127.0.0.1:9")
     )
-    assert [(e.source, e.reason.split(":")[0]) for e in errors] == [("azure", "authentication failed")]
-    assert "DefaultAzureCredential" in errors[0].location
+    (error,) = errors
+    assert (error.source, error.whole, error.subject) == ("azure", True, None)
+    assert error.reason.startswith("no Azure credential: authentication failed: DefaultAzureCredential failed")
+    assert "DefaultAzureCredential" in error.location and "\n" not in error.reason
 
 
 def test_describe_never_dumps_a_traceback():

@@ -26,7 +26,7 @@ from kubeiam.pipeline.providers import CollectRequest
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "gcp" / "live"
 
-_STATUS = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
+_STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
 
 
 class _Faults:
@@ -35,21 +35,28 @@ class _Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: dict[Any, list[Any]] = {}
+        self._every: Any = None
         self.requests: Counter[Any] = Counter()
 
     def fail(self, key: Any, failure: Any, times: int = 1_000_000) -> None:
         with self._lock:
             self._queue.setdefault(key, []).extend([failure] * times)
 
+    def fail_every_request(self, failure: Any) -> None:
+        """Answer every request with `failure` (credentials refused, everything denied)."""
+        with self._lock:
+            self._every = failure
+
     def take(self, key: Any) -> Any:
         with self._lock:
             self.requests[key] += 1
             queue = self._queue.get(key)
-            return queue.pop(0) if queue else None
+            return queue.pop(0) if queue else self._every
 
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._every = None
             self.requests.clear()
 
 
@@ -100,6 +107,8 @@ class RestServer(_Faults):
         failure = self.take(f"{method} {path}")
         if self.latency:
             time.sleep(self.latency)
+        if isinstance(failure, tuple):  # (status, HTML page): what a proxy or a wrong endpoint answers
+            return _send_text(handler, failure[0], failure[1])
         if failure is not None:
             return _send(handler, failure, _error(failure, f"injected failure for {path}"))
         file = self.root / (path.lstrip("/").replace(":", "/") + ".json")
@@ -129,6 +138,15 @@ def _page(body: dict[str, Any], start: int, asked: int) -> dict[str, Any]:
 
 def _error(code: int, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": _STATUS.get(code, "UNKNOWN")}}
+
+
+def _send_text(handler: BaseHTTPRequestHandler, code: int, text: str) -> None:
+    data = text.encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "text/html; charset=UTF-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def _send(handler: BaseHTTPRequestHandler, code: int, body: Any) -> None:

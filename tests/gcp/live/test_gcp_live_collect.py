@@ -233,21 +233,6 @@ def test_gcp_project_option_limits_the_reach(gcp: FakeGcp, inventory: Inventory,
     assert json.loads((tmp_path / SHARED / "project.json").read_text())["projectId"] == "acme-shared"
 
 
-def test_no_credentials_is_coverage_not_a_crash(gcp: FakeGcp, inventory: Inventory, tmp_path: Path, monkeypatch):
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    def no_credentials(**_: object):
-        raise DefaultCredentialsError("Your default credentials were not found.")
-
-    monkeypatch.setattr(google.auth, "default", no_credentials)
-    settings = replace(gcp.settings, rest_endpoint=None)  # a real endpoint needs real credentials
-    errors = collect(make_request(tmp_path), inventory, settings=settings)
-    assert sorted(e.subject for e in errors) == ["projects/acme-data", "projects/acme-shared"]
-    assert all("no Google credentials" in e.reason for e in errors)
-    assert not (tmp_path / "gcp").exists()
-
-
 @pytest.mark.parametrize("namespace", ["analytics"])
 def test_namespace_reads_only_that_namespace_accounts(
     gcp: FakeGcp, inventory: Inventory, tmp_path: Path, namespace: str

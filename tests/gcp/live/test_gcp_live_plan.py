@@ -135,3 +135,12 @@ def test_gsa_policies_are_found_in_asset_results_by_unique_id_or_email():
     found = sa_policies_in_assets(accounts, assets, wanted)
     # c@ is not wanted, the bucket is not an account, 999 is unknown, d@ was not returned (read directly).
     assert found == {"a@p1.iam.gserviceaccount.com": policy, "b@p1.iam.gserviceaccount.com": policy}
+
+
+def test_a_cluster_known_by_its_kubeconfig_name_is_read_without_an_issuer():
+    """The kubeconfig names a GKE cluster gke_PROJECT_LOCATION_NAME: its cluster.json is fetched (and so
+    its stable id and node pools known) even when the issuer could not be read."""
+    cluster = Cluster("prod", None, None, kubeconfig_name="gke_acme-data_europe-west1_gke-data")
+    plan = make_plan(_inventory(_sa("a", "x", cluster="prod"), clusters=(cluster,)))
+    assert plan.clusters == (ClusterRef("acme-data", "europe-west1", "gke-data", "prod"),)
+    assert plan.projects == ("acme-data",)
