@@ -19,6 +19,8 @@ class AnalysisConfig:
     disabled_rules: frozenset[str] = frozenset()
     owner_labels: tuple[str, ...] = DEFAULT_OWNER_LABELS
     """Namespace labels that name a finding's owner, first match wins (every finding gets `owner`)."""
+    usage_window_days: int = 90
+    """Access not used for this many days counts as unused (set on the inventory for the rules)."""
     source: str | None = None
     """Where the overrides and disabled rules came from (the config file), for the report's coverage."""
 

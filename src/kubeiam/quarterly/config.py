@@ -8,6 +8,7 @@ suppressions = "suppressions.yaml"     # relative to this file
 owner_labels = ["team", "owner"]       # namespace labels naming the owning team, first match wins
 report_dir = "audits"                  # as --report-dir
 disabled_rules = []
+usage_window_days = 90                 # access unused for this long counts as unused
 
 [severity_overrides]
 "K8S-004" = "high"                     # never below the category's floor
@@ -46,6 +47,8 @@ class Config:
     """A folder (relative to the config file), or an object-storage URL (kept as written)."""
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
     disabled_rules: frozenset[str] = frozenset()
+    usage_window_days: int = 90
+    """Access not used for this many days counts as unused (usage data permitting)."""
 
     def checked(self, clouds: Collection[str]) -> Config:
         """Itself, once `clouds` names only clouds a provider declares (a typo must not skip a cloud)."""
@@ -74,6 +77,7 @@ class Config:
             severity_overrides=dict(self.severity_overrides),
             disabled_rules=self.disabled_rules,
             source=str(self.path) if self.path else None,
+            usage_window_days=self.usage_window_days,
         )
 
 
@@ -106,6 +110,7 @@ def load_config(path: Path) -> Config:
         "report_dir",
         "severity_overrides",
         "disabled_rules",
+        "usage_window_days",
     }
     unknown = sorted(set(doc) - known)
     if unknown:
@@ -127,6 +132,7 @@ def load_config(path: Path) -> Config:
         severity_overrides={
             str(rule): _severity(path, f"severity_overrides.{rule}", sev) for rule, sev in overrides.items()
         },
+        usage_window_days=_days(path, doc.get("usage_window_days", 90)),
         disabled_rules=frozenset(_strings(path, doc, "disabled_rules")),
     )
 
@@ -158,3 +164,9 @@ def _severity(path: Path, key: str, value: Any) -> Severity:
 
 def _report_dir(base: Path, text: str) -> Path | str:
     return text if is_url(text) else base / text
+
+
+def _days(path: Path, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+        raise InputError(f"{path}: usage_window_days must be a whole number of days between 1 and 3650")
+    return value

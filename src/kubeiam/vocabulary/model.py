@@ -308,6 +308,8 @@ class Inventory:
     as_of: datetime | None = None
     """The audit's time, passed in by the pipeline (rules read no clock): what has expired by then,
     such as a key past its `validBeforeTime`, is no longer a credential."""
+    usage_window_days: int = 90
+    """Access not used for this many days counts as unused (`usage_window_days` in kubeiam.toml)."""
     scope: str | None = None
     """`NAMESPACE` or `NAMESPACE/NAME` once narrowed (`--namespace`, `check`): rules about what starts
     nodes (launch templates, node classes) then report only those behind the nodes the scope's pods
