@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.compliance import load_mapping
 from kubeiam.vocabulary.model import CoverageError, Inventory
 from kubeiam_aws.declarations import AWS, DECLARATIONS
 from kubeiam_aws.evidence import reader
@@ -18,6 +20,8 @@ class AwsProvider:
     declarations = DECLARATIONS
     order = 10
     rules = RULES
+    # The controls each rule evidences (CIS sections, ATT&CK techniques), with their sources.
+    compliance = load_mapping(Path(__file__).parent / "data" / "compliance.json")
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument(

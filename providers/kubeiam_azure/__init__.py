@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.providers import CollectRequest
+from kubeiam.vocabulary.compliance import load_mapping
 from kubeiam.vocabulary.model import CoverageError, Inventory
 from kubeiam_azure.declarations import AZURE, DECLARATIONS
 from kubeiam_azure.evidence import reader
@@ -21,6 +23,8 @@ class AzureProvider:
     declarations = DECLARATIONS
     order = 10
     rules = RULES
+    # The controls each rule evidences (CIS sections, ATT&CK techniques), with their sources.
+    compliance = load_mapping(Path(__file__).parent / "data" / "compliance.json")
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument(

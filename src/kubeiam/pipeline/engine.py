@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeiam.quarterly.ownership import DEFAULT_OWNER_LABELS, owner_of
+from kubeiam.vocabulary.compliance import applying
 from kubeiam.vocabulary.findings import FIELD_SEPARATOR, Finding, Severity, fingerprint_of, identity_text
 from kubeiam.vocabulary.model import Inventory
 from kubeiam.vocabulary.rules import Match, Rule
@@ -53,6 +54,7 @@ class _Builder:
         self._owners: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._cluster_ids: dict[str, str] = {}
         self._severities: dict[tuple[str, Severity | None], Severity] = {}
+        self._controls: dict[tuple[str, str], tuple[Mapping[str, str], ...]] = {}
         # (id of a rule's evidence, source) -> (that evidence, kept alive so its id stays unique; with source)
         self._evidence: dict[tuple[int, str], tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
 
@@ -65,6 +67,9 @@ class _Builder:
         title = rule.title if not m.detail else f"{rule.title}: {m.detail}"
         evidence = self._with_source(m.evidence, m.source)
         remediation = m.remediation or rule.remediation
+        controls = self._controls.get((rule.id, m.cluster))
+        if controls is None:
+            controls = self._controls_of(rule, m.cluster)
         # The fingerprint's fields around the subject are the same for every subject of the match.
         head = identity_text(rule.id, cluster_id) + FIELD_SEPARATOR
         tail = FIELD_SEPARATOR + identity_text(m.node, m.principal, m.source, m.item)
@@ -85,8 +90,17 @@ class _Builder:
                 principal=m.principal,
                 evidence=evidence,
                 remediation=remediation,
+                compliance=controls,
                 extra=self._owners.get((m.cluster, namespace)) or self._owner(m.cluster, namespace),
             )
+
+    def _controls_of(self, rule: Rule, cluster_name: str) -> tuple[Mapping[str, str], ...]:
+        """The rule's controls that apply on this cluster's platform, shared by all its findings there."""
+        cluster = self._inventory.cluster(cluster_name)
+        found = self._controls[(rule.id, cluster_name)] = tuple(
+            c.to_dict() for c in applying(rule.compliance, cluster.cloud if cluster else None)
+        )
+        return found
 
     def _severity(self, rule: Rule, raised: Severity | None) -> Severity:
         severity = self._config.severity_overrides.get(rule.id, rule.severity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -67,8 +67,12 @@ def load_providers() -> tuple[Provider, ...]:
 
 
 def all_rules(providers: Iterable[Provider]) -> tuple[Rule, ...]:
-    """Every provider's rules, in provider order; a rule id declared twice is a bug, not a choice."""
-    rules = [r for provider in providers for r in provider.rules]
+    """Every provider's rules, in provider order, with the controls each evidences (the provider's
+    `compliance` mapping); a rule id declared twice is a bug, not a choice."""
+    rules = []
+    for provider in providers:
+        mapping = getattr(provider, "compliance", None) or {}
+        rules += [replace(r, compliance=mapping.get(r.id, r.compliance)) for r in provider.rules]
     ids = [r.id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

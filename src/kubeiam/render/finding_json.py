@@ -47,5 +47,9 @@ def encoded_findings(findings: Iterable[Finding]) -> Iterator[str]:
                 "principal": f.principal,
             }
         )
-        tail = orjson.dumps({"remediation": f.remediation, "status": f.status, **f.extra}).decode()
-        yield f'{head.decode()[:-1]},"evidence":{text},{tail[1:]}'
+        controls = shared.get(id(f.compliance))
+        if controls is None:  # one tuple per (rule, cluster cloud), shared by its findings
+            controls = shared[id(f.compliance)] = orjson.dumps([dict(c) for c in f.compliance]).decode()
+        tail = orjson.dumps({"status": f.status, **f.extra}).decode()
+        remediation = orjson.dumps(f.remediation).decode()
+        yield (f'{head.decode()[:-1]},"evidence":{text},"remediation":{remediation},"compliance":{controls},{tail[1:]}')

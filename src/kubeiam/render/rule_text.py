@@ -20,6 +20,14 @@ def rule_text(meta: Mapping[str, Any]) -> str:
         "What to do",
         *_wrapped(meta.get("remediation") or "-"),
     ]
+    controls = list(meta.get("compliance") or ())
+    if controls:
+        lines += ["", "Controls it evidences"]
+        lines += [
+            f"  {c['framework']} {c['version']} {c['id']}: {c['title']}"
+            + (f" (on {c['applies_to']})" if c.get("applies_to") not in (None, "any") else "")
+            for c in controls
+        ]
     references = list(meta.get("references") or ())
     if references:
         lines += ["", "References", *(f"  {ref}" for ref in references)]

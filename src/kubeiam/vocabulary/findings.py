@@ -111,6 +111,8 @@ class Finding:
     """`open` or `suppressed`."""
     cluster_id: str | None = None
     """The stable cluster identity the fingerprint uses (EKS ARN, GKE name, AKS id)."""
+    compliance: tuple[Mapping[str, str], ...] = ()
+    """The controls the finding evidences where it was found (CIS sections of its platform, ATT&CK)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Fields added by later stages (suppression, baseline, owner); merged into the JSON."""
 
@@ -141,6 +143,7 @@ class Finding:
             "principal": self.principal,
             "evidence": self.evidence if isinstance(self.evidence, dict) else dict(self.evidence),
             "remediation": self.remediation,
+            "compliance": [dict(c) for c in self.compliance],
             "status": self.status,
         }
         out.update(self.extra)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeiam.vocabulary.compliance import Control
 from kubeiam.vocabulary.findings import Category, Severity
 from kubeiam.vocabulary.model import Inventory, ServiceAccount
 
@@ -62,6 +63,8 @@ class Rule:
     check: Check = field(repr=False, compare=False)
     cloud: str = "kubernetes"
     references: tuple[str, ...] = ()
+    compliance: tuple[Control, ...] = ()
+    """The controls it evidences (its provider's `data/compliance.json`), attached when rules are loaded."""
 
     def __post_init__(self) -> None:
         if self.severity.rank < self.category.floor.rank:
@@ -77,6 +80,9 @@ class Rule:
             "rationale": self.rationale,
             "remediation": self.remediation,
             "references": list(self.references),
+            "compliance": [
+                {**c.to_dict(), "applies_to": c.cloud or "any", "source": c.source} for c in self.compliance
+            ],
         }
 
 
