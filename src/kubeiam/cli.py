@@ -39,7 +39,7 @@ _SA_ARG = re.compile(
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
         self.print_usage(sys.stderr)
-        print(f"kubeiam: error: {message}", file=sys.stderr)
+        print(f"kubeiam: error: {safe_line(message)}", file=sys.stderr)
         raise SystemExit(EXIT_INPUT)
 
 

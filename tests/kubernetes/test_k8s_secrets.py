@@ -122,3 +122,43 @@ def test_an_inline_key_in_a_file_variable_is_redacted_by_collection():
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "env": env}]}}
     item = as_kubectl_item(pod, "Pod", "v1")
     assert item["spec"]["containers"][0]["env"] == [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": REDACTED}]
+
+
+def test_collection_blanks_args_command_annotations_and_innocent_names():
+    pod = {
+        "metadata": {"name": "p", "labels": {"app": "p", "api-token": "PLANTED-label"},
+                     "annotations": {"example.com/notes": "password=PLANTED-note",
+                                     "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/r"}},
+        "spec": {"containers": [{
+            "name": "c",
+            "args": ["--db-password=PLANTED-arg", "--aws-secret-access-key", "PLANTED-next", "--region", "eu-west-1"],
+            "command": ["sh", "-c", "run --token PLANTED-cmd"],
+            "env": [{"name": "APP_MODE", "value": "AKIAPLANTEDXXXX00001"},
+                    {"name": "DATABASE_URL", "value": "postgres://admin:PLANTED-url@db:5432/x"}],
+        }]},
+    }  # fmt: skip
+    before = json.dumps(pod)
+    item = as_kubectl_item(pod, "Pod", "v1")
+    text = json.dumps(item)
+    assert "PLANTED" not in text
+    assert json.dumps(pod) == before  # the API object is not changed
+    container = item["spec"]["containers"][0]
+    assert container["args"] == [
+        "--db-password=" + REDACTED,
+        "--aws-secret-access-key",
+        REDACTED,
+        "--region",
+        "eu-west-1",
+    ]
+    assert item["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::111122223333:role/r"
+    assert item["metadata"]["labels"] == {"app": "p", "api-token": REDACTED}
+    assert container["env"][1]["value"].startswith("postgres://admin:")
+
+
+def test_metadata_only_kinds_keep_no_template_and_blank_their_metadata():
+    env = [{"name": "X_TOKEN", "value": "PLANTED"}]
+    rs = {"metadata": {"name": "rs", "annotations": {"example.com/db-password": "PLANTED"}},
+          "spec": {"template": {"spec": {"containers": [{"env": env}]}}}}  # fmt: skip
+    item = as_kubectl_item(rs, "ReplicaSet", "apps/v1")
+    assert set(item) == {"apiVersion", "kind", "metadata"}
+    assert item["metadata"]["annotations"] == {"example.com/db-password": REDACTED}

@@ -2,7 +2,10 @@
 
 Why redact: an evidence directory is an audit trail handed to auditors; a pod that sets
 `AWS_SECRET_ACCESS_KEY` as a literal must be reported (the variable and where it comes from) without
-its value ever being written anywhere. The reader only needs to know that a literal is there.
+its value ever being written anywhere. The reader only needs to know that a literal is there. The
+one redaction (kubeiam.safety.redaction) covers the rest of the object too: container `args` and
+`command` (`--db-password=...`), annotations and labels (`password=...`, a key named `api-token`),
+URLs with a password, key ids and keys in variables with innocent names, JSON held in a string.
 """
 
 from __future__ import annotations
@@ -10,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubeiam.safety.redaction import REDACTED, is_secret_variable
+from kubeiam.safety.redaction import Redactor
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 # Kinds collected only for their ownerReferences: their pod templates (with env) are dropped.
 METADATA_ONLY = {"ReplicaSet", "Job"}
 
+# One redactor for the objects of a collection (their images, labels and names repeat by the thousand),
+# renewed now and then so a long-lived process does not keep every string it ever saw.
+_redactor = Redactor()
+_RENEW_AFTER = 200_000
+
 
 def as_kubectl_item(raw: Mapping[str, Any], kind: str, api_version: str) -> dict[str, Any]:
-    """`kind`/`apiVersion` first (typed lists omit them on items), no managedFields, secrets redacted."""
+    """`kind`/`apiVersion` first (typed lists omit them on items), no managedFields, secrets redacted.
+
+    `raw` is never changed: the redacted parts are copies."""
     item: dict[str, Any] = {"apiVersion": raw.get("apiVersion") or api_version, "kind": raw.get("kind") or kind}
     for key, value in raw.items():
         if key not in item:
@@ -32,31 +42,9 @@ def as_kubectl_item(raw: Mapping[str, Any], kind: str, api_version: str) -> dict
         meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
     item["metadata"] = meta
     if item["kind"] in METADATA_ONLY:
-        return {"apiVersion": item["apiVersion"], "kind": item["kind"], "metadata": meta}
-    if item["kind"] == "Pod" and isinstance(item.get("spec"), dict):
-        item["spec"] = redact_pod_spec(item["spec"])
-    return item
-
-
-def redact_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(spec)
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        containers = out.get(field)
-        if isinstance(containers, list):
-            out[field] = [_redact_container(c) if isinstance(c, dict) else c for c in containers]
-    return out
-
-
-def _redact_container(container: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(container)
-    env = out.get("env")
-    if isinstance(env, list):
-        out["env"] = [
-            {**e, "value": REDACTED}
-            if isinstance(e, dict)
-            and e.get("value")
-            and is_secret_variable(str(e.get("name", "")), str(e.get("value")))
-            else e
-            for e in env
-        ]
-    return out
+        item = {"apiVersion": item["apiVersion"], "kind": item["kind"], "metadata": meta}
+    global _redactor
+    if _redactor.size > _RENEW_AFTER:
+        _redactor = Redactor()
+    cleaned: dict[str, Any] = _redactor.value(item)
+    return cleaned

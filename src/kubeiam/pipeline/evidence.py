@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from kubeiam.errors import InputError
+from kubeiam.safety.redaction import redacted
 from kubeiam.vocabulary.model import CoverageError
 
 
@@ -144,6 +145,7 @@ def write_json_file(
     """Write an evidence file atomically (a reader never sees half a file), indented for the people
     who read evidence. With orjson: the standard library's indenting encoder is pure Python, half a
     second for the 8 MB iam.json of a 5,000-role account."""
+    value = redacted(value)  # no collector writes a secret value, whatever an API answered
     option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     data = orjson.dumps(value, default=default, option=option)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
+from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.findings import Finding, Severity
 
 RESOLVED_KEYS = (
@@ -303,6 +304,9 @@ def render_diff_text(diff: Diff) -> str:
                 subject = f"{f.get('cluster')}/node/{f['node']}"
             status = " [suppressed]" if f.get("status") == "suppressed" else ""
             lines.append(
-                f"{label:<{width}}  {f.get('severity', '?'):<8} {f.get('rule_id')}  {subject}  {f.get('title')}{status}"
+                safe_line(
+                    f"{label:<{width}}  {f.get('severity', '?'):<8} {f.get('rule_id')}  {subject}  {f.get('title')}"
+                    f"{status}"
+                )
             )
     return "\n".join(lines) + "\n"

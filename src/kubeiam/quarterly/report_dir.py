@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kubeiam.errors import InputError
+from kubeiam.pipeline.evidence import decode
 from kubeiam.pipeline.report import Report
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import render_json
 from kubeiam.render.markdown import render_markdown
-from kubeiam.safety.redaction import redact
+from kubeiam.render.redacted import redacted_report
+from kubeiam.safety.redaction import redacted
 
 RUN_NAME = "%Y-%m-%dT%H%M%SZ"
 FINDINGS = "findings.json"
@@ -114,6 +116,7 @@ def trend(root: Path, exclude: Path | None = None, scope: dict[str, str | None] 
 def write_run(run: Path, report: Report, evidence: Path | None, history: Sequence[dict[str, Any]]) -> None:
     """Write one run folder. `evidence` is copied in unless it already is `run/evidence`."""
     target = run / "evidence"
+    report = redacted_report(report)  # what `render` does for every format: no secret value in any file
     try:
         if evidence is not None and evidence.resolve() != target.resolve():
             copy_evidence(evidence, target)
@@ -128,18 +131,60 @@ def copy_evidence(src: Path, dst: Path) -> None:
     """Copy an evidence directory, with secret values blanked in the copy.
 
     Hand-built evidence may hold what no kubeiam file should, and what live collection never writes:
-    a Secret's data, a literal credential in a pod's env (also inside `last-applied-configuration`),
-    launch-template user data, a service-account key's private key, a GKE basic-auth password. Names,
-    keys and shapes stay, so the copy audits to the same findings.
+    a Secret's data, a literal credential in a pod's env, args or annotations (also inside
+    `last-applied-configuration`), a password in a URL, launch-template user data, tags named
+    `password`, a service-account key's private key. Names, keys and shapes stay, so the copy audits
+    to the same findings. A link out of the directory is not followed (the audit's coverage names it),
+    nor one back up into it (it would copy forever); hidden files stay behind.
     """
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".*"))
-    for path in sorted(dst.rglob("*.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError):
-            continue  # unreadable evidence is reported by the audit itself; the copy stays as found
-        if redact(doc):
-            path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    root = src.resolve()
+    shutil.copytree(src, dst, ignore=_not_copied(root))
+    for path in sorted(p for p in dst.rglob("*") if p.is_file()):
+        _blank_secrets(path)
+
+
+def _not_copied(root: Path) -> Callable[[str, list[str]], set[str]]:
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder).resolve()
+        skipped = set()
+        for name in names:
+            path = Path(folder) / name
+            if name.startswith("."):
+                skipped.add(name)
+            elif path.is_symlink():
+                target = path.resolve()
+                outside = target != root and root not in target.parents
+                loops = target == here or target in here.parents
+                if outside or loops or not target.exists():
+                    skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _blank_secrets(path: Path) -> None:
+    """Blank secret values in one copied file, in place; a file that is not text is left behind."""
+    try:
+        text = decode(path.read_bytes(), path.name)
+    except (OSError, InputError):
+        path.unlink()  # not text (no evidence file is binary): nothing unread leaves the directory
+        return
+    cleaned = _blanked_json(text) if path.suffix == ".json" else None
+    if cleaned is None:
+        # Not JSON: blanked as text, so the re-audit of the copy reports the file as the audit did.
+        cleaned = redacted(text)
+    if cleaned != text:
+        path.write_text(cleaned, encoding="utf-8")
+
+
+def _blanked_json(text: str) -> str | None:
+    """The JSON with secret values blanked (the text itself when there are none); None if it is not JSON."""
+    try:
+        doc = json.loads(text)
+        cleaned = redacted(doc)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the audit reads
+        return None
+    return text if cleaned is doc else json.dumps(cleaned, indent=1, ensure_ascii=False) + "\n"
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:

@@ -13,6 +13,7 @@ from kubeiam.render.json_format import iter_json, render_json, render_json_group
 from kubeiam.render.jsonl import iter_jsonl, render_jsonl, render_jsonl_grouped
 from kubeiam.render.markdown import render_markdown, render_markdown_grouped
 from kubeiam.render.ocsf import render_ocsf
+from kubeiam.render.redacted import redacted_report
 from kubeiam.render.sarif import render_sarif
 from kubeiam.render.table import render_table
 
@@ -64,8 +65,9 @@ def check_group_by(fmt: Format, group_by: GroupBy | None) -> None:
 
 
 def render(report: Report, fmt: Format, *, colour: bool = False, group_by: GroupBy | None = None) -> str:
+    """The report in `fmt`, secret values blanked (every format writes the same redacted report)."""
     check_group_by(fmt, group_by)
-    return (RENDERERS if group_by is None else GROUPED)[fmt](report, colour)
+    return (RENDERERS if group_by is None else GROUPED)[fmt](redacted_report(report), colour)
 
 
 # Formats that can be written piece by piece: a 100,000-finding report never sits in memory as text.
@@ -77,5 +79,5 @@ def render_pieces(
 ) -> Iterable[str]:
     """`render`, as pieces to write in order."""
     if group_by is None and fmt in STREAMED:
-        return STREAMED[fmt](report)
+        return STREAMED[fmt](redacted_report(report))
     return (render(report, fmt, colour=colour, group_by=group_by),)

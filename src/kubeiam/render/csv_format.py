@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
 
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import grouped_records
+from kubeiam.safety.text import csv_cell, escape_controls, json_block
 
 COLUMNS = (
     "fingerprint",
@@ -48,12 +48,8 @@ GROUP_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ would run as a formula.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+# Every cell through csv_cell: a spreadsheet runs no formula from evidence (`=`, `+`, `-`, `@`, TAB, CR).
+_cell = csv_cell
 
 
 def render_csv(report: Report, colour: bool = False) -> str:
@@ -68,7 +64,7 @@ def render_csv(report: Report, colour: bool = False) -> str:
             "suppression_reason": sup.get("reason"),
             "suppression_owner": sup.get("owner"),
             "suppression_expires": sup.get("expires"),
-            "evidence": json.dumps(d["evidence"], sort_keys=True, ensure_ascii=False),
+            "evidence": json_block(json.dumps(d["evidence"], sort_keys=True, ensure_ascii=False)),
         }
         writer.writerow([_cell(row.get(c)) for c in COLUMNS])
     return buf.getvalue()
@@ -85,7 +81,7 @@ def render_csv_grouped(report: Report, colour: bool = False) -> str:
             "principals": "; ".join(r["principals"]),
             "count": len(items),
             "rule_ids": "; ".join(sorted({f["rule_id"] for f in items})),
-            "titles": "\n".join(f["title"] for f in items),
+            "titles": "\n".join(escape_controls(f["title"]) for f in items),  # one line per title
             "fingerprints": "; ".join(f["fingerprint"] for f in items),
         }
         writer.writerow([_cell(row.get(c)) for c in GROUP_COLUMNS])

@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from kubeiam import __version__
@@ -20,6 +19,7 @@ from kubeiam.render.coverage_text import rule_lines
 from kubeiam.render.html_assets import CSS, JS
 from kubeiam.render.html_charts import SEVERITY_COLOUR, bar_chart, trend_chart
 from kubeiam.render.markdown import entry_label, headline
+from kubeiam.safety.text import html_text, json_block
 from kubeiam.vocabulary.findings import Finding, Severity
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -65,13 +65,13 @@ def render_html(report: Report, colour: bool = False, *, trend: Sequence[Mapping
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>kubeiam {escape(report.mode)} {stamp}</title><style>{CSS}</style></head>",
+        f"<title>kubeiam {html_text(report.mode)} {stamp}</title><style>{CSS}</style></head>",
         "<body>",
-        f'<header><h1>kubeiam {escape(report.mode)} report</h1><div class="muted">generated {stamp} by kubeiam '
-        f"{escape(__version__)}</div></header><main>",
-        f'<section id="summary"><h2>Summary</h2><p>{escape(headline(report).replace("**", ""))}</p>',
+        f'<header><h1>kubeiam {html_text(report.mode)} report</h1><div class="muted">generated {stamp} by kubeiam '
+        f"{html_text(__version__)}</div></header><main>",
+        f'<section id="summary"><h2>Summary</h2><p>{html_text(headline(report).replace("**", ""))}</p>',
         '<div class="cards">'
-        + "".join(f'<div class="card" data-card="{k}"><b>{v}</b>{escape(k)}</div>' for k, v in cards)
+        + "".join(f'<div class="card" data-card="{k}"><b>{v}</b>{html_text(k)}</div>' for k, v in cards)
         + "</div></section>",
         '<section id="charts"><h2>Charts</h2><div class="charts">',
         _charts(report),
@@ -183,8 +183,8 @@ def _subject(
     counts += [f"{len(unchecked)} not checked"] if unchecked else []
     counts += [f"owner {owner}"] if owner else []
     head = (
-        f'<span class="sev sev-{top}">{badge}</span> <b>{escape(label)}</b> '
-        f'<span class="muted">{escape(", ".join(counts))}</span>'
+        f'<span class="sev sev-{top}">{badge}</span> <b>{html_text(label)}</b> '
+        f'<span class="muted">{html_text(", ".join(counts))}</span>'
     )
     identity = [
         ("cluster", cluster),
@@ -195,23 +195,27 @@ def _subject(
         ("cloud identities", ", ".join(principals) or "none found"),
     ]
     body = ['<div class="body"><h3>Identity</h3><table class="identity">']
-    body += [f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in identity if v is not None]
+    body += [f"<tr><th>{html_text(k)}</th><td>{html_text(str(v))}</td></tr>" for k, v in identity if v is not None]
     body.append("</table>")
     grants = _grants(items)
     body.append("<h3>Policies and bindings</h3>")
     body.append(
-        '<ul class="grants">' + "".join(f"<li><code>{escape(k)}</code>: {escape(v)}</li>" for k, v in grants) + "</ul>"
+        '<ul class="grants">'
+        + "".join(f"<li><code>{html_text(k)}</code>: {html_text(v)}</li>" for k, v in grants)
+        + "</ul>"
         if grants
         else '<p class="muted">none named by the findings</p>'
     )
     gaps = [f"{u['cloud']} {u.get('principal')}: {u['reason']}" for u in unchecked]
     gaps += [f"{e['source']} {e['location']}: {e['reason']}" for e in errors.get(label, [])]
     if gaps:
-        body.append('<h3>Not checked</h3><ul class="gaps">' + "".join(f"<li>{escape(g)}</li>" for g in gaps) + "</ul>")
+        body.append(
+            '<h3>Not checked</h3><ul class="gaps">' + "".join(f"<li>{html_text(g)}</li>" for g in gaps) + "</ul>"
+        )
     body.append(f"<h3>Findings ({len(items)})</h3>")
     body += [_finding(f) for f in items]
     body.append("</div>")
-    attr_text = " ".join(f'{k}="{escape(v)}"' for k, v in attrs.items()) + (" open" if opened else "")
+    attr_text = " ".join(f'{k}="{html_text(v)}"' for k, v in attrs.items()) + (" open" if opened else "")
     return f"<details {attr_text}><summary>{head}</summary>{''.join(body)}</details>"
 
 
@@ -251,14 +255,14 @@ def _finding(f: Finding) -> str:
         rows.append(
             ("suppressed", f"{sup.get('reason')} (owner {sup.get('owner')}, expires {sup.get('expires') or 'never'})")
         )
-    table = "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows if v)
+    table = "".join(f"<tr><th>{k}</th><td>{html_text(str(v))}</td></tr>" for k, v in rows if v)
     evidence = json.dumps(dict(f.evidence), indent=2, ensure_ascii=False, sort_keys=True)
     return (
-        f'<div class="finding {f.severity.value}" data-fingerprint="{escape(f.fingerprint)}">'
-        f'<div><span class="sev sev-{f.severity.value}">{f.severity.value}</span> {escape(f.title)} '
+        f'<div class="finding {f.severity.value}" data-fingerprint="{html_text(f.fingerprint)}">'
+        f'<div><span class="sev sev-{f.severity.value}">{f.severity.value}</span> {html_text(f.title)} '
         f"{' '.join(tags)}</div>"
-        f'<table>{table}</table><div><b>Evidence</b><pre class="evidence">{escape(evidence)}</pre></div>'
-        f'<div class="remediation"><b>Remediation</b><p>{escape(f.remediation)}</p></div></div>'
+        f'<table>{table}</table><div><b>Evidence</b><pre class="evidence">{html_text(json_block(evidence))}</pre></div>'
+        f'<div class="remediation"><b>Remediation</b><p>{html_text(f.remediation)}</p></div></div>'
     )
 
 
@@ -267,9 +271,9 @@ def _resolved(report: Report) -> str:
     if "baseline" not in report.extra:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(str(r.get('severity')))}</td><td>{escape(str(r['rule_id']))}</td>"
-        f"<td>{escape('/'.join(str(r.get(k)) for k in ('cluster', 'namespace', 'service_account')))}</td>"
-        f"<td>{escape(str(r.get('title', '')))}</td></tr>"
+        f"<tr><td>{html_text(str(r.get('severity')))}</td><td>{html_text(str(r['rule_id']))}</td>"
+        f"<td>{html_text('/'.join(str(r.get(k)) for k in ('cluster', 'namespace', 'service_account')))}</td>"
+        f"<td>{html_text(str(r.get('title', '')))}</td></tr>"
         for r in items
     )
     return (
@@ -284,8 +288,8 @@ def _expired(report: Report) -> str:
     if not items:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(entry_label(e))}</td><td>{escape(e['reason'])}</td><td>{escape(e['owner'])}</td>"
-        f"<td>{escape(str(e['expires']))}</td><td>{len(e.get('matches', []))}</td></tr>"
+        f"<tr><td>{html_text(entry_label(e))}</td><td>{html_text(e['reason'])}</td><td>{html_text(e['owner'])}</td>"
+        f"<td>{html_text(str(e['expires']))}</td><td>{len(e.get('matches', []))}</td></tr>"
         for e in items
     )
     return f'<section id="expired"><h2>Expired suppressions ({len(items)})</h2><table>{rows}</table></section>'
@@ -294,19 +298,20 @@ def _expired(report: Report) -> str:
 def _coverage(report: Report) -> str:
     cov = report.coverage
     rows = "".join(
-        f'<tr><td class="words">{escape(c["name"])}</td><td class="words">{escape(str(c.get("cloud")))}</td>'
-        f"<td>{escape(str(c.get('id')))}</td>"
+        f'<tr><td class="words">{html_text(c["name"])}</td><td class="words">{html_text(str(c.get("cloud")))}</td>'
+        f"<td>{html_text(str(c.get('id')))}</td>"
         f'<td class="words">{c.get("service_accounts", "")}</td></tr>'
         for c in cov.get("clusters", [])
     )
     errors = "".join(
-        f"<li>{escape(e['source'])}: {escape(e['location'])}: {escape(e['reason'])}</li>" for e in cov.get("errors", [])
+        f"<li>{html_text(e['source'])}: {html_text(e['location'])}: {html_text(e['reason'])}</li>"
+        for e in cov.get("errors", [])
     )
     unreadable = "".join(
-        f"<li>{escape(str(u['source']))} {escape(str(u.get('subject') or ''))}: {escape(str(u['reason']))}</li>"
+        f"<li>{html_text(u['source'])} {html_text(u.get('subject') or '')}: {html_text(u['reason'])}</li>"
         for u in cov.get("unreadable") or []
     )
-    rules = "".join(f"<li>{escape(line)}</li>" for line in rule_lines(cov))
+    rules = "".join(f"<li>{html_text(line)}</li>" for line in rule_lines(cov))
     return (
         '<section id="coverage"><h2>Coverage</h2>'
         + (f'<h3>Not read at all</h3><ul class="gaps">{unreadable}</ul>' if unreadable else "")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
+from kubeiam.safety.text import html_text
 from kubeiam.vocabulary.findings import Severity
 
 SEVERITY_COLOUR = {
@@ -33,8 +33,8 @@ def bar_chart(
     height = top + max(len(shown), 1) * row_h + 8
     width = label_w + bar_w + 50
     out = [
-        f'<figure class="chart-box"><figcaption>{escape(title)}</figcaption>'
-        f'<svg class="chart" id="{escape(chart_id)}" role="img" aria-label="{escape(title)}" '
+        f'<figure class="chart-box"><figcaption>{html_text(title)}</figcaption>'
+        f'<svg class="chart" id="{html_text(chart_id)}" role="img" aria-label="{html_text(title)}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
     ]
     if not shown:
@@ -45,10 +45,10 @@ def bar_chart(
         w = max(2, round(bar_w * value / peak))
         colour = (colours or {}).get(label, _PALETTE[i % len(_PALETTE)])
         short = label if len(label) <= 28 else label[:27] + "…"
-        attrs = f' data-facet-key="{escape(facet)}" data-facet-value="{escape(label)}"' if facet else ""
+        attrs = f' data-facet-key="{html_text(facet)}" data-facet-value="{html_text(label)}"' if facet else ""
         out.append(
-            f'<g class="row"{attrs}><title>{escape(label)}: {value}</title>'
-            f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(short)}</text>'
+            f'<g class="row"{attrs}><title>{html_text(label)}: {value}</title>'
+            f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{html_text(short)}</text>'
             f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{w}" height="{row_h - 8}" rx="3" fill="{colour}"/>'
             f'<text class="value" x="{label_w + w + 5}" y="{y + 16}">{value}</text></g>'
         )
@@ -86,12 +86,12 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
             total += n
             out.append(
                 f'<rect class="bar trend-bar" x="{x}" y="{y}" width="{col_w}" height="{h}" '
-                f'fill="{SEVERITY_COLOUR[sev.value]}"><title>{escape(str(p.get("generated_at")))}: '
+                f'fill="{SEVERITY_COLOUR[sev.value]}"><title>{html_text(str(p.get("generated_at")))}: '
                 f"{n} {sev.value}</title></rect>"
             )
         label = _run_label(points, i)
         out.append(f'<text class="value" x="{x + col_w / 2}" y="{y - 3}" text-anchor="middle">{total}</text>')
-        out.append(f'<text x="{x + col_w / 2}" y="{top + chart_h + 16}" text-anchor="middle">{escape(label)}</text>')
+        out.append(f'<text x="{x + col_w / 2}" y="{top + chart_h + 16}" text-anchor="middle">{html_text(label)}</text>')
         delta = []
         if p.get("new") is not None:
             delta.append(f"+{p['new']}")
@@ -100,7 +100,7 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
         if delta:
             out.append(
                 f'<text class="delta" x="{x + col_w / 2}" y="{top + chart_h + 32}" text-anchor="middle">'
-                f"{escape(' '.join(delta))}</text>"
+                f"{html_text(' '.join(delta))}</text>"
             )
     out.append("</svg></figure>")
     return "".join(out)

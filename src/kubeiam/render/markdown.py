@@ -8,12 +8,11 @@ from typing import Any
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings, highest
 from kubeiam.render.coverage_text import rule_lines
+from kubeiam.safety.text import markdown_text
 from kubeiam.vocabulary.findings import Finding, Severity
 
-
-def _esc(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+# Every string from evidence or a baseline through markdown_text: one line, no raw HTML, no cell-ending pipe.
+_esc = markdown_text
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
@@ -35,6 +34,7 @@ def headline(report: Report) -> str:
     )
     base = report.extra.get("baseline")
     if base:
+        # The baseline file may be anyone's: its time is text like any other (each format escapes the line).
         text += (
             f" Since the baseline of {base['generated_at']}: {base['new']} new, {base['unchanged']} unchanged,"
             f" {base['resolved']} resolved."
@@ -53,7 +53,7 @@ def _subject(f: Finding) -> str:
 
 def _header(report: Report) -> list[str]:
     stamp = report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [f"# kubeiam {report.mode} — {stamp}", "", headline(report), ""]
+    return [f"# kubeiam {_esc(report.mode)} — {stamp}", "", _esc(headline(report)), ""]
 
 
 def _footer(report: Report) -> list[str]:

@@ -51,7 +51,7 @@ def render_table(report: Report, colour: bool = False, width: int | None = None)
         for f in items:
             cells = [Text(""), Text(f.severity.value, style=STYLE[f.severity]), Text(f.rule_id)]
             if category_w:
-                cells.append(Text(str(f.category), style="dim"))
+                cells.append(Text(safe_line(str(f.category)), style="dim"))
             table.add_row(*cells, _title(f), style="dim" if f.status == "suppressed" else None)
         console.print(table)
         console.print()
@@ -75,11 +75,11 @@ def _heading(items: list[Finding], width: int) -> Text:
     """`subject  owner X  → principal`: who to ask, and which cloud identity is at stake.
 
     A principal too long for the line goes on its own indented line rather than breaking mid-word."""
-    heading = Text(items[0].subject, style="bold")
+    heading = Text(safe_line(items[0].subject), style="bold")
     owner = next((f.extra.get("owner") for f in items if f.extra.get("owner")), None)
     if owner:
-        heading.append(f"  owner {owner}", style="dim")
-    principals = sorted({f.principal for f in items if f.principal})
+        heading.append(f"  owner {safe_line(str(owner))}", style="dim")
+    principals = sorted({safe_line(f.principal) for f in items if f.principal})
     if principals:
         more = f" (+{len(principals) - 1} more)" if len(principals) > 1 else ""
         arrow = f"→ {principals[0]}{more}"
@@ -99,13 +99,13 @@ def _elide(text: str, room: int) -> str:
 
 
 def _title(f: Finding) -> Text:
-    # Text, not markup: titles carry `[` and `]` from policies and annotations.
-    title = Text(f.title)
+    # Text, not markup: titles carry `[` and `]` from policies and annotations; no control character.
+    title = Text(safe_line(f.title))
     if f.extra.get("baseline") == "new":
         title.append("  [new]", style="bold green")
     if f.status == "suppressed":
         until = (f.extra.get("suppression") or {}).get("expires")
-        title.append(f"  [suppressed{' until ' + until if until else ''}]", style="italic")
+        title.append(safe_line(f"  [suppressed{' until ' + str(until) if until else ''}]"), style="italic")
     return title
 
 

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TextIO
 
 from kubeiam.pipeline.progress import NullProgress, Progress, Task
+from kubeiam.safety.text import safe_line
 
 
 class _RichTask:
@@ -32,7 +33,7 @@ class TerminalProgress:
         console = Console(file=stream or sys.stderr, force_terminal=stream is not None)
         self._bars = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a context name is no markup
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -41,7 +42,8 @@ class TerminalProgress:
         )
 
     def task(self, description: str, total: int | None = None) -> Task:
-        return _RichTask(self._bars, self._bars.add_task(description, total=total), total)
+        # Descriptions name contexts and clusters from a kubeconfig: no control character reaches the terminal.
+        return _RichTask(self._bars, self._bars.add_task(safe_line(description), total=total), total)
 
     def __enter__(self) -> TerminalProgress:
         self._bars.start()
