@@ -4,6 +4,8 @@ parliament on the same authorization-details file.
     python benchmarks/bench_analysis.py [--service-accounts 20000 --roles 5000 --policies 300 --nodes 500]
         [--peers /tmp/peers/bin] [--repeat 3] [--scaling 5000,10000,20000] [--phases] [--profile]
         [--cloud gcp|azure]   (the same knobs for GKE/GCP and AKS/Azure estates; no peers there)
+        [--managed-policies fixtures/aws/corpus/aws-managed-policies.json.gz]   (AWS: the second estate, whose
+        roles have 2 real AWS managed policies attached and 1 inline, all from that corpus; see managed_estate.py)
 
 Each tool runs as its own process (wall time and peak RSS measured by a small launcher, procs.py), so the numbers
 include start-up and JSON parsing, as a user would see them; the best of `--repeat` runs is kept
@@ -29,7 +31,7 @@ import contextlib
 
 from compare import compare, markdown
 from estate import Scale
-from generate import generate
+from generate import generate, generate_managed
 from other_clouds import generate as generate_other
 from procs import best_of
 
@@ -150,6 +152,12 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="print the top functions (cProfile)")
     p.add_argument("--keep", type=Path, help="generate the estate here and keep it")
     p.add_argument("--json-out", type=Path, help="also write the results as JSON here")
+    p.add_argument(
+        "--managed-policies",
+        type=Path,
+        metavar="CORPUS",
+        help="AWS: the estate of real AWS managed policies (2 attached + 1 inline per role) drawn from this corpus",
+    )
     a = p.parse_args()
 
     results: dict[str, Any] = {
@@ -158,11 +166,12 @@ def main() -> None:
         "load_before": [round(x, 1) for x in os.getloadavg()],
         "cloud": a.cloud,
         "scale": {"service_accounts": a.service_accounts, "roles": a.roles, "policies": a.policies, "nodes": a.nodes},
+        **({"managed_policies": str(a.managed_policies)} if a.managed_policies else {}),
     }
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         estate = a.keep or tmp / "estate"
-        make(a.cloud, estate, a.service_accounts, a.roles, a.policies, a.nodes)
+        make(a.cloud, estate, a.service_accounts, a.roles, a.policies, a.nodes, a.managed_policies)
         report = tmp / "report.json"
         ki = kubeiam_audit(estate, report, a.repeat)
         doc = json.loads(report.read_text())
@@ -189,7 +198,7 @@ def main() -> None:
             results["scaling"] = []
             for n in [int(x) for x in a.scaling.split(",")]:
                 d = tmp / f"scale-{n}"
-                make(a.cloud, d, n, a.roles, a.policies, a.nodes)
+                make(a.cloud, d, n, a.roles, a.policies, a.nodes, a.managed_policies)
                 r = kubeiam_audit(d, tmp / f"scale-{n}.json", a.repeat)
                 r["findings"] = len(json.loads((tmp / f"scale-{n}.json").read_text())["findings"])
                 results["scaling"].append({"service_accounts": n, **r})
@@ -199,8 +208,13 @@ def main() -> None:
         a.json_out.write_text(json.dumps(results, indent=2, default=str))
 
 
-def make(cloud: str, out: Path, service_accounts: int, roles: int, policies: int, nodes: int) -> None:
-    if cloud == "aws":
+def make(
+    cloud: str, out: Path, service_accounts: int, roles: int, policies: int, nodes: int, managed: Path | None = None
+) -> None:
+    """`managed`: write the managed-policy estate (`--managed-policies`) instead of the synthetic-policy one."""
+    if cloud == "aws" and managed is not None:
+        generate_managed(out, service_accounts, roles, nodes, managed)
+    elif cloud == "aws":
         generate(out, service_accounts, roles, policies, nodes)
     else:
         generate_other(cloud, out, Scale(service_accounts, roles, policies, nodes))
@@ -208,9 +222,14 @@ def make(cloud: str, out: Path, service_accounts: int, roles: int, policies: int
 
 def render(results: dict[str, Any]) -> str:
     s = results["scale"]
+    policies = (
+        f"2 AWS managed + 1 inline policies per role from {results['managed_policies']}"
+        if results.get("managed_policies")
+        else f"{s['policies']} managed policies / custom roles"
+    )
     lines = [
         f"{results['date']}, {results.get('cloud', 'aws')}: {s['service_accounts']} ServiceAccounts, {s['roles']}"
-        f" identities, {s['policies']} managed policies / custom roles, {s['nodes']} nodes; {results['cores']} cores;"
+        f" identities, {policies}, {s['nodes']} nodes; {results['cores']} cores;"
         f" load average {results['load_before']} before, "
         f"{results['load_after']} after",
         "",

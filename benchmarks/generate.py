@@ -3,8 +3,11 @@
 S ServiceAccounts spread over namespaces, R IAM roles (IRSA trust for the ServiceAccounts that use
 them; 2 customer managed policies and 1 inline policy each, 2% with an AWS managed policy too), P
 customer managed policies, N nodes (every 10th allows IMDSv1). Deterministic for a seed.
+`--managed-policies CORPUS` writes the second AWS estate instead (`managed_estate.py`): each role has 2 real
+AWS managed policies attached and 1 inline policy, all drawn from the vendored corpus.
 
     python benchmarks/generate.py OUT --service-accounts 20000 --roles 5000 --policies 300 --nodes 500
+    python benchmarks/generate.py OUT --managed-policies fixtures/aws/corpus/aws-managed-policies.json.gz
     python benchmarks/generate.py OUT --cloud gcp --service-accounts 20000 --identities 5000
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,30 @@ def generate(out: Path, service_accounts: int, roles: int, policies: int, nodes:
     estate = build(Scale(service_accounts, roles, policies, nodes, seed))
     write_aws_evidence(estate, out)
     return estate
+
+
+def generate_managed(
+    out: Path, service_accounts: int, roles: int, nodes: int, corpus: Path, seed: int = 7
+) -> AwsEstate:
+    """Write the managed-policy estate (`managed_estate.py`) of this scale under `out`; return it."""
+    from managed_estate import build_managed, load_corpus
+
+    estate, attached = build_managed(Scale(service_accounts, roles, 0, nodes, seed), load_corpus(corpus))
+    write_aws_evidence(estate, out, managed_iam_document(estate, attached))
+    return estate
+
+
+def managed_iam_document(estate: AwsEstate, attached: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """get-account-authorization-details of the managed estate: its roles and the AWS managed policies they use."""
+    doc = iam_document(replace(estate, roles=()))
+    doc["Policies"] += [_managed(arn, arn.rsplit("/", 1)[-1], d, 0) for arn, d in sorted(attached.items())]
+    roles = []
+    for i, r in enumerate(estate.roles):
+        role = _role(estate, r.name, i, estate.trust(r, ISSUER), [r.inline], [], [])
+        role["AttachedManagedPolicies"] = [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in r.managed]
+        roles.append(role)
+    doc["RoleDetailList"] = roles + doc["RoleDetailList"]  # the node role, last
+    return doc
 
 
 def iam_document(estate: AwsEstate, issuer: str = ISSUER) -> dict[str, Any]:
@@ -111,7 +139,7 @@ def instance_ids(nodes: int) -> list[str]:
     return [f"i-{n:017x}" for n in range(nodes)]
 
 
-def write_aws_evidence(estate: AwsEstate, out: Path) -> None:
+def write_aws_evidence(estate: AwsEstate, out: Path, iam: dict[str, Any] | None = None) -> None:
     ids = instance_ids(estate.scale.nodes)
     k8s = out / "kubernetes" / estate.cluster
     aws = out / "aws" / estate.account
@@ -120,7 +148,7 @@ def write_aws_evidence(estate: AwsEstate, out: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
     dump(k8s / "resources.json", kubernetes_resources(estate, ids))
     dump(k8s / "openid-configuration.json", {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/keys"})
-    dump(aws / "iam.json", iam_document(estate))
+    dump(aws / "iam.json", iam if iam is not None else iam_document(estate))
     host = ISSUER.removeprefix("https://")
     provider = {
         "Arn": f"arn:aws:iam::{estate.account}:oidc-provider/{host}",
@@ -160,6 +188,9 @@ def write_aws_evidence(estate: AwsEstate, out: Path) -> None:
         "status": "ACTIVE",
     }
     dump(eks / "cluster.json", {"cluster": cluster})
+    # What a collection writes for a cluster without node groups or associations (absent would mean unknown).
+    dump(eks / "nodegroups.json", {"nodegroups": []})
+    dump(eks / "pod-identity-associations.json", {"associations": []})
 
 
 def dump(path: Path, value: Any) -> None:
@@ -176,8 +207,16 @@ def main() -> None:
     p.add_argument("--policies", type=int, default=300, help="AWS managed policies; custom roles for GCP/Azure")
     p.add_argument("--nodes", type=int, default=500)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--managed-policies",
+        type=Path,
+        metavar="CORPUS",
+        help="AWS: the estate of real AWS managed policies (2 attached + 1 inline per role) from this corpus file",
+    )
     a = p.parse_args()
-    if a.cloud == "aws":
+    if a.cloud == "aws" and a.managed_policies:
+        generate_managed(a.out, a.service_accounts, a.roles, a.nodes, a.managed_policies, a.seed)
+    elif a.cloud == "aws":
         generate(a.out, a.service_accounts, a.roles, a.policies, a.nodes, a.seed)
     else:
         import other_clouds

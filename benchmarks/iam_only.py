@@ -29,7 +29,7 @@ def main() -> None:
         read = read_account_iam(evidence, account)
         if read is None:
             continue
-        roles = read[0]
+        roles = read.roles
         view = AwsView(roles={r.arn: r for r in roles}, accounts=frozenset({account}), oidc_providers={})
         for role in roles:
             analyse_role(view, role)

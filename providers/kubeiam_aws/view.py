@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kubeiam.vocabulary.model import Grant, IdentityLink
+from kubeiam.vocabulary.model import Gap, Grant, IdentityLink
 from kubeiam.vocabulary.policy import Statement
 
 
@@ -34,15 +34,31 @@ class Role:
     missing_policies: tuple[str, ...] = ()
     """Attached policy ARNs whose documents the evidence lacks (analysis is then incomplete)."""
     source: str = ""
+    gaps: tuple[Gap, ...] = ()
+    """Items of its evidence the reader could not understand (a statement, a policy, a field): the role is
+    judged on the rest and its identity listed as partly checked."""
+    trust_understood: bool = True
+    """False when part of the trust policy was not understood: a verdict that it does not admit someone
+    may be wrong (the unread statement may admit them), so such links are unchecked, not untrusted."""
 
 
 @dataclass(frozen=True, slots=True)
 class ImdsOptions:
+    """IMDS settings as they apply, never guessed safe: what is unknown stays None and is named."""
+
     http_tokens: str | None
-    """`required` (IMDSv2 only) or `optional` (IMDSv1 allowed); None when not stated."""
+    """`required` (IMDSv2 only) or `optional` (IMDSv1 allowed); None when not known."""
     hop_limit: int | None
+    """1-64; None when not known."""
     endpoint: str | None
-    """`enabled` or `disabled`."""
+    """`enabled` or `disabled` (an unknown value counts as enabled: it is the exposed one)."""
+    unreadable: tuple[str, ...] = ()
+    """Settings present but not understood (`HttpTokens=1`, `HttpPutResponseHopLimit=-1`, `MetadataOptions
+    missing`): a coverage entry names them."""
+    unset: tuple[str, ...] = ()
+    """Settings a launch template leaves to the account default or the AMI when the evidence holds neither."""
+    inherited: tuple[str, ...] = ()
+    """Where settings the template leaves unset come from (`HttpTokens=optional from the account default`)."""
 
     @property
     def disabled(self) -> bool:

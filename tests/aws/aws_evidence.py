@@ -5,8 +5,10 @@ Used by the AWS tests and by `python tests/aws/make_rule_fixtures.py` (which reg
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,14 @@ REGION = "eu-west-1"
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 HOST = ISSUER.removeprefix("https://")
 CREATED = "2024-05-02T10:00:00+00:00"
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "corpus"
+
+
+@lru_cache(maxsize=1)
+def managed_policies() -> dict[str, dict[str, Any]]:
+    """Every AWS managed policy (1,643, fixtures/aws/corpus), by name: {arn, version, deprecated, document}."""
+    with gzip.open(CORPUS / "aws-managed-policies.json.gz") as f:
+        return json.load(f)["policies"]
 
 
 def write(path: Path, obj: Any) -> None:

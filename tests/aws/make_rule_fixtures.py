@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -529,9 +530,14 @@ def _(root):
     nodes(root, "required", 1)
 
 
-def node_group(root: Path, tokens: str, hop: int) -> None:
+def node_group(root: Path, tokens: str | None, hop: int | None, defaults: dict[str, Any] | None = None) -> None:
+    """A managed node group with a launch template; `tokens` None: the template sets no MetadataOptions (then
+    `defaults`, when given, is the account's instance-metadata-defaults.json)."""
     nodes(root, "required", 1)
     base = root / "aws" / ACCOUNT / REGION
+    data: dict[str, Any] = {"ImageId": "ami-0123456789abcdef0"}
+    if tokens is not None:
+        data["MetadataOptions"] = {"HttpTokens": tokens, "HttpPutResponseHopLimit": hop, "HttpEndpoint": "enabled"}
     write(
         base / "launch-template-versions.json",
         {
@@ -541,17 +547,13 @@ def node_group(root: Path, tokens: str, hop: int) -> None:
                     "LaunchTemplateName": "general",
                     "VersionNumber": 2,
                     "DefaultVersion": True,
-                    "LaunchTemplateData": {
-                        "MetadataOptions": {
-                            "HttpTokens": tokens,
-                            "HttpPutResponseHopLimit": hop,
-                            "HttpEndpoint": "enabled",
-                        }
-                    },
+                    "LaunchTemplateData": data,
                 }
             ]
         },
     )
+    if defaults is not None:
+        write(base / "instance-metadata-defaults.json", {"AccountLevel": defaults})
     write(
         base / "eks" / "eks-test" / "cluster.json",
         {
@@ -593,9 +595,19 @@ def _(root):
     nodes(root, "required", 1, extra_items=[nc])
 
 
+@case("AWS-022", "fail-launch-template-without-metadata-options", {"count": 1, "severity": "medium"})
+def _(root):
+    node_group(root, None, None)  # left to the account default and the AMI, neither in the evidence
+
+
 @case("AWS-022", "pass-launch-template-imdsv2")
 def _(root):
     node_group(root, "required", 1)
+
+
+@case("AWS-022", "pass-launch-template-account-default-imdsv2")
+def _(root):
+    node_group(root, None, None, {"HttpTokens": "required", "HttpPutResponseHopLimit": 1})
 
 
 @case("AWS-023", "fail-hostnetwork-broad-node-role", {"count": 1})

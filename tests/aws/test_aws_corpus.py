@@ -14,6 +14,7 @@ from aws_evidence import (
     cluster,
     iam,
     irsa_trust,
+    managed_policies,
     oidc_providers,
     policy,
     policy_arn,
@@ -46,7 +47,7 @@ def _sa_name(role_name: str) -> str:
 
 
 def _managed() -> dict[str, dict[str, Any]]:
-    return _load("aws-managed-policies.json")["policies"]
+    return managed_policies()
 
 
 def _ref(value: str, kind: str) -> str | None:

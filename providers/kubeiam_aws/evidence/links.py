@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from kubeiam.vocabulary.model import CloudIdentity, Cluster, IdentityLink, Inventory, LinkStatus
 from kubeiam_aws.declarations import AWS, AWS_ROLE_ARN
@@ -25,10 +25,12 @@ class RoleIndex:
 
     by_arn: Mapping[str, Role]
     folded: Mapping[str, Role]
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+    """Account -> why a role absent from its iam.json may still exist (one page; an unreadable item)."""
 
     @classmethod
-    def of(cls, roles: list[Role]) -> RoleIndex:
-        return cls({r.arn: r for r in roles}, {_fold(r.arn): r for r in roles})
+    def of(cls, roles: list[Role], incomplete: Mapping[str, str] | None = None) -> RoleIndex:
+        return cls({r.arn: r for r in roles}, {_fold(r.arn): r for r in roles}, dict(incomplete or {}))
 
     def find(self, arn: str) -> Role | None:
         return self.by_arn.get(arn) or self.folded.get(_fold(arn))
@@ -41,7 +43,17 @@ def _fold(arn: str) -> str:
 
 def _identity(role: Role) -> CloudIdentity:
     grants = role.grants + ((role.boundary,) if role.boundary else ())
-    return CloudIdentity(AWS, role.arn, "iam-role", role.name, grants, role.source)
+    return CloudIdentity(AWS, role.arn, "iam-role", role.name, grants, role.source, role.gaps)
+
+
+def _unsure(role: Role, status: LinkStatus, reason: str) -> tuple[LinkStatus, str]:
+    """An "untrusted" verdict drawn from a trust policy read in part is not one: the unread statement may
+    admit the ServiceAccount. It stays unchecked, with why."""
+    if status is LinkStatus.UNTRUSTED and not role.trust_understood:
+        gap = next((g for g in role.gaps if ".AssumeRolePolicyDocument" in g.item), None)
+        where = f" ({gap.item}: {gap.reason})" if gap else ""
+        return LinkStatus.UNCHECKED, f"trust policy not understood in full{where}: {reason}"
+    return status, reason
 
 
 def irsa_links(
@@ -74,6 +86,8 @@ def irsa_links(
                 role.account, role.trust, cluster.issuer if cluster else None, oidc.get(account)
             )
         status, reason = trust.verdict(sa)
+        if not trust.provider_missing:
+            status, reason = _unsure(role, status, reason)
         identity = identities.get(role.arn) or identities.setdefault(role.arn, _identity(role))
         links.append(IdentityLink(sa.cluster, sa.namespace, sa.name, AWS, "irsa", role.arn, status, identity, reason))
     return links
@@ -87,6 +101,8 @@ def _find_role(
         return replace(link, reason=f"no aws/{account}/iam.json in the evidence: role not checked")
     role = roles.find(link.principal)
     if role is None:
+        if account in roles.incomplete:
+            return replace(link, reason=f"role not in the evidence, which is incomplete ({roles.incomplete[account]})")
         return _absent(link, link.principal, account, inventory)
     return role
 
@@ -110,13 +126,12 @@ def pod_identity_links(
         if cluster.k8s_cluster is None:
             continue
         for a in f.associations:
-            key = (cluster.k8s_cluster, str(a["namespace"]), str(a["serviceAccount"]))
+            key = (cluster.k8s_cluster, a.namespace, a.service_account)
             if key not in known:
                 continue
-            arn = str(a["roleArn"])
-            m = ROLE_ARN.match(arn)
+            m = ROLE_ARN.match(a.role_arn)
             account = m.group(2) if m else cluster.account
-            link = IdentityLink(*key, AWS, "eks-pod-identity", arn, LinkStatus.UNCHECKED)
+            link = IdentityLink(*key, AWS, "eks-pod-identity", a.role_arn, LinkStatus.UNCHECKED)
             role = _find_role(link, account, roles, accounts, inventory)
             if isinstance(role, IdentityLink):
                 links.append(role)
@@ -127,31 +142,17 @@ def pod_identity_links(
                 cluster_name=cluster.name,
                 namespace=key[1],
                 service_account=key[2],
-                session_tags=not a.get("disableSessionTags"),
+                session_tags=a.session_tags,
             )
             refusal = pod_identity_refusal(role.trust, session)
-            if refusal is not None:
-                links.append(
-                    replace(
-                        link,
-                        principal=role.arn,
-                        status=LinkStatus.UNTRUSTED,
-                        identity=_identity(role),
-                        reason=refusal,
-                    )
-                )
-            else:
-                links.append(
-                    replace(
-                        link,
-                        principal=role.arn,
-                        status=LinkStatus.RESOLVED,
-                        identity=_identity(role),
-                        reason="Pod Identity association",
-                    )
-                )
-                if a.get("targetRoleArn"):
-                    links.append(_target_link(link, role, str(a["targetRoleArn"]), roles, accounts, inventory))
+            status, reason = (
+                (LinkStatus.RESOLVED, "Pod Identity association")
+                if refusal is None
+                else _unsure(role, LinkStatus.UNTRUSTED, refusal)
+            )
+            links.append(replace(link, principal=role.arn, status=status, identity=_identity(role), reason=reason))
+            if status is LinkStatus.RESOLVED and a.target_role_arn:
+                links.append(_target_link(link, role, a.target_role_arn, roles, accounts, inventory))
     return links
 
 
@@ -166,13 +167,10 @@ def _target_link(
     if isinstance(role, IdentityLink):
         return role
     if not trusts_role(role.trust, source.arn):
-        return replace(
-            link,
-            principal=role.arn,
-            status=LinkStatus.UNTRUSTED,
-            identity=_identity(role),
-            reason=f"target role's trust does not allow {source.arn} sts:AssumeRole",
+        status, reason = _unsure(
+            role, LinkStatus.UNTRUSTED, f"target role's trust does not allow {source.arn} sts:AssumeRole"
         )
+        return replace(link, principal=role.arn, status=status, identity=_identity(role), reason=reason)
     return replace(
         link,
         principal=role.arn,

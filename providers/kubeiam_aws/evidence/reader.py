@@ -2,59 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
 
 from kubeiam.pipeline.evidence import Evidence
-from kubeiam.vocabulary.model import Cluster, CoverageError, Inventory
-from kubeiam_aws.declarations import AWS
-from kubeiam_aws.evidence.coverage import partial_trust_evidence, unmatched_eks
-from kubeiam_aws.evidence.ec2 import Instance, LaunchTemplateVersion, read_instances, read_launch_templates
+from kubeiam.vocabulary.model import CoverageError, Inventory
+from kubeiam_aws.evidence.clusters import match_clusters
+from kubeiam_aws.evidence.coverage import eks_gaps, partial_trust_evidence, unmatched_eks
+from kubeiam_aws.evidence.ec2 import Ec2Files, read_ec2
 from kubeiam_aws.evidence.eks import EksFiles, read_eks
 from kubeiam_aws.evidence.iam import read_account_iam
 from kubeiam_aws.evidence.links import RoleIndex, irsa_links, pod_identity_links
 from kubeiam_aws.evidence.nodes import node_templates, read_nodes
-from kubeiam_aws.evidence.oidc import read_oidc_providers
-from kubeiam_aws.judge.trust import issuer_host
-from kubeiam_aws.view import AwsView, EksCluster, Role
+from kubeiam_aws.evidence.oidc import OidcProviders, read_oidc_providers
+from kubeiam_aws.view import AwsView, Role
+
+_INSTANCE = re.compile(r"^aws:///[^/]*/(i-[0-9a-f]+)$")
 
 
 def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     roles: list[Role] = []
     errors: list[CoverageError] = []
-    accounts: set[str] = set()
-    oidc: dict[str, frozenset[str]] = {}
-    instances: dict[str, Instance] = {}
-    templates: list[LaunchTemplateVersion] = []
+    accounts: dict[str, str | None] = {}
+    oidc: dict[str, OidcProviders] = {}
+    ec2 = Ec2Files()
     eks_files: list[EksFiles] = []
     for account in evidence.children("aws"):
         iam = read_account_iam(evidence, account)
         if iam is not None:
-            accounts.add(account)
-            roles += iam[0]
-            errors += iam[1]
-        providers = read_oidc_providers(evidence, account)
+            accounts[account] = iam.incomplete
+            roles += iam.roles
+            errors += iam.errors
+        providers, provider_errors = read_oidc_providers(evidence, account)
+        errors += provider_errors
         if providers is not None:
             oidc[account] = providers
         for region in evidence.children(f"aws/{account}"):
-            instances.update((i.instance_id, i) for i in read_instances(evidence, account, region))
-            templates += read_launch_templates(evidence, account, region)
+            read_ec2(evidence, account, region, ec2)
             eks_files += read_eks(evidence, account, region)
-    index = RoleIndex.of(roles)
+    index = RoleIndex.of(roles, {a: why for a, why in accounts.items() if why})
     profiles = {p: r.arn for r in roles for p in r.instance_profiles}
-    clusters, eks = _match_clusters(inventory, eks_files)
+    hosts = {a: p.hosts for a, p in oidc.items()}
+    clusters, eks = match_clusters(inventory, eks_files, hosts, roles, _node_accounts(inventory, ec2))
     by_cluster = {c.name: c for c in clusters}
-    links = irsa_links(inventory, by_cluster, index, accounts, oidc)
-    links += pod_identity_links(inventory, eks, eks_files, index, accounts)
-    nodes, node_errors = read_nodes(inventory, instances, profiles, bool(evidence.children("aws")))
+    complete = {a: p.hosts for a, p in oidc.items() if not p.unread}
+    links = irsa_links(inventory, by_cluster, index, set(accounts), complete)
+    links += pod_identity_links(inventory, eks, eks_files, index, set(accounts))
+    nodes, node_errors = read_nodes(inventory, ec2.instances, profiles, index.by_arn, bool(evidence.children("aws")))
+    errors += ec2.errors
     errors += partial_trust_evidence(inventory, links, oidc)
     errors += unmatched_eks(eks, eks_files)
+    errors += eks_gaps(eks, eks_files)
     view = AwsView(
         roles=index.by_arn,
         accounts=frozenset(accounts),
-        oidc_providers=oidc,
+        oidc_providers=complete,
         eks=tuple(eks),
         nodes=tuple(nodes),
-        templates=tuple(node_templates(inventory, eks, eks_files, templates, index.by_arn, profiles, errors)),
+        templates=tuple(node_templates(inventory, eks, eks_files, ec2.templates, index.by_arn, profiles, errors)),
         links=tuple(links),
         profiles=profiles,
     )
@@ -68,26 +72,12 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     )
 
 
-def _match_clusters(inventory: Inventory, files: list[EksFiles]) -> tuple[list[Cluster], list[EksCluster]]:
-    """Pair each EKS cluster with a Kubernetes evidence cluster: by issuer first, else by name."""
-    clusters = list(inventory.clusters)
-    eks = []
-    for f in files:
-        issuer = ((f.cluster.get("identity") or {}).get("oidc") or {}).get("issuer")
-        host = issuer_host(issuer)
-        match = next((c for c in clusters if host and issuer_host(c.issuer) == host), None)
-        if match is None:
-            # By name only when an issuer cannot decide (one side does not know it).
-            match = next((c for c in clusters if c.name == f.name and (c.issuer is None or host is None)), None)
-        arn = str(f.cluster.get("arn") or f"arn:aws:eks:{f.region}:{f.account}:cluster/{f.name}")
-        if match is not None:
-            updated = replace(
-                match, stable_id=match.stable_id or arn, issuer=match.issuer or issuer, cloud=match.cloud or AWS
-            )
-            clusters[clusters.index(match)] = updated
-        eks.append(
-            EksCluster(
-                f.name, arn, f.account, f.region, issuer, match.name if match else None, f"{f.base}/cluster.json"
-            )
-        )
-    return clusters, eks
+def _node_accounts(inventory: Inventory, ec2: Ec2Files) -> dict[str, set[str]]:
+    """Cluster -> accounts whose ec2-instances.json holds its nodes' instances."""
+    out: dict[str, set[str]] = {}
+    for node in inventory.nodes:
+        m = _INSTANCE.match(node.provider_id or "")
+        inst = ec2.instances.get(m.group(1)) if m else None
+        if inst is not None:
+            out.setdefault(node.cluster, set()).add(inst.account)
+    return out

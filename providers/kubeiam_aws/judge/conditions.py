@@ -101,7 +101,9 @@ def _string(cond: Condition, actual: str, *, glob: bool) -> ConditionOutcome:
 
 
 def condition_outcome(cond: Condition, ctx: SessionContext) -> ConditionOutcome:
-    if cond.operator.startswith(("ForAnyValue:", "ForAllValues:")):
+    # A policy variable is compared with what IAM fills in per request, never with its own text: comparing
+    # `${aws:PrincipalAccount}` literally would call a Deny "always" and hide every grant it does not touch.
+    if cond.variables or cond.operator.startswith(("ForAnyValue:", "ForAllValues:")):
         return ConditionOutcome.MAYBE
     key = cond.key_lower
     op = cond.base_operator
@@ -129,6 +131,21 @@ def condition_outcome(cond: Condition, ctx: SessionContext) -> ConditionOutcome:
     return ConditionOutcome.MAYBE
 
 
+_DECIDABLE = _DATE_KEYS | {
+    "aws:principalarn",
+    "aws:principalaccount",
+    "aws:principaltype",
+    "aws:multifactorauthpresent",
+}
+
+
+@lru_cache(maxsize=65536)
+def session_decidable(stmt: Statement) -> bool:
+    """Whether `condition_outcome` may decide one of the statement's conditions (else every one is "maybe",
+    for every role: `prepare` leaves the statement as it is)."""
+    return any(c.key_lower in _DECIDABLE for c in stmt.conditions)
+
+
 def prepare(statements: Iterable[Statement], ctx: SessionContext) -> tuple[Statement, ...]:
     """Drop statements whose conditions never hold; drop conditions that always hold.
 
@@ -137,8 +154,8 @@ def prepare(statements: Iterable[Statement], ctx: SessionContext) -> tuple[State
     """
     out = []
     for stmt in statements:
-        if not stmt.conditions:
-            out.append(stmt)
+        if not stmt.conditions or not session_decidable(stmt):
+            out.append(stmt)  # nothing in what a session is known to carry can decide these conditions
             continue
         kept = []
         never = False

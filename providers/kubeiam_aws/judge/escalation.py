@@ -73,25 +73,29 @@ def _is_glob(value: str) -> bool:
     return "*" in value or "?" in value
 
 
-def resource_abusable(action: str, resource: str, target_is_admin: Callable[[str], bool]) -> bool:
+def resource_abusable(
+    action: str, resource: str, target_is_admin: Callable[[str], bool], *, variable: bool = False
+) -> bool:
     """Whether a grant of `action` on `resource` can be turned into more privilege.
 
     Why these judgements: resources owned by AWS (`arn:aws:iam::aws:policy/...`) cannot be
     changed by anyone, so CreatePolicyVersion on them is harmless; a PassRole or AssumeRole on a
     wildcard reaches every role, but on one named role it only matters when that role is
-    admin-equivalent (Karpenter passing its own node role to EC2 gains nothing).
+    admin-equivalent (Karpenter passing its own node role to EC2 gains nothing). A `variable` resource
+    (`role/${aws:PrincipalTag/team}`) is judged as a wildcard: what IAM fills in is not known here.
     """
     if resource == "*":
         return True
+    glob = variable or _is_glob(resource)
     m = _ARN.match(resource)
     if m is None:
-        return _is_glob(resource)
+        return glob
     if m["account"] == "aws":
         return False
     if action.lower() in _ROLE_TARGETS:
         if not _could_name_a_role(m["service"], m["rest"]):
             return False  # PassRole on `arn:aws:s3:::bucket/*` names no role: it passes nothing
-        if _is_glob(resource):
+        if glob:
             return True
         return target_is_admin(resource)
     return True
@@ -105,7 +109,7 @@ def _could_name_a_role(service: str, rest: str) -> bool:
 def statement_abusable(action: str, stmt: Statement, target_is_admin: Callable[[str], bool]) -> bool:
     if stmt.not_resources:
         return True
-    return any(resource_abusable(action, r, target_is_admin) for r in stmt.resources)
+    return any(resource_abusable(action, r, target_is_admin, variable=stmt.variable(r)) for r in stmt.resources)
 
 
 def passes_to(stmt: Statement, service: str | None) -> bool:

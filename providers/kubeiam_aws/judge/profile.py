@@ -7,45 +7,40 @@ in the view by the prepared statements themselves, so roles with the same polici
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import NamedTuple
 
+from kubeiam.vocabulary.model import Grant
 from kubeiam.vocabulary.policy import Statement, denied_everywhere, matches
-from kubeiam_aws.judge.catalogue import (
-    PERMISSIONS_MANAGEMENT,
-    WRITE,
-    aws_catalog,
-    broad_write_candidates,
-    iam_permissions_management,
+from kubeiam_aws.judge.actions import (
+    ADMIN_SENTINELS,
+    SENSITIVE_READS,
+    broad_levels,
+    by_service,
+    catalog_names,
+    covered_by,
+    denied_actions,
+    interesting,
+    wildcard_patterns,
 )
-from kubeiam_aws.judge.conditions import SessionContext, passed_to_services, prepare
+from kubeiam_aws.judge.catalogue import PERMISSIONS_MANAGEMENT, iam_permissions_management
+from kubeiam_aws.judge.conditions import SessionContext, passed_to_services, prepare, session_decidable
 from kubeiam_aws.judge.escalation import (
     CATEGORY_RANK,
-    escalation_actions,
     passes_to,
     path_requirements,
     statement_abusable,
 )
 from kubeiam_aws.view import AwsView, Role
 
-ADMIN_SENTINELS = ("iam:PutRolePolicy", "ec2:RunInstances", "s3:GetObject", "sts:AssumeRole")
-SENSITIVE_READS = (
-    "secretsmanager:GetSecretValue",
-    "kms:Decrypt",
-    "s3:GetObject",
-    "ssm:GetParameter",
-    "ssm:GetParameters",
-    "ssm:GetParametersByPath",
-)
 # A resource that names every object of its type: `*`, `...:secret:*`, `...:parameter/*`; for S3 only `*` and
 # `*/*` (there the first segment is a bucket name, so `bucket/*` is one bucket, not every object).
 _EVERY = re.compile(r"^\*$|^arn:[^:]*:(?!s3:)[^:]*:[^:]*:[^:]*:(?:[\w-]+[:/])?\*(?:/\*)?$|^arn:[^:]*:s3:::\*(?:/\*)?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Sourced:
-    """A statement with the grant (policy ARN or `role/NAME:inline`) it came from."""
+class Sourced(NamedTuple):
+    """A statement with the grant (policy ARN or `role/NAME:inline`) it came from. A tuple: the analysis memo
+    hashes a role's list of them, for every role."""
 
     source: str
     statement: Statement
@@ -121,9 +116,15 @@ class _Evaluator:
     def __init__(self, view: AwsView, allows: list[Sourced], denies: list[Statement], boundary: list[Statement] | None):
         self.view = view
         self.allows = allows
-        self.denies = denies
+        # Only an unconditional Deny on every resource can make an action unusable (`denied_everywhere`):
+        # the others are left out once, not skipped for every action asked about.
+        self.denies = [s for s in denies if not s.conditions and s.all_resources and not s.not_resources]
         self.boundary = boundary
         self._index: dict[int, tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {}
+        # Which interesting actions each grant covers, looked up once per grant: the key is the statement's
+        # action list, which may hold thousands of patterns (ReadOnlyAccess) and is costly to hash each time.
+        self.covered = [covered_by(g.statement) for g in allows]
+        self._granting: dict[str, list[Sourced]] | None = None
 
     def boundary_allows(self, action: str) -> bool:
         if self.boundary is None:
@@ -131,16 +132,22 @@ class _Evaluator:
         return any(s.is_allow and s.allows(action) for s in self.boundary)
 
     def usable(self, action: str) -> bool:
+        if not self.denies:
+            return True
+        if action in catalog_names():
+            # One set look-up per action: a Deny naming thousands of patterns is expanded once per role.
+            return action not in denied_actions(tuple(self.denies))
         return not denied_everywhere(self.denies, action)
 
     def granting(self, action: str, *, unconditional: bool = False) -> list[Sourced]:
-        if action in _interesting():
-            return [
-                g
-                for g in self.allows
-                if action in _covered(g.statement.actions, g.statement.not_actions)
-                and not (unconditional and g.statement.conditions)
-            ]
+        if action in interesting():
+            if self._granting is None:  # interesting action -> the grants that cover it, built once per role
+                self._granting = {}
+                for g, covered in zip(self.allows, self.covered, strict=True):
+                    for a in covered:
+                        self._granting.setdefault(a, []).append(g)
+            found = self._granting.get(action, [])
+            return [g for g in found if not g.statement.conditions] if unconditional else found
         return [
             g
             for g in self.allows
@@ -152,7 +159,7 @@ class _Evaluator:
         key = id(stmt)
         index = self._index.get(key)
         if index is None:
-            index = self._index[key] = (_by_service(stmt.actions), _by_service(stmt.not_actions))
+            index = self._index[key] = (by_service(stmt.actions), by_service(stmt.not_actions))
         service = action.split(":", 1)[0].lower()
         actions, not_actions = index
         if stmt.actions and not any(matches(p, action) for p in (*actions.get(service, ()), *actions.get("", ()))):
@@ -168,7 +175,7 @@ class _Evaluator:
         sources = [
             g.source
             for g in self.allows
-            if "*" in g.statement.actions and g.statement.all_resources and not g.statement.conditions
+            if "*" in wildcard_patterns(g.statement) and g.statement.all_resources and not g.statement.conditions
         ]
         if sources and all(self.usable(a) and self.boundary_allows(a) for a in ADMIN_SENTINELS):
             return tuple(dict.fromkeys(sources))
@@ -176,6 +183,9 @@ class _Evaluator:
 
     def iam_admin(self) -> tuple[str, ...]:
         iam_pm = iam_permissions_management()
+        everywhere = [c for g, c in zip(self.allows, self.covered, strict=True) if g.statement.all_resources]
+        if not everywhere or any(all(a not in c for c in everywhere) for a in iam_pm):
+            return ()  # most roles: some IAM permissions-management action is not granted on `*` at all
         sources: dict[str, None] = {}
         for action in iam_pm:
             grants = [g for g in self.granting(action, unconditional=True) if g.statement.all_resources]
@@ -192,15 +202,15 @@ class _Evaluator:
                 pattern = "NotAction:" + ",".join(sorted(s.not_actions))
                 out.append(WildcardGrant(g.source, pattern, s))
                 continue
-            for p in s.actions:
+            for p in wildcard_patterns(s):
                 if p == "*" and admin:
                     continue
-                if (p == "*" or p.endswith(":*")) and self.usable(p) and self.boundary_allows(p):
+                if self.usable(p) and self.boundary_allows(p):
                     out.append(WildcardGrant(g.source, p, s))
         return out
 
     def broad_writes(self) -> list[BroadWrite]:
-        by_key: dict[tuple[str, str], dict[str, None]] = {}
+        by_key: dict[tuple[str, str], list[tuple[str, ...]]] = {}
         unrestricted = not self.denies and self.boundary is None
         for g in self.allows:
             s = g.statement
@@ -208,12 +218,16 @@ class _Evaluator:
             # everywhere with it.
             if s.conditions or not s.all_resources:
                 continue
-            for action, level in _broad_writes_of(s.actions, s.not_actions):
-                if unrestricted or (self.usable(action) and self.boundary_allows(action)):
-                    by_key.setdefault((g.source, level), {})[action] = None
+            for level, actions in broad_levels(s):
+                if not unrestricted:
+                    actions = tuple(a for a in actions if self.usable(a) and self.boundary_allows(a))
+                if actions:
+                    by_key.setdefault((g.source, level), []).append(actions)
         grouped: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-        for (src, level), acts in sorted(by_key.items()):
-            grouped.setdefault(src, []).append((level, tuple(sorted(acts))))
+        for (src, level), parts in sorted(by_key.items()):
+            # Sorted already when one statement gives them (the usual case): kept, not sorted again per role.
+            acts = parts[0] if len(parts) == 1 else tuple(sorted(set().union(*parts)))
+            grouped.setdefault(src, []).append((level, acts))
         return [
             BroadWrite(src, tuple(sorted(levels, key=lambda lv: lv[0] != PERMISSIONS_MANAGEMENT)))
             for src, levels in grouped.items()
@@ -225,9 +239,7 @@ class _Evaluator:
 
     def escalations(self, role: Role) -> tuple[list[Escalation], list[str]]:
         found, blocked = [], []
-        reachable: set[str] = set()
-        for g in self.allows:
-            reachable |= _covered(g.statement.actions, g.statement.not_actions)
+        reachable: set[str] = set().union(*self.covered)
         for path, requires in path_requirements():
             if not requires <= reachable or (path.needs_boundary and role.boundary_arn is None):
                 continue
@@ -283,56 +295,16 @@ class _Evaluator:
         return [ActionGrant("iam:PassRole", (src,), tuple(res)) for src, res in sorted(by_source.items())]
 
 
-@lru_cache(maxsize=1)
-def _interesting() -> frozenset[str]:
-    """The actions rules ask about by name: every escalation path's, the sensitive reads, IAM's writes."""
-    return frozenset(
-        (*escalation_actions(), *SENSITIVE_READS, *ADMIN_SENTINELS, "iam:PassRole", *iam_permissions_management())
-    )
-
-
-@lru_cache(maxsize=65536)
-def _covered(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> frozenset[str]:
-    """Which of the interesting actions an action list covers: computed once per distinct statement
-    shape, so a managed policy attached to thousands of roles is matched once."""
-    if not actions and not not_actions:
-        return frozenset()
-    out = set()
-    for a in _interesting():
-        if actions and not any(matches(p, a) for p in actions):
-            continue
-        if not_actions and any(matches(p, a) for p in not_actions):
-            continue
-        out.add(a)
-    return frozenset(out)
-
-
-@lru_cache(maxsize=65536)
-def _broad_writes_of(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(action, access level) of the broad-write candidates an action list covers, once per distinct list
-    (a managed policy attached to thousands of roles is expanded once)."""
-    catalog = aws_catalog()
-    if actions:
-        names: Iterable[str] = dict.fromkeys(a for p in actions for a in broad_write_candidates(p))
-    else:  # NotAction: everything else
-        names = (a for a in broad_write_candidates("*") if not any(matches(p, a) for p in not_actions))
-    return tuple((a, catalog.access_level(a) or WRITE) for a in names)
-
-
-def _by_service(patterns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """Patterns grouped by their service prefix; "" holds those whose service part is itself a glob."""
-    out: dict[str, list[str]] = {}
-    for p in patterns:
-        service = p.split(":", 1)[0].lower() if ":" in p else ""
-        out.setdefault("" if "*" in service or "?" in service else service, []).append(p)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _split(role: Role, ctx: SessionContext) -> tuple[list[Sourced], list[Statement], list[Statement] | None]:
+def _split(
+    view: AwsView, role: Role, ctx: SessionContext
+) -> tuple[list[Sourced], list[Statement], list[Statement] | None]:
     allows: list[Sourced] = []
     denies: list[Statement] = []
     for grant in role.grants:
-        for s in prepare(grant.statements, ctx):
+        fixed_allows, fixed_denies, depends = _grant_parts(view, grant)
+        allows += fixed_allows
+        denies += fixed_denies
+        for s in prepare(depends, ctx):
             if s.is_allow:
                 allows.append(Sourced(grant.source, s))
             else:
@@ -343,6 +315,20 @@ def _split(role: Role, ctx: SessionContext) -> tuple[list[Sourced], list[Stateme
         # A Deny in the boundary is as final as one in the role's own policies.
         denies += [s for s in boundary if not s.is_allow]
     return allows, denies, boundary
+
+
+def _grant_parts(view: AwsView, grant: Grant) -> tuple[list[Sourced], list[Statement], tuple[Statement, ...]]:
+    """A grant's statements no session can change (its allows, its denies) and those a role's session may
+    decide (`prepare` them per role), worked out once per grant: a managed policy is attached to many roles.
+    Keyed by the grant's identity in the view's memo, which keeps the grant (the key cannot be reused)."""
+    key = ("grant-parts", id(grant))
+    found = view.memo.get(key)
+    if found is None:
+        fixed = [s for s in grant.statements if not session_decidable(s)]
+        depends = tuple(s for s in grant.statements if session_decidable(s))
+        allows = [Sourced(grant.source, s) for s in fixed if s.is_allow]
+        found = view.memo[key] = (grant, allows, [s for s in fixed if not s.is_allow], depends)
+    return found[1], found[2], found[3]
 
 
 def analyse_role(view: AwsView, role: Role, *, shallow: bool = False) -> RoleAnalysis:
@@ -356,7 +342,7 @@ def analyse_role(view: AwsView, role: Role, *, shallow: bool = False) -> RoleAna
 
 def _analyse_role(view: AwsView, role: Role, shallow: bool, by_role: tuple) -> RoleAnalysis:
     ctx = SessionContext(role.arn, role.account, role.created)
-    allows, denies, boundary = _split(role, ctx)
+    allows, denies, boundary = _split(view, role, ctx)
     key = (
         "shallow" if shallow else "full",
         tuple(allows),

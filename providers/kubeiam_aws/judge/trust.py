@@ -52,8 +52,9 @@ _PINNING = {"StringEquals", "StringEqualsIgnoreCase", "StringLike"}
 
 
 def _pins(c: Condition) -> bool:
-    """The test admits named subjects only: an equality, or a StringLike without `*` or `?`."""
-    if c.base_operator not in _PINNING:
+    """The test admits named subjects only: an equality, or a StringLike without `*` or `?`. A value with a
+    policy variable pins nothing: IAM fills it in per request, so it may name anyone."""
+    if c.base_operator not in _PINNING or c.variables:
         return False
     return c.base_operator != "StringLike" or not any("*" in v or "?" in v for v in c.values)
 
@@ -86,21 +87,29 @@ class WebIdentityGrant:
         however it looks."""
         if any(_pins(c) for c in self.subs):
             return None
-        if any(c.base_operator.endswith("Like") or c.base_operator.startswith("StringNot") for c in self.subs):
+        if any(
+            c.base_operator.endswith("Like") or c.base_operator.startswith("StringNot") or c.variables
+            for c in self.subs
+        ):
             return "wildcard-sub"
         return "aud-without-sub" if self.auds else "no-condition"
 
     def named_subjects(self) -> tuple[str, ...]:
         return tuple(
-            v for c in self.subs if c.base_operator in ("StringEquals", "StringEqualsIgnoreCase") for v in c.values
+            v
+            for c in self.subs
+            if c.base_operator in ("StringEquals", "StringEqualsIgnoreCase") and not c.variables
+            for v in c.values
         )
 
     def admits(self, namespace: str, name: str) -> bool:
         subject = f"system:serviceaccount:{namespace}:{name}"
-        for c in self.subs:
-            if not _holds(c.base_operator, c.values, subject):
-                return False
-        return all(_holds(c.base_operator, c.values, STS_AUDIENCE) for c in self.auds)
+        return all(_may_hold(c, subject) for c in self.subs) and all(_may_hold(c, STS_AUDIENCE) for c in self.auds)
+
+
+def _may_hold(c: Condition, actual: str) -> bool:
+    # A value with a policy variable is compared with what IAM fills in, not with its text: it may hold.
+    return c.variables or _holds(c.base_operator, c.values, actual)
 
 
 def _holds(op: str, values: tuple[str, ...], actual: str) -> bool:
@@ -170,7 +179,8 @@ def trusts_role(trust: Iterable[Statement], role_arn: str) -> bool:
     partition = role_arn.split(":")[1]
     allowed = {role_arn, account, f"arn:{partition}:iam::{account}:root", "*"}
     trust = tuple(trust)
-    return not trust_denies(trust, "sts:AssumeRole") and any(
+    caller = frozenset(("AWS", a) for a in allowed - {"*"})
+    return not trust_denies(trust, "sts:AssumeRole", caller) and any(
         s.is_allow
         and s.allows("sts:AssumeRole")
         and any(p.type == "*" or (p.type == "AWS" and p.value in allowed) for p in s.principals)
@@ -178,9 +188,22 @@ def trusts_role(trust: Iterable[Statement], role_arn: str) -> bool:
     )
 
 
-def trust_denies(trust: Iterable[Statement], action: str) -> bool:
-    """An unconditional Deny of the assume action in the trust itself."""
-    return any(not s.is_allow and not s.conditions and s.allows(action) for s in trust)
+def trust_denies(trust: Iterable[Statement], action: str, caller: frozenset[tuple[str, str]] | None = None) -> bool:
+    """An unconditional Deny of the assume action in the trust itself, for `caller` ((type, value) of the
+    principal asking; None: any caller)."""
+    return any(
+        not s.is_allow and not s.conditions and s.allows(action) and (caller is None or _applies(s, caller))
+        for s in trust
+    )
+
+
+def _applies(s: Statement, caller: frozenset[tuple[str, str]]) -> bool:
+    """Whether a statement's Principal / NotPrincipal takes in the caller (none named: everyone)."""
+    if s.not_principals:
+        return not any((p.type, p.value) in caller for p in s.not_principals)
+    if not s.principals:
+        return True
+    return any(p.value == "*" or (p.type, p.value) in caller for p in s.principals)
 
 
 _ARN_OPS = {
@@ -224,7 +247,7 @@ def pod_identity_refusal(trust: Iterable[Statement], session: PodIdentitySession
     statements = pod_identity_statements(trust)
     if not statements:
         return "trust policy does not allow pods.eks.amazonaws.com to assume the role"
-    if trust_denies(trust, "sts:AssumeRole"):
+    if trust_denies(trust, "sts:AssumeRole", frozenset({("Service", POD_IDENTITY_SERVICE)})):
         return "trust policy denies sts:AssumeRole"
     known = session.values()
     if not any(all(_known_holds(c, known, session.session_tags) for c in s.conditions) for s in statements):
@@ -240,6 +263,8 @@ def pod_identity_refusal(trust: Iterable[Statement], session: PodIdentitySession
 
 def _known_holds(cond: Condition, known: dict[str, str], session_tags: bool) -> bool:
     op = _ARN_OPS.get(cond.base_operator, cond.base_operator)
+    if cond.variables:
+        return True  # compared with what IAM fills in, not with its text
     if cond.key_lower in known:
         return _holds(op, cond.values, known[cond.key_lower])
     if not session_tags and cond.key_lower.startswith("aws:requesttag/") and not cond.operator.endswith("IfExists"):
@@ -254,6 +279,8 @@ class IrsaTrust:
 
     grants: tuple[WebIdentityGrant, ...] = ()
     fixed: tuple[LinkStatus, str] | None = None
+    provider_missing: bool = False
+    """The account has no OIDC provider for the issuer: untrusted whatever the trust policy says."""
 
     @classmethod
     def of(
@@ -269,13 +296,15 @@ class IrsaTrust:
                 )
             )
         if providers is not None and host not in providers:
-            return cls(fixed=(LinkStatus.UNTRUSTED, f"account {account} has no IAM OIDC provider for {host}"))
+            reason = f"account {account} has no IAM OIDC provider for {host}"
+            return cls(fixed=(LinkStatus.UNTRUSTED, reason), provider_missing=True)
         grants = tuple(g for g in web_identity_grants(trust) if g.host == host and g.account == account)
         if not grants:
             return cls(
                 fixed=(LinkStatus.UNTRUSTED, f"trust policy names no OIDC provider for this cluster's issuer ({host})")
             )
-        if trust_denies(trust, WEB_IDENTITY):
+        callers = frozenset(("Federated", p.value) for g in grants for p in g.statement.principals)
+        if trust_denies(trust, WEB_IDENTITY, callers):
             return cls(fixed=(LinkStatus.UNTRUSTED, "trust policy denies sts:AssumeRoleWithWebIdentity"))
         return cls(grants=grants)
 

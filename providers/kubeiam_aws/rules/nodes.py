@@ -11,7 +11,7 @@ from kubeiam.vocabulary.model import Inventory, LinkStatus, Node, Workload
 from kubeiam.vocabulary.rules import Match, Rule, rule
 from kubeiam_aws.declarations import AWS
 from kubeiam_aws.rules.helpers import analysis, aws_view
-from kubeiam_aws.view import AwsNode, AwsView
+from kubeiam_aws.view import AwsNode, AwsView, ImdsOptions
 
 _IMDS_DOC = "https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html"
 _STRONG = ("admin", "escalation", "broad")
@@ -170,7 +170,9 @@ def imds_hop_limit(inv: Inventory) -> Iterator[Match]:
     Category.IMDS_EXPOSURE,
     Severity.MEDIUM,
     rationale="Fixing running instances does not last: the node group's launch template or Karpenter's "
-    "EC2NodeClass starts every replacement node with the same metadata options.",
+    "EC2NodeClass starts every replacement node with the same metadata options. A launch template without "
+    "MetadataOptions leaves them to the account default and the AMI (EC2's own default allows IMDSv1): "
+    "reported as unset unless instance-metadata-defaults.json and images.json show what nodes get.",
     remediation="Set MetadataOptions HttpTokens=required, HttpPutResponseHopLimit=1 in the launch template "
     "(new version, make it default) or spec.metadataOptions in the EC2NodeClass.",
     cloud=AWS,
@@ -182,11 +184,16 @@ def exposed_templates(inv: Inventory) -> Iterator[Match]:
     # Narrowed (`check`, `--namespace`): only the templates behind the nodes the scope's pods run on.
     behind = None if inv.scope is None else _templates_behind(view, inv.nodes)
     for t in view.templates:
-        if t.cluster not in clusters or not (t.imds.v1_allowed or t.imds.hop_exposed):
+        item = _template_item(t.imds)
+        if t.cluster not in clusters or item is None:
             continue
         if behind is not None and (t.cluster, t.subject) not in behind:
             continue
-        item = "HttpTokens=optional" if t.imds.v1_allowed else f"HopLimit={t.imds.hop_limit}"
+        detail = item
+        if item == _UNSET:
+            # What EC2 gives then depends on the account default and the AMI, neither in the evidence: the
+            # template does not pin IMDSv2, which is what the rule asks of it (the fix is the same).
+            detail = f"{', '.join(t.imds.unset)} not set: nodes get the account default or the AMI's"
         yield Match(
             cluster=t.cluster,
             node=t.subject,
@@ -194,7 +201,7 @@ def exposed_templates(inv: Inventory) -> Iterator[Match]:
             cloud=AWS,
             principal=t.role_arn,
             source=t.subject,
-            detail=f"{t.subject}{f' ({t.template})' if t.template else ''}: {item}",
+            detail=f"{t.subject}{f' ({t.template})' if t.template else ''}: {detail}",
             severity=Severity.HIGH if t.imds.v1_allowed else None,
             evidence={
                 "kind": t.kind,
@@ -202,9 +209,25 @@ def exposed_templates(inv: Inventory) -> Iterator[Match]:
                 **({"launch_template": t.template} if t.template else {}),
                 "http_tokens": t.imds.http_tokens,
                 "hop_limit": t.imds.hop_limit,
+                **({"not_set": list(t.imds.unset)} if t.imds.unset else {}),
+                **({"inherited": list(t.imds.inherited)} if t.imds.inherited else {}),
                 "node_role": t.role_arn,
             },
         )
+
+
+_UNSET = "MetadataOptions=unset"
+
+
+def _template_item(imds: ImdsOptions) -> str | None:
+    """What a template starts nodes with that exposes IMDS (or leaves to defaults the evidence cannot tell)."""
+    if imds.v1_allowed:
+        return "HttpTokens=optional"
+    if imds.hop_exposed:
+        return f"HopLimit={imds.hop_limit}"
+    if imds.unset and not imds.disabled:
+        return _UNSET
+    return None
 
 
 def _templates_behind(view: AwsView, nodes: Iterable[Node]) -> set[tuple[str, str]]:
