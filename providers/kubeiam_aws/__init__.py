@@ -41,6 +41,12 @@ class AwsProvider:
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
         return reader.read(evidence, inventory)
 
+    def check_options(self, options: argparse.Namespace) -> None:
+        """A mistyped --aws-profile is a usage error before anything is collected (boto3 only then)."""
+        from kubeiam_aws.live import check_options
+
+        check_options(options)
+
     def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
         from kubeiam_aws.live import collect  # boto3 only for live runs
 

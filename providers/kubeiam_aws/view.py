@@ -133,6 +133,8 @@ class AwsView:
     """Every AWS link before narrowing (a role trusted by several ServiceAccounts needs them all)."""
     profiles: Mapping[str, str] = field(default_factory=dict)
     """Instance profile ARN -> role ARN."""
+    associated: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Role ARN -> `cluster/ns/sa` of every Pod Identity association that gives it (in the evidence or not)."""
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def role(self, arn: str | None) -> Role | None:

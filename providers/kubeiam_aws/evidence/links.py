@@ -156,6 +156,35 @@ def pod_identity_links(
     return links
 
 
+def associated_subjects(eks: list[EksCluster], files: list[EksFiles], roles: RoleIndex) -> dict[str, frozenset[str]]:
+    """Role ARN -> `cluster/ns/sa` of every Pod Identity association naming it whose trust admits it, the
+    ServiceAccount in the Kubernetes evidence or not.
+
+    Why not only the links: a scoped collection (`check`, `--namespace`) holds only its own ServiceAccounts,
+    while a role shared with one outside the scope (AWS-006) is shared all the same; and an association
+    names its ServiceAccount as an IRSA trust does (whoever creates it gets the role).
+    """
+    out: dict[str, set[str]] = {}
+    for cluster, f in zip(eks, files, strict=True):
+        if cluster.k8s_cluster is None:
+            continue
+        for a in f.associations:
+            role = roles.find(a.role_arn)
+            if role is None:
+                continue
+            session = PodIdentitySession(
+                account=cluster.account,
+                cluster_arn=cluster.arn,
+                cluster_name=cluster.name,
+                namespace=a.namespace,
+                service_account=a.service_account,
+                session_tags=a.session_tags,
+            )
+            if pod_identity_refusal(role.trust, session) is None:
+                out.setdefault(role.arn, set()).add(f"{cluster.k8s_cluster}/{a.namespace}/{a.service_account}")
+    return {arn: frozenset(s) for arn, s in out.items()}
+
+
 def _target_link(
     link: IdentityLink, source: Role, target_arn: str, roles: RoleIndex, accounts: set[str], inventory: Inventory
 ) -> IdentityLink:

@@ -11,7 +11,7 @@ from kubeiam_aws.evidence.coverage import eks_gaps, partial_trust_evidence, unma
 from kubeiam_aws.evidence.ec2 import Ec2Files, read_ec2
 from kubeiam_aws.evidence.eks import EksFiles, read_eks
 from kubeiam_aws.evidence.iam import read_account_iam
-from kubeiam_aws.evidence.links import RoleIndex, irsa_links, pod_identity_links
+from kubeiam_aws.evidence.links import RoleIndex, associated_subjects, irsa_links, pod_identity_links
 from kubeiam_aws.evidence.nodes import node_templates, read_nodes
 from kubeiam_aws.evidence.oidc import OidcProviders, read_oidc_providers
 from kubeiam_aws.view import AwsView, Role
@@ -61,6 +61,7 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
         templates=tuple(node_templates(inventory, eks, eks_files, ec2.templates, index.by_arn, profiles, errors)),
         links=tuple(links),
         profiles=profiles,
+        associated=associated_subjects(eks, eks_files, index),
     )
     views = dict(inventory.views)
     views["aws"] = view

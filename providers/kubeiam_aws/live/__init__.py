@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from kubeiam_aws.live.clients import CallCounter
-from kubeiam_aws.live.collector import collect
+from kubeiam_aws.live.collector import check_options, collect
 
-__all__ = ["CallCounter", "collect"]
+__all__ = ["CallCounter", "check_options", "collect"]

@@ -13,7 +13,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
+
+from kubeiam.errors import InputError
+from kubeiam_aws.live.failures import AwsCallFailed, from_botocore_error, from_client_error
+
+__all__ = ["CONCURRENCY", "AwsCallFailed", "CallCounter", "Clients", "call", "pages"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,54 +31,9 @@ CONCURRENCY = {"iam": 4, "ec2": 4, "eks": 4, "sts": 1}
 MAX_ATTEMPTS = 8
 """Attempts per call, the first included (`KUBEIAM_AWS_MAX_ATTEMPTS` overrides)."""
 
-# Error codes meaning "we were not allowed", and "AWS kept throttling until retries ran out".
-DENIED = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "UnauthorizedException",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "AuthFailure",
-}
-THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
-NOT_FOUND = {
-    "NoSuchEntity",
-    "NoSuchEntityException",
-    "ResourceNotFoundException",
-    "InvalidInstanceID.NotFound",
-    "InvalidLaunchTemplateId.NotFound",
-    "InvalidLaunchTemplateName.NotFoundException",
-    "InvalidLaunchTemplateId.VersionNotFound",
-}
-
 ENDPOINT_ENV = "KUBEIAM_AWS_ENDPOINT_URL"
 """Send every AWS call to this URL (tests, benchmarks, VPC endpoints); `KUBEIAM_AWS_ENDPOINT_URL_<SERVICE>`
 overrides it for one service. botocore's own `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` work too."""
-
-
-class AwsCallFailed(Exception):
-    """An AWS call that failed for good (denied, throttled past retries, unreachable)."""
-
-    def __init__(self, location: str, code: str, message: str) -> None:
-        super().__init__(f"{location}: {code}: {message}")
-        self.location = location
-        self.code = code
-        self.message = message
-
-    @property
-    def not_found(self) -> bool:
-        return self.code in NOT_FOUND
-
-    @property
-    def reason(self) -> str:
-        if self.code in DENIED:
-            return f"access denied ({self.code}): {self.message}"
-        if self.code in THROTTLED:
-            return f"throttled until retries ran out ({self.code}): {self.message}"
-        return f"{self.code}: {self.message}"
 
 
 class CallCounter:
@@ -117,6 +78,11 @@ class Clients:
     _clients: dict[tuple[str | None, str, str | None], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pools: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
+    answered: int = 0
+    """Calls AWS answered (data read, or a real "no such thing"): 0 with failures means AWS was not read."""
+    first_failure: AwsCallFailed | None = None
+    _broken: dict[tuple[str | None, ...], AwsCallFailed] = field(default_factory=dict)
+    """What stops every later call: refused credentials (per profile), an unreachable endpoint (per client)."""
 
     def session(self, profile: str | None = None) -> Any:
         import boto3
@@ -156,10 +122,52 @@ class Clients:
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
                 client = session.client(service, **kwargs)
-                client.meta.events.register("before-call", self.counter._on_call)
-                client.meta.events.register("before-send", self.counter._on_send)
+                keys = (("credentials", profile), ("endpoint", profile, service, region))
+                events = client.meta.events
+                events.register("before-call", partial(self._stop_if_broken, keys))  # before it is counted
+                events.register("before-call", self.counter._on_call)
+                events.register("before-send", self.counter._on_send)
+                events.register("after-call", partial(self._after_call, keys))
+                events.register("after-call-error", partial(self._after_call_error, keys))
                 self._clients[key] = client
             return self._clients[key]
+
+    # Why stop later calls: when the credentials are refused or the endpoint cannot be reached, every
+    # further call fails the same way, each after its retries (seconds each); one failure says it all.
+    def _stop_if_broken(self, keys: tuple[tuple[str | None, ...], ...], **_: Any) -> None:
+        for k in keys:
+            failure = self._broken.get(k)
+            if failure is not None:
+                raise Stopped(failure)
+
+    def _after_call(
+        self, keys: tuple[tuple[str | None, ...], ...], event_name: str = "", http_response: Any = None, **kw: Any
+    ) -> None:
+        status = getattr(http_response, "status_code", 200)
+        if status < 300:
+            if not event_name.startswith("after-call.sts."):  # always allowed: proves nothing was read
+                with self._lock:
+                    self.answered += 1
+            return
+        err = (kw.get("parsed") or {}).get("Error") or {}
+        self._note(keys, AwsCallFailed(_operation(event_name), str(err.get("Code") or ""), "", status))
+
+    def _after_call_error(
+        self, keys: tuple[tuple[str | None, ...], ...], event_name: str = "", exception: Any = None, **_: Any
+    ) -> None:
+        if exception is not None and not isinstance(exception, Stopped):
+            self._note(keys, from_botocore_error(_operation(event_name), exception))
+
+    def _note(self, keys: tuple[tuple[str | None, ...], ...], failure: AwsCallFailed) -> None:
+        with self._lock:
+            if failure.answered:
+                self.answered += 1
+                return
+            self.first_failure = self.first_failure or failure
+            if failure.fatal == "credentials":
+                self._broken.setdefault(keys[0], failure)
+            elif failure.fatal == "endpoint":
+                self._broken.setdefault(keys[1], failure)
 
     def map(self, service: str, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`fn` over `items` with the service's bounded concurrency, results in input order."""
@@ -179,17 +187,55 @@ class Clients:
         self._pools.clear()
 
 
+def check_profiles(profile: str | None, account_profiles: dict[str, str]) -> None:
+    """A profile that does not exist is a usage error (exit 2), said before any AWS call.
+
+    Why not a coverage entry: a mistyped name is the command line's fault, not the cloud's; reporting it
+    as "not checked" would let a typo pass a CI gate that does not use --strict.
+    """
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    named: list[tuple[str, str | None, str | None]] = [
+        ("--aws-profile", profile, profile) if profile else ("AWS_PROFILE", os.environ.get("AWS_PROFILE"), None)
+    ]
+    named += [("--aws-account-profile", f"{a}={p}", p) for a, p in sorted(account_profiles.items())]
+    for option, shown, name in named:
+        try:
+            boto3.Session(profile_name=name)
+        except ProfileNotFound:
+            import botocore.session
+
+            available = ", ".join(sorted(botocore.session.Session(profile=None).available_profiles)) or "none"
+            raise InputError(f"{option} {shown}: no such AWS profile (profiles available: {available})") from None
+
+
+class Stopped(Exception):
+    """Raised instead of a call whose credentials or endpoint already failed for good."""
+
+    def __init__(self, failure: AwsCallFailed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+def _operation(event_name: str) -> str:
+    """`after-call.iam.GetRole` -> `iam:GetRole`."""
+    parts = event_name.split(".")
+    return f"{parts[1]}:{parts[2]}" if len(parts) >= 3 else event_name
+
+
 def call(client: Any, operation: str, location: str, **params: Any) -> dict[str, Any]:
     """One API call; any failure becomes AwsCallFailed naming `location` (never a bare crash)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         response: dict[str, Any] = getattr(client, operation)(**params)
+    except Stopped as exc:
+        raise exc.failure.at(location) from None
     except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise AwsCallFailed(location, str(err.get("Code", "Error")), str(err.get("Message", ""))) from None
+        raise from_client_error(location, exc) from None
     except BotoCoreError as exc:  # no credentials, endpoint unreachable, retries exhausted on errors
-        raise AwsCallFailed(location, type(exc).__name__, str(exc)) from None
+        raise from_botocore_error(location, exc) from None
     response.pop("ResponseMetadata", None)
     return response
 
@@ -203,8 +249,9 @@ def pages(client: Any, operation: str, location: str, **params: Any) -> Iterator
         for page in paginator.paginate(**params):
             page.pop("ResponseMetadata", None)
             yield page
+    except Stopped as exc:
+        raise exc.failure.at(location) from None
     except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise AwsCallFailed(location, str(err.get("Code", "Error")), str(err.get("Message", ""))) from None
+        raise from_client_error(location, exc) from None
     except BotoCoreError as exc:
-        raise AwsCallFailed(location, type(exc).__name__, str(exc)) from None
+        raise from_botocore_error(location, exc) from None

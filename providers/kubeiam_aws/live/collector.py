@@ -13,12 +13,16 @@ from typing import Any
 from kubeiam.pipeline.progress import progress_of
 from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.model import CoverageError, Inventory
-from kubeiam_aws.live.clients import AwsCallFailed, CallCounter, Clients, call
+from kubeiam_aws.live.clients import AwsCallFailed, CallCounter, Clients, call, check_profiles
+from kubeiam_aws.live.coverage import NODE_TEMPLATE_RULES, Dependent, node_subject
 from kubeiam_aws.live.ec2 import describe_instances, instance_profiles, launch_template_versions
 from kubeiam_aws.live.eks import EksLookup, collect_cluster
 from kubeiam_aws.live.iam import AccountIam, AccountResult
 from kubeiam_aws.live.plan import Scope, build_scope, parse_role_arn
 from kubeiam_aws.live.writer import write_json
+
+Needs = dict[str, dict[str, set[Dependent]]]
+"""account -> role (or instance profile) ARN -> who depends on it."""
 
 
 def collect(request: CollectRequest, inventory: Inventory, counter: CallCounter | None = None) -> list[CoverageError]:
@@ -28,26 +32,49 @@ def collect(request: CollectRequest, inventory: Inventory, counter: CallCounter 
         import boto3  # noqa: F401  (the [aws] extra: reading evidence needs no SDK)
         from botocore.exceptions import BotoCoreError
     except ImportError:
-        scope = build_scope(request, inventory, None)
-        return _everything_failed(scope, "boto3", "boto3 is not installed (pip install 'kubeiam[aws]')")
+        if not build_scope(request, inventory, None).clusters:
+            return []
+        return [_nothing_read("boto3", "boto3 is not installed (pip install 'kubeiam[aws]')")]
+    profile = getattr(request.options, "aws_profile", None)
+    account_profiles = _account_profiles(getattr(request.options, "aws_account_profiles", None))
+    check_options(request.options)  # a mistyped profile is a usage error (exit 2)
     clients = Clients(
-        profile=getattr(request.options, "aws_profile", None),
+        profile=profile,
         region=getattr(request.options, "aws_region", None),
         counter=counter,
-        account_profiles=_account_profiles(getattr(request.options, "aws_account_profiles", None)),
+        account_profiles=account_profiles,
     )
     try:
         default_region = clients.default_region()
-    except BotoCoreError as exc:  # e.g. --aws-profile names no profile
-        scope = build_scope(request, inventory, None)
-        return _everything_failed(scope, "aws session", str(exc))
+    except BotoCoreError as exc:  # an unreadable AWS config file
+        if not build_scope(request, inventory, None).clusters:
+            return []
+        return [_nothing_read("aws session", " ".join(str(exc).split()))]
     scope = build_scope(request, inventory, default_region)
     if not scope.clusters:
         return []
     try:
-        return _Run(request, inventory, scope, clients).run()
+        errors = _Run(request, inventory, scope, clients).run()
     finally:
         clients.close()
+    first = clients.first_failure
+    if clients.answered == 0 and first is not None:
+        # Nothing was read (unreachable, credentials refused, every call denied): the run must not pass
+        # as clean. The per-subject entries stay: they say what each ServiceAccount is missing.
+        errors.insert(0, _nothing_read(first.location, first.reason))
+    return errors
+
+
+def check_options(options: Any) -> None:
+    """InputError (exit 2) for options that name what does not exist (a profile), before any call: the
+    pipeline may call it before any provider collects."""
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        return  # said by `collect` (nothing of AWS can be read)
+    check_profiles(
+        getattr(options, "aws_profile", None), _account_profiles(getattr(options, "aws_account_profiles", None))
+    )
 
 
 class _Run:
@@ -75,21 +102,12 @@ class _Run:
         for cs in self.scope.clusters:  # one at a time: each cluster's own calls already run in parallel
             if not cs.region:
                 self.errors.append(
-                    CoverageError("aws", f"cluster {cs.name}", "no AWS region: pass --aws-region", f"cluster {cs.name}")
+                    CoverageError("aws", f"cluster {cs.name}", "no AWS region: pass --aws-region", cs.name)
                 )
                 out.append(EksLookup(cs, ""))
                 continue
-            found = collect_cluster(self.clients, self.scope, cs)
+            found = collect_cluster(self.clients, self.scope, cs, lambda: (self._caller_identity() or (None,))[0])
             self.errors += found.errors
-            if found.cluster is None and not found.errors:
-                self.errors.append(
-                    CoverageError(
-                        "aws",
-                        f"eks:DescribeCluster {cs.name} ({cs.region})",
-                        "no EKS cluster with this name or issuer in the region: Pod Identity, node groups not checked",
-                        f"cluster {cs.name}",
-                    )
-                )
             out.append(found)
             task.advance()
         task.done()
@@ -99,10 +117,13 @@ class _Run:
         if cluster.account:
             return cluster.account
         caller = self._caller_identity()
+        if caller is None and self._caller_error is not None:
+            exc = self._caller_error
+            self.errors.append(CoverageError("aws", exc.location, f"{exc.reason}: account unknown", cluster.scope.name))
         return caller[0] if caller else None
 
     def _caller_identity(self) -> tuple[str, str] | None:
-        """(account, partition) of the credentials, asked of STS only when no EKS cluster told us."""
+        """(account, partition) of the credentials, asked of STS only when neither EKS nor the kubeconfig told."""
         if self._caller is None and self._caller_error is None:
             try:
                 arn = call(
@@ -112,7 +133,6 @@ class _Run:
                 )["Arn"]
             except AwsCallFailed as exc:
                 self._caller_error = exc
-                self.errors.append(CoverageError("aws", exc.location, exc.reason, None))
                 return None
             parts = arn.split(":")
             self._caller = (parts[4], parts[1])
@@ -122,34 +142,33 @@ class _Run:
 
     def _ec2_and_roles(self, clusters: list[EksLookup]) -> dict[str, AccountIam]:
         """Write the EC2 and EKS files; return, per account, the roles and instance profiles needed."""
-        needs: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        profiles: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        needs: Needs = defaultdict(lambda: defaultdict(set))
+        profiles: Needs = defaultdict(lambda: defaultdict(set))
         home: dict[str, str] = {}  # account -> partition, for the accounts we hold credentials for
-        issuers: dict[str, set[str]] = defaultdict(set)  # account -> the issuers of its clusters
+        issuers: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # account -> issuer -> clusters
         instances: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # (account, region) -> id -> subject
-        templates: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        templates: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         for c in clusters:
             cs = c.scope
             for arn, subjects in cs.irsa.items():
-                needs[arn.split(":")[4]][arn].update(subjects)
+                needs[arn.split(":")[4]][arn].update(Dependent(s) for s in subjects)
             account = self._account_of(c) if cs.region else None
             if account is None or cs.region is None:
                 continue
-            cluster_arn = (c.cluster or {}).get("cluster", {}).get("arn", "")
-            home[account] = cluster_arn.split(":")[1] if cluster_arn else (self._caller or ("", "aws"))[1]
+            home[account] = c.partition or (self._caller or ("", "aws"))[1]
             base = f"aws/{account}/{cs.region}"
             issuer = (c.cluster or {}).get("cluster", {}).get("identity", {}).get("oidc", {}).get("issuer")
             if issuer or cs.cluster.issuer:
-                issuers[account].add(issuer or cs.cluster.issuer or "")
+                issuers[account][issuer or cs.cluster.issuer or ""].add(cs.name)
             if c.cluster is not None:
                 write_json(self.request.output, f"{base}/eks/{cs.name}/cluster.json", c.cluster)
             if c.nodegroups is not None:
                 write_json(self.request.output, f"{base}/eks/{cs.name}/nodegroups.json", {"nodegroups": c.nodegroups})
                 for ng in c.nodegroups:
                     if role := ng.get("nodeRole"):
-                        needs[role.split(":")[4]][role].add(f"nodegroup {cs.name}/{ng['nodegroupName']}")
+                        needs[role.split(":")[4]][role].add(Dependent(role))
                     if ng.get("launchTemplate"):
-                        templates[(account, cs.region)].append(ng["launchTemplate"])
+                        templates[(account, cs.region)].append((cs.name, ng["launchTemplate"]))
             if self.scope.single is None:
                 self._node_classes(cs.name, account, home[account], needs, profiles)
             if c.associations is not None:
@@ -158,15 +177,18 @@ class _Run:
                     f"{base}/eks/{cs.name}/pod-identity-associations.json",
                     {"associations": c.associations},
                 )
+                # The roles of the in-scope ServiceAccounts only: the others' associations are there to
+                # tell who else shares a role (AWS-006), which needs no role of theirs.
+                in_scope = set(cs.subjects())
                 for a in c.associations:
                     who = f"{cs.name}/{a.get('namespace')}/{a.get('serviceAccount')}"
-                    for key in ("roleArn", "targetRoleArn"):
+                    for key in ("roleArn", "targetRoleArn") if who in in_scope else ():
                         if parse_role_arn(a.get(key) or ""):
-                            needs[a[key].split(":")[4]][a[key]].add(who)
+                            needs[a[key].split(":")[4]][a[key]].add(Dependent(who))
             nodes = cs.node_of_instance()
             for region, ids in cs.instances().items():
                 for i in ids:
-                    instances[(account, region)][i] = f"node {cs.name}/{nodes[i].name}"
+                    instances[(account, region)][i] = node_subject(cs.name, nodes[i].name)
         task = self.progress.task("aws: EC2 instances and launch templates", total=len(instances) + len(templates))
         for (account, region), by_instance in sorted(instances.items()):
             found, failures = describe_instances(self.clients, region, sorted(by_instance))
@@ -179,45 +201,37 @@ class _Run:
             if not failures:
                 write_json(self.request.output, f"aws/{account}/{region}/ec2-instances.json", found)
             for instance, profile in instance_profiles(found).items():
-                profiles[profile.split(":")[4]][profile].add(by_instance.get(instance, f"instance {instance}"))
+                profiles[profile.split(":")[4]][profile].add(Dependent(by_instance[instance]))
             task.advance()
-        for (account, region), tpl in sorted(templates.items()):
-            found, failures = launch_template_versions(self.clients, region, tpl)
-            self.errors += [CoverageError("aws", f.location, f.reason, None) for f in failures]
+        for (account, region), used in sorted(templates.items()):
+            found, failures = launch_template_versions(self.clients, region, [t for _, t in used])
+            for f in failures:  # the node groups of these clusters start nodes from templates not read
+                self.errors += [
+                    CoverageError("aws", f.location, f.reason, c, NODE_TEMPLATE_RULES)
+                    for c in sorted({c for c, _ in used})
+                ]
             if not failures:
                 write_json(self.request.output, f"aws/{account}/{region}/launch-template-versions.json", found)
             task.advance()
         task.done()
         return self._accounts(needs, profiles, home, issuers)
 
-    def _node_classes(
-        self,
-        cluster: str,
-        account: str,
-        partition: str,
-        needs: dict[str, dict[str, set[str]]],
-        profiles: dict[str, dict[str, set[str]]],
-    ) -> None:
+    def _node_classes(self, cluster: str, account: str, partition: str, needs: Needs, profiles: Needs) -> None:
         """Karpenter EC2NodeClasses name the node role (or instance profile) of nodes yet to start."""
         view = self.inventory.views.get("kubernetes")
         for nc in view.of_kind(cluster, "EC2NodeClass") if view is not None else ():
-            spec, name = nc.get("spec") or {}, (nc.get("metadata") or {}).get("name", "")
-            who = f"ec2nodeclass {cluster}/{name}"
+            spec = nc.get("spec") or {}
             role = str(spec.get("role") or "")
             if role:  # a name (Karpenter's usual form) or an ARN
                 arn = role if role.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{role}"
                 if parse_role_arn(arn):
-                    needs[arn.split(":")[4]][arn].add(who)
+                    needs[arn.split(":")[4]][arn].add(Dependent(arn))
             if spec.get("instanceProfile"):
                 arn = f"arn:{partition}:iam::{account}:instance-profile/{spec['instanceProfile']}"
-                profiles[account][arn].add(who)
+                profiles[account][arn].add(Dependent(cluster, NODE_TEMPLATE_RULES))
 
     def _accounts(
-        self,
-        needs: dict[str, dict[str, set[str]]],
-        profiles: dict[str, dict[str, set[str]]],
-        home: dict[str, str],
-        issuers: dict[str, set[str]],
+        self, needs: Needs, profiles: Needs, home: dict[str, str], issuers: dict[str, dict[str, set[str]]]
     ) -> dict[str, AccountIam]:
         if not home and (needs or profiles):  # no EKS cluster told us whose credentials these are
             caller = self._caller_identity()
@@ -230,9 +244,9 @@ class _Run:
             arns = needs.get(account, {})
             partition = home.get(account) or next((a.split(":")[1] for a in sorted(arns)), "aws")
             reachable = {}
-            for arn, subjects in sorted(arns.items()):
+            for arn, dependents in sorted(arns.items()):
                 if (account in home or profile) and arn.split(":")[1] == partition:
-                    reachable[arn] = set(subjects)
+                    reachable[arn] = set(dependents)
                     continue
                 # Why not try anyway: GetRole takes only a name and answers for the caller's own
                 # account, so asking would read a same-named role of the wrong account.
@@ -241,14 +255,14 @@ class _Run:
                     f" (map a profile to that account to read it: --aws-account-profile {account}=PROFILE)"
                 )
                 if not home and self._caller_error is not None:
-                    reason = f"no usable AWS credentials: {self._caller_error.reason}"
-                self.errors += [CoverageError("aws", f"iam:GetRole {arn}", reason, s) for s in sorted(subjects)]
+                    reason = f"account of the credentials unknown: {self._caller_error.reason}"
+                self.errors += [CoverageError("aws", f"iam:GetRole {arn}", reason, *d) for d in sorted(dependents)]
             if account not in home and not profile:
                 continue
             acct = AccountIam(self.clients, account, partition, profile)
             acct.roles = reachable
             acct.instance_profiles = {a: set(s) for a, s in profiles.get(account, {}).items()}
-            acct.issuers = issuers.get(account, set())
+            acct.issuers = {i: set(c) for i, c in issuers.get(account, {}).items()}
             out[account] = acct
         return out
 
@@ -280,10 +294,6 @@ def _account_profiles(value: Any) -> dict[str, str]:
     return out
 
 
-def _everything_failed(scope: Scope, location: str, reason: str) -> list[CoverageError]:
-    out = []
-    for cs in scope.clusters:
-        subjects = sorted({s for subjects in cs.irsa.values() for s in subjects})
-        out += [CoverageError("aws", location, reason, s) for s in subjects]
-        out.append(CoverageError("aws", location, reason, f"cluster {cs.name}"))
-    return out
+def _nothing_read(location: str, reason: str) -> CoverageError:
+    """Nothing of AWS could be read: said before the findings, and the run exits 3."""
+    return CoverageError("aws", location, reason, None, whole=True)

@@ -25,6 +25,8 @@ from typing import Any
 
 from kubeiam.vocabulary.model import CoverageError
 from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
+from kubeiam_aws.live.coverage import IRSA_TRUST_RULES, Dependent
+from kubeiam_aws.live.iam_documents import federated, fold, partition_of_region, policy_refs
 
 # Why 1000: it is what we ask for (MaxItems' maximum), so it is the estimate until a page says
 # otherwise. AWS may return fewer items than asked: each truncated page re-estimates (`_bulk`).
@@ -73,20 +75,22 @@ class AccountIam:
     account: str
     partition: str
     profile: str | None
-    roles: dict[str, set[str]] = field(default_factory=dict)
-    """role ARN -> subjects that depend on it."""
-    instance_profiles: dict[str, set[str]] = field(default_factory=dict)
-    """instance profile ARN -> subjects (nodes) that depend on it."""
-    issuers: set[str] = field(default_factory=set)
-    """The OIDC issuers of the clusters in this account (their providers are always described)."""
+    roles: dict[str, set[Dependent]] = field(default_factory=dict)
+    """role ARN -> who depends on it."""
+    instance_profiles: dict[str, set[Dependent]] = field(default_factory=dict)
+    """instance profile ARN -> who (nodes, node classes) depends on it."""
+    issuers: dict[str, set[str]] = field(default_factory=dict)
+    """The OIDC issuers of the clusters in this account -> those clusters (their providers are always described)."""
 
     def __post_init__(self) -> None:
         default = self.clients.session(self.profile).region_name
-        same_partition = default and _partition_of_region(default) == self.partition
+        same_partition = default and partition_of_region(default) == self.partition
         region = default if same_partition else _PARTITION_REGION.get(self.partition, "us-east-1")
         self.iam = self.clients.client("iam", region, self.profile)
         self.result = AccountResult(self.account)
         self._roles: dict[str, dict[str, Any]] = {}
+        self._folded: dict[str, dict[str, Any]] = {}
+        """The roles read, by case-folded name: IAM role names are case-insensitive (the reader folds too)."""
         self._policies: dict[str, dict[str, Any]] = {}
         self._profile_docs: dict[str, dict[str, Any]] = {}
         self._profiles_seen: set[str] = set()
@@ -113,9 +117,13 @@ class AccountIam:
         if not complete:
             self._per_role()
         self._missing_policies(summary, complete)
+        # Only what is needed is written: a bulk page also gives roles nobody here uses, whose policies
+        # may be on pages never read, and a role written without its policies would be reported as such.
+        needed = {r["Arn"]: r for a in self.roles if (r := self._role_read(a)) is not None}
+        used = {ref for role in needed.values() for ref in policy_refs(role)} & self._policies.keys()
         self.result.iam = {
-            "RoleDetailList": [self._roles[a] for a in sorted(self._roles)],
-            "Policies": [self._policies[a] for a in sorted(self._policies)],
+            "RoleDetailList": [needed[a] for a in sorted(needed)],
+            "Policies": [self._policies[a] for a in sorted(used)],
         }
         self.result.oidc = self._oidc_providers()
         return self.result
@@ -137,8 +145,8 @@ class AccountIam:
         With nothing read it is the per-role estimate of the first choice; after bulk pages, the roles
         they gave cost nothing more, but their managed policies not read yet do (2 calls each).
         """
-        read = [self._roles[a] for a in self.roles if a in self._roles]
-        policies = {ref for role in read for ref in _policy_refs(role)} - self._policies.keys()
+        read = [r for a in self.roles if (r := self._role_read(a)) is not None]
+        policies = {ref for role in read for ref in policy_refs(role)} - self._policies.keys()
         return (
             PER_ROLE_CALLS * (len(self.roles) - len(read))
             + PER_POLICY_CALLS * len(policies)
@@ -170,7 +178,7 @@ class AccountIam:
         ):
             read += sum(len(page.get(k, [])) for k in _GAAD_LISTS)
             for role in page.get("RoleDetailList", []):
-                self._roles[role["Arn"]] = role
+                self._keep(role)
                 for p in role.get("InstanceProfileList", []):
                     if p["Arn"] in self.instance_profiles:  # a node's role: its policies are needed too
                         self._profiles_seen.add(p["Arn"])
@@ -199,10 +207,17 @@ class AccountIam:
         for profile_arn, role_arns in zip(profiles, profile_roles, strict=True):
             for role_arn in role_arns:
                 self.roles.setdefault(role_arn, set()).update(self.instance_profiles[profile_arn])
-        wanted = sorted(a for a in self.roles if a not in self._roles)
-        for arn, detail in zip(wanted, self.clients.map("iam", self._role, wanted), strict=True):
+        wanted = sorted(a for a in self.roles if self._role_read(a) is None)
+        for detail in self.clients.map("iam", self._role, wanted):
             if detail is not None:
-                self._roles[arn] = detail
+                self._keep(detail)
+
+    def _keep(self, role: dict[str, Any]) -> None:
+        self._roles[role["Arn"]] = role
+        self._folded[fold(role["Arn"])] = role
+
+    def _role_read(self, arn: str) -> dict[str, Any] | None:
+        return self._roles.get(arn) or self._folded.get(fold(arn))
 
     def _instance_profile(self, arn: str) -> list[str]:
         name = arn.rsplit("/", 1)[-1]
@@ -226,11 +241,11 @@ class AccountIam:
             if not exc.not_found:
                 self._fail(exc, subjects)
             return None  # does not exist: absent from the document, the reader reports it missing
-        if role.get("Arn") != arn:  # same name, other path: the annotation's role does not exist
+        if fold(role.get("Arn", "")) != fold(arn):  # same name, other path: the annotation's role does not exist
             return None
         detail = {k: role[k] for k in _ROLE_KEYS if k in role}
         detail["InstanceProfileList"] = [
-            p for p_arn, p in sorted(self._profile_docs.items()) if any(r["Arn"] == arn for r in p.get("Roles", []))
+            p for _, p in sorted(self._profile_docs.items()) if any(r["Arn"] == role["Arn"] for r in p.get("Roles", []))
         ]
         # A role whose policies could not all be read is still written (its trust was read), and
         # the coverage error says what is missing: its permissions are then a lower bound.
@@ -266,10 +281,10 @@ class AccountIam:
 
     def _missing_policies(self, summary: dict[str, int] | None, complete: bool) -> None:
         """Fetch every managed policy the needed roles use (attached or as boundary) not read yet."""
-        users: dict[str, set[str]] = {}
-        for arn, subjects in self.roles.items():
-            for ref in _policy_refs(self._roles.get(arn, {})):
-                users.setdefault(ref, set()).update(subjects)
+        users: dict[str, set[Dependent]] = {}
+        for arn, dependents in self.roles.items():
+            for ref in policy_refs(self._role_read(arn) or {}):
+                users.setdefault(ref, set()).update(dependents)
         wanted = sorted(a for a in users if a not in self._policies)
         if not wanted:
             return
@@ -313,8 +328,12 @@ class AccountIam:
         exactly as a listing would leave it out). That saves a call on every `check`.
         """
         prefix = f"arn:{self.partition}:iam::{self.account}:oidc-provider/"
-        hosts = {i.removeprefix("https://").rstrip("/") for i in self.issuers}
-        wanted = sorted(self._trusted_providers() | {prefix + h for h in hosts})
+        # provider ARN -> the clusters whose issuer it is (the IRSA trusts of their ServiceAccounts need it)
+        ours: dict[str, set[Dependent]] = {}
+        for issuer, clusters in self.issuers.items():
+            arn = prefix + issuer.removeprefix("https://").rstrip("/")
+            ours.setdefault(arn, set()).update(Dependent(c, IRSA_TRUST_RULES) for c in clusters)
+        wanted = sorted(self._trusted_providers() | ours.keys())
 
         def get(arn: str) -> dict[str, Any] | AwsCallFailed:
             try:
@@ -328,58 +347,24 @@ class AccountIam:
         for arn, entry in zip(wanted, self.clients.map("iam", get, wanted), strict=True):
             if isinstance(entry, AwsCallFailed):
                 if not entry.not_found:
-                    self._fail(entry, self._subjects_trusting(arn) or {None})
+                    self._fail(entry, self._trusting(arn) | ours.get(arn, set()))
                     out.append({"Arn": arn})  # exists or not, unknown: the error says so in coverage
                 continue
             out.append(entry)
         return {"OpenIDConnectProviderList": out}
 
     def _trusted_providers(self) -> set[str]:
-        return {p for arn in self.roles if arn in self._roles for p in _federated(self._roles[arn])}
+        return {p for arn in self.roles for p in federated(self._role_read(arn) or {})}
 
-    def _subjects_trusting(self, provider: str) -> set[str]:
-        return {
-            s
-            for arn, subjects in self.roles.items()
-            if provider in _federated(self._roles.get(arn, {}))
-            for s in subjects
-        }
+    def _trusting(self, provider: str) -> set[Dependent]:
+        return {d for arn, ds in self.roles.items() if provider in federated(self._role_read(arn) or {}) for d in ds}
 
-    def _fail(self, exc: AwsCallFailed, subjects: Collection[str | None]) -> None:
-        for s in sorted(subjects, key=lambda x: x or ""):
-            self.result.errors.append(CoverageError(source="aws", location=exc.location, reason=exc.reason, subject=s))
+    def _fail(self, exc: AwsCallFailed, dependents: Collection[Dependent]) -> None:
+        for d in sorted(dependents):
+            self.result.errors.append(CoverageError("aws", exc.location, exc.reason, d.subject, d.rules))
 
 
 def pages_left(items: int, read: int, page_items: int) -> int:
     """GetAccountAuthorizationDetails pages still to read, `read` of about `items` being read; at
     least one (a truncated page says there is more, whatever the estimate says)."""
     return max(1, math.ceil((items - read) / page_items))
-
-
-def _policy_refs(role: dict[str, Any]) -> list[str]:
-    """The managed policies a role uses: attached, and its permissions boundary."""
-    refs = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
-    if boundary := role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"):
-        refs.append(boundary)
-    return refs
-
-
-def _federated(role: dict[str, Any]) -> set[str]:
-    """The OIDC provider ARNs a role's trust policy names."""
-    out: set[str] = set()
-    statements = (role.get("AssumeRolePolicyDocument") or {}).get("Statement") or []
-    for st in statements if isinstance(statements, list) else [statements]:
-        principal = st.get("Principal") if isinstance(st, dict) else None
-        federated = principal.get("Federated") if isinstance(principal, dict) else None
-        for value in [federated] if isinstance(federated, str) else federated or []:
-            if ":oidc-provider/" in str(value):
-                out.add(str(value))
-    return out
-
-
-def _partition_of_region(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"

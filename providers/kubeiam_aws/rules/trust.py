@@ -268,6 +268,7 @@ def shared_role(inv: Inventory) -> Iterator[Match]:
                 for o in view.links_to(role.arn)
                 if o.status is LinkStatus.RESOLVED
             }
+            subjects.update(s for s in view.associated.get(role.arn, ()) if s.split("/", 1)[0] == cluster)
             if irsa:
                 for g in _own_grants(inv, cluster, role):
                     subjects.update(

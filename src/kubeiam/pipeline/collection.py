@@ -26,6 +26,11 @@ def collect(request: CollectRequest, providers: Sequence[Provider]) -> tuple[Evi
     evidence = Evidence(request.output)
     errors: list[CoverageError] = []
     inventory = Inventory(declarations=declarations_of(providers))
+    # Usage errors (a mistyped profile) before anything is collected: exit 2, nothing half-written.
+    for provider in providers:
+        check = getattr(provider, "check_options", None)
+        if check is not None and request.collects(provider):
+            check(request.options)
     # The progress bars (a context manager when drawn) live as long as the collection.
     bars = request.progress if hasattr(request.progress, "__enter__") else contextlib.nullcontext()
     try:

@@ -34,6 +34,10 @@ class Estate:
             **self.instances,
         }
 
+    @property
+    def cluster_arn(self) -> str:
+        return f"arn:aws:eks:{self.region}:{self.account}:cluster/{self.cluster}"
+
     def role_arn(self, name: str) -> str:
         return f"arn:aws:iam::{self.account}:role/{name}"
 

@@ -55,6 +55,13 @@ class FrontServer:
     """Pod Identity list page size (small, so paging is exercised)."""
     latency: float = 0.0
     """Seconds added to every request (benchmarks: what concurrency buys)."""
+    allowed: set[str] | None = None
+    """While moto enforces IAM (`enforcing`): the actions the caller's policy allows, for the operations
+    this server answers itself (moto judges the rest)."""
+    pages: set[str] = field(default_factory=set)
+    """Operations answered with a web server's HTML 404 page (a wrong endpoint, a proxy): no AWS answer."""
+    refuse: str | None = None
+    """Answer every request with this credentials error (`ExpiredToken`, `InvalidClientTokenId`)."""
     log: list[str] = field(default_factory=list)
 
     def start(self) -> FrontServer:
@@ -79,8 +86,22 @@ class FrontServer:
                 front.log.append(name)
                 if front.latency:
                     time.sleep(front.latency)
+                if front.refuse:
+                    return self._error(
+                        service, 403, front.refuse, "The security token included in the request is invalid"
+                    )
+                if name in front.pages:
+                    return self._page(404)
+                served_here = service == "eks" and operation in (
+                    "ListPodIdentityAssociations",
+                    "DescribePodIdentityAssociation",
+                )
                 allowed = front.deny_after.get(name)
-                if name in front.deny or (allowed is not None and front.log.count(name) > allowed):
+                if (
+                    name in front.deny
+                    or (allowed is not None and front.log.count(name) > allowed)
+                    or (served_here and front.allowed is not None and name not in front.allowed)
+                ):
                     code = {"eks": "AccessDeniedException", "ec2": "UnauthorizedOperation"}.get(service, "AccessDenied")
                     return self._error(
                         service,
@@ -96,7 +117,7 @@ class FrontServer:
                         code,
                         "Rate exceeded",
                     )
-                if service == "eks" and operation in ("ListPodIdentityAssociations", "DescribePodIdentityAssociation"):
+                if served_here:
                     return self._pod_identity(operation)
                 if name == "iam:GetAccountAuthorizationDetails" and front.gaad_page:
                     return self._paged_gaad(body, front.gaad_page)
@@ -142,11 +163,24 @@ class FrontServer:
                 self._json(200, page)
 
             def _forward(self, body: bytes) -> None:
-                self._reply(*self._moto(body))
+                status, headers, data = self._moto(body)
+                if status >= 400 and data.lstrip().startswith(b"<") and self._service() == "eks":
+                    # moto answers EKS errors in the query protocol's XML; EKS (rest-json) answers JSON
+                    # with the code in x-amzn-ErrorType, which is what the SDK parses.
+                    root = ET.fromstring(data)
+                    code = next((e.text for e in root.iter() if e.tag.endswith("Code")), "") or ""
+                    message = next((e.text for e in root.iter() if e.tag.endswith("Message")), "") or ""
+                    code = {"AccessDenied": "AccessDeniedException"}.get(code, code)
+                    return self._json(status, {"message": message}, {"x-amzn-ErrorType": code})
+                self._reply(status, headers, data)
+
+            def _service(self) -> str:
+                return _operation(self.command, self.path, self.headers, b"")[0]
 
             def _moto(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
                 conn = http.client.HTTPConnection("127.0.0.1", front.moto_port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                # Host kept as signed: moto checks the SigV4 signature when it enforces IAM.
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 try:
@@ -177,6 +211,17 @@ class FrontServer:
                     f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
                     "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>",
                 )
+
+            def _page(self, status: int) -> None:
+                html = (
+                    b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>\n"
+                    b"<h1>Not Found</h1><p>The requested URL was not found on this server.</p>\n</body></html>\n"
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
 
             def _xml(self, status: int, text: str) -> None:
                 xml = text.encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,44 @@ def live_aws(
     monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", front.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", front.url)
     return LiveAws(moto_url, front, estate, tmp_path)
+
+
+@pytest.fixture
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Callable[..., tuple[int, str, str]]:
+    """`kubeiam ARGS` in-process, with the Kubernetes and AWS providers only: (exit code, stdout, stderr)."""
+    from kubeiam_aws import PROVIDER as AWS
+    from kubeiam_kubernetes import PROVIDER as KUBERNETES
+
+    import kubeiam.cli as cli
+
+    # Only the providers this estate needs: the others would look for their own clouds.
+    monkeypatch.setattr(cli, "load_providers", lambda: (KUBERNETES, AWS))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def live_cli(live_aws: LiveAws, kube_api: Callable[..., object], tmp_path: Path) -> Callable[..., list[str]]:
+    """The estate's cluster behind a fake Kubernetes API: the options of a live run against it, with the
+    kubeconfig naming the cluster `cluster` (default: its EKS ARN, as `aws eks update-kubeconfig` does)."""
+
+    def options(cluster: str | None = None) -> list[str]:
+        source = live_aws.evidence(f"kubernetes-source-{len(list(tmp_path.iterdir()))}")
+        api = kube_api(source / "kubernetes" / live_aws.estate.cluster, max_page=3)
+        name = cluster or live_aws.estate.cluster_arn
+        path = tmp_path / f"kubeconfig-{len(list(tmp_path.iterdir()))}"
+        kubeconfig = api.write_kubeconfig(path, context="demo", cluster=name)  # type: ignore[attr-defined]
+        return ["--kubeconfig", str(kubeconfig)]
+
+    return options

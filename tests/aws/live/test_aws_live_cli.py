@@ -8,30 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from aws_live_harness import LiveAws
-
-import kubeiam.cli as cli
-
-
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    from kubeiam_aws import PROVIDER as AWS
-    from kubeiam_kubernetes import PROVIDER as KUBERNETES
-
-    # Only the providers this estate needs: the others would look for their own clouds.
-    monkeypatch.setattr(cli, "load_providers", lambda: (KUBERNETES, AWS))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(args))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_collect_then_audit_evidence_equals_the_live_audit(

@@ -12,6 +12,7 @@ import boto3
 import kubeiam_aws.live.iam as live_iam
 import pytest
 from aws_live_harness import LiveAws
+from kubeiam_aws.live.coverage import POD_IDENTITY_RULES
 
 from kubeiam.pipeline.audit import audit
 from kubeiam.pipeline.evidence import Evidence
@@ -59,9 +60,9 @@ def _policies(run) -> dict[str, dict]:
 def test_full_collection_writes_the_evidence_shapes(live_aws: LiveAws, mode: str) -> None:
     run = live_aws.collect()
     roles = _roles(run)
-    assert set(roles) >= NEEDED_ROLES
-    if mode == "per-role":  # only what the cluster references
-        assert set(roles) == NEEDED_ROLES
+    # Only what the cluster references, read in bulk or not: a bulk read also gives the account's other
+    # roles, whose policies are not read (and a role written without its policies would be reported).
+    assert set(roles) == NEEDED_ROLES
     orders = roles["orders-api"]
     # Policy documents stay JSON objects, as the CLI prints them; timestamps are ISO strings.
     assert orders["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -214,12 +215,13 @@ def test_access_denied_becomes_a_coverage_error(live_aws: LiveAws, monkeypatch: 
         run = live_aws.collect(namespace="payments")
     denied = [e for e in run.errors if e.location == f"iam:GetRole arn:aws:iam::{ACCOUNT}:role/payments-api"]
     assert [e.subject for e in denied] == ["demo-eks/payments/api"]
-    assert "access denied (AccessDenied)" in denied[0].reason and denied[0].source == "aws"
+    assert denied[0].reason == "AccessDenied (iam:GetRole)" and denied[0].source == "aws"
     pod_identity = [e for e in run.errors if e.location.startswith("eks:ListPodIdentityAssociations")]
     assert {e.subject for e in pod_identity} == {"demo-eks/payments/api"}
+    assert pod_identity[0].rules == POD_IDENTITY_RULES and "Pod Identity not read" in pod_identity[0].reason
     assert not (run.output / BASE / "eu-west-1/eks/demo-eks/pod-identity-associations.json").exists()
     # The node role of the node the payments pod runs on was denied too: said, not dropped.
-    assert any(e.subject and e.subject.startswith("node demo-eks/") for e in run.errors if "GetRole" in e.location)
+    assert any(e.subject and e.subject.startswith("demo-eks/node/") for e in run.errors if "GetRole" in e.location)
 
 
 def test_denied_bulk_read_falls_back_to_per_role_calls(live_aws: LiveAws) -> None:
@@ -250,17 +252,21 @@ def test_cluster_found_by_issuer_when_names_differ(live_aws: LiveAws, monkeypatc
     assert cluster["name"] == "demo-eks"
     assert run.calls["eks:ListClusters"] == 1
     associations = run.load(f"{BASE}/eu-west-1/eks/prod-eu/pod-identity-associations.json")["associations"]
-    assert [a["roleArn"].rsplit("/", 1)[-1] for a in associations] == ["billing-worker"]
-    assert "billing-worker" in _roles(run)
+    # The ServiceAccount has an association: every other one of the cluster is read too (who else takes
+    # its role, AWS-006), but only its own role is.
+    assert [(a["namespace"], a["roleArn"].rsplit("/", 1)[-1]) for a in associations] == [
+        ("billing", "billing-worker"),
+        ("kube-system", "ebs-csi-driver"),
+        ("payments", "billing-worker"),
+    ]
+    assert set(_roles(run)) == {"billing-worker", "demo-eks-node"}  # (and the role of its pod's node)
 
 
 def test_region_comes_from_the_option_before_the_nodes(live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch) -> None:
     force(monkeypatch, "per-role")
     run = live_aws.collect(service_account=("orders", "api"), aws_region="us-east-2")
     # No such cluster in us-east-2: said once for the cluster, and IAM (global) is still read.
-    assert [e.location for e in run.errors if e.subject == "cluster demo-eks"] == [
-        "eks:DescribeCluster demo-eks (us-east-2)"
-    ]
+    assert [e.location for e in run.errors if e.subject == "demo-eks"] == ["eks:DescribeCluster demo-eks (us-east-2)"]
     assert "orders-api" in _roles(run)
 
 
@@ -271,12 +277,10 @@ def test_no_credentials_is_a_coverage_error_not_a_crash(live_aws: LiveAws, monke
     assert run.errors and all(e.source == "aws" for e in run.errors)
     assert any(e.subject == "demo-eks/orders/api" for e in run.errors)
     assert "NoCredentialsError" in " ".join(e.reason for e in run.errors)
-
-
-def test_unknown_profile_is_a_coverage_error(live_aws: LiveAws) -> None:
-    run = live_aws.collect(service_account=("orders", "api"), aws_profile="nope")
-    assert {e.subject for e in run.errors} == {"demo-eks/orders/api", "cluster demo-eks"}
-    assert all("nope" in e.reason for e in run.errors)
+    # Nothing was read: one entry says so for the whole source (the run then exits 3).
+    assert [e.whole for e in run.errors].count(True) == 1 and run.errors[0].subject is None
+    # Each later call stops at once (no retries against credentials that are not there): one call in all.
+    assert run.calls == {"eks:DescribeCluster": 1}
 
 
 def test_progress_is_reported_per_stage(live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,8 +371,8 @@ def test_denied_instances_leave_nodes_unchecked_not_gone(live_aws: LiveAws, monk
     with live_aws.front.faults(deny={"ec2:DescribeInstances"}):
         run = live_aws.collect(namespace="reports")
     denied = [e for e in run.errors if e.location.startswith("ec2:DescribeInstances")]
-    assert [e.subject for e in denied] == ["node demo-eks/ip-10-0-2-20.eu-west-1.compute.internal"]
-    assert "access denied (UnauthorizedOperation)" in denied[0].reason
+    assert [e.subject for e in denied] == ["demo-eks/node/ip-10-0-2-20.eu-west-1.compute.internal"]
+    assert denied[0].reason == "UnauthorizedOperation (ec2:DescribeInstances)"
     assert not (run.output / BASE / "eu-west-1" / "ec2-instances.json").exists()
     assert "reports-wildcard" in _roles(run)  # the rest is still collected
 

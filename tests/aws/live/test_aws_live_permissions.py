@@ -1,34 +1,36 @@
-"""The IAM policy kubeiam documents for itself: what the code calls, nothing more, and harmless."""
+"""The IAM policy kubeiam documents for itself: what the code calls, nothing more, and exactly enough.
+
+"Exactly enough" is tested against moto enforcing IAM (signature and permissions, from the caller's only
+policy) with the shipped document: the live collection meets no AccessDenied; without any one of its
+permissions it does, and says so in coverage (or, for the bulk read, reads the same one by one)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from aws_live_harness import LiveAws, Run, enforcing, policy_actions, readonly_policy
+from test_aws_live_collect import force
 
 REPO = Path(__file__).resolve().parents[3]
 LIVE = REPO / "providers" / "kubeiam_aws" / "live"
-ACCOUNT = "123456789012"
-ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/5C5E1F0A6B0C4D3E2F1A0B9C8D7E6F50"
-
-
-def policy_document() -> dict[str, Any]:
-    """The minimal identity policy for live collection, as the package ships it."""
-    return json.loads(files("kubeiam_aws").joinpath("data/kubeiam-readonly-policy.json").read_text(encoding="utf-8"))
+REFUSED = re.compile(r"^(AccessDenied|UnauthorizedOperation|credentials (refused|expired)|no usable AWS credentials)")
+UNREACHABLE_ROLES = {"demo-eks/partner/sync", "demo-eks/china/app"}  # another account, another partition
 
 
 def actions() -> list[str]:
-    return [a for s in policy_document()["Statement"] for a in s["Action"]]
+    return [a for s in readonly_policy()["Statement"] for a in s["Action"]]
 
 
 def test_the_docs_print_exactly_this_policy() -> None:
     text = (REPO / "docs" / "aws-live.md").read_text()
     blocks = re.findall(r"```json\n(.*?)```", text, re.S)
-    assert [json.loads(b) for b in blocks] == [policy_document()]
+    assert [json.loads(b) for b in blocks] == [readonly_policy()]
 
 
 def test_the_code_calls_exactly_the_listed_operations() -> None:
@@ -47,3 +49,96 @@ def test_the_code_calls_exactly_the_listed_operations() -> None:
 
 
 # kubeiam auditing this policy: tests/aws/test_aws_rules.py::test_kubeiams_own_read_only_policy_is_low_at_most
+
+
+def _renamed(live_aws: LiveAws) -> Path:
+    """The cluster's evidence folder named otherwise than in EKS: found by its issuer (ListClusters)."""
+    root = live_aws.evidence(f"renamed{len(list(live_aws.tmp.iterdir()))}")
+    (root / "kubernetes" / "demo-eks").rename(root / "kubernetes" / "prod-eu")
+    return root
+
+
+def _refused(run: Run) -> list[str]:
+    return [f"{e.location}: {e.reason}" for e in run.errors if REFUSED.match(e.reason)]
+
+
+def test_the_documented_policy_is_exactly_enough(live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every path (bulk, per role, a cluster found by its issuer, a check) under the shipped policy: no
+    AccessDenied, and together they use every permission it grants."""
+    runs: list[Run] = []
+    with enforcing(live_aws, monkeypatch, readonly_policy()):
+        runs.append(live_aws.collect())  # kubeiam's choice: bulk here
+        runs.append(live_aws.collect(root=_renamed(live_aws), service_account=("billing", "worker")))
+        force(monkeypatch, "per-role")
+        runs.append(live_aws.collect())
+    for run in runs:
+        assert _refused(run) == []
+        assert {e.subject for e in run.errors} <= UNREACHABLE_ROLES
+    used = {op for run in runs for op in run.calls}
+    assert used - {"sts:GetCallerIdentity"} == set(actions())
+
+
+# Each permission and a collection that needs it: (scope, read per role).
+NEEDS: dict[str, tuple[dict[str, Any], bool]] = {
+    "eks:DescribeCluster": ({"service_account": ("orders", "api")}, False),
+    "eks:ListClusters": ({"service_account": ("billing", "worker"), "renamed": True}, True),
+    "eks:ListNodegroups": ({}, True),
+    "eks:DescribeNodegroup": ({"namespace": "payments"}, True),
+    "eks:ListPodIdentityAssociations": ({"service_account": ("billing", "worker")}, True),
+    "eks:DescribePodIdentityAssociation": ({"service_account": ("billing", "worker")}, True),
+    "ec2:DescribeInstances": ({"namespace": "payments"}, True),
+    "ec2:DescribeLaunchTemplateVersions": ({"namespace": "payments"}, True),
+    "iam:GetRole": ({"service_account": ("orders", "api")}, True),
+    "iam:ListRolePolicies": ({"service_account": ("orders", "api")}, True),
+    "iam:GetRolePolicy": ({"service_account": ("orders", "api")}, True),
+    "iam:ListAttachedRolePolicies": ({"service_account": ("orders", "api")}, True),
+    "iam:GetPolicy": ({"service_account": ("orders", "api")}, True),
+    "iam:GetPolicyVersion": ({"service_account": ("orders", "api")}, True),
+    "iam:GetInstanceProfile": ({"namespace": "payments"}, True),
+    "iam:GetOpenIDConnectProvider": ({"service_account": ("orders", "api")}, False),
+}
+
+
+def _without(action: str) -> dict[str, Any]:
+    document = copy.deepcopy(readonly_policy())
+    for statement in document["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != action]
+    assert action not in policy_actions(document)
+    return document
+
+
+def test_every_permission_has_a_collection_that_needs_it() -> None:
+    assert set(NEEDS) | set(SILENT) == set(actions())
+
+
+@pytest.mark.parametrize("action", sorted(NEEDS))
+def test_without_any_one_permission_coverage_says_access_denied(
+    live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    scope, per_role = NEEDS[action]
+    scope = dict(scope)
+    if scope.pop("renamed", False):
+        scope["root"] = _renamed(live_aws)
+    if per_role:
+        force(monkeypatch, "per-role")
+    with enforcing(live_aws, monkeypatch, _without(action)):
+        run = live_aws.collect(**scope)
+    denied = [e for e in run.errors if e.location.startswith(f"{action} ") or e.location == action]
+    assert denied, run.errors
+    assert all(REFUSED.match(e.reason) and f"({action})" in e.reason for e in denied), denied
+    assert all(e.subject for e in denied)  # each names what it leaves unchecked
+    assert not any(e.whole for e in run.errors)  # the rest was read
+
+
+SILENT = ("iam:GetAccountAuthorizationDetails", "iam:GetAccountSummary")
+"""Without them nothing is lost: the roles are read one by one (more calls), so no coverage entry."""
+
+
+@pytest.mark.parametrize("action", SILENT)
+def test_without_the_bulk_read_roles_are_read_one_by_one(
+    live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    with enforcing(live_aws, monkeypatch, _without(action)):
+        run = live_aws.collect(service_account=("orders", "api"))
+    assert run.errors == []
+    assert run.calls["iam:GetRole"] == 1 and "iam:GetRole" in run.operations

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from kubeiam_aws.declarations import AWS
 from kubeiam_aws.live.clients import AwsCallFailed, CallCounter
 from kubeiam_aws.live.collector import _account_profiles
-from kubeiam_aws.live.plan import build_scope, parse_role_arn, region_of_zone
+from kubeiam_aws.live.plan import EksArn, build_scope, parse_eks_arn, parse_role_arn, region_of_zone
 from kubeiam_gcp.declarations import GCP
 
 from kubeiam.pipeline.providers import CollectRequest
@@ -110,10 +111,37 @@ def test_account_profiles_option() -> None:
     assert _account_profiles(None) == {}
 
 
-def test_failure_reasons_name_what_happened() -> None:
-    assert AwsCallFailed("iam:GetRole x", "AccessDenied", "no").reason.startswith("access denied (AccessDenied)")
-    assert AwsCallFailed("ec2:X", "RequestLimitExceeded", "slow").reason.startswith("throttled")
-    assert AwsCallFailed("iam:GetRole x", "NoSuchEntity", "gone").not_found
+@pytest.mark.parametrize(
+    ("code", "message", "status", "reason"),
+    [
+        ("AccessDenied", "User: arn:aws:iam::1:user/a is not authorized to perform: iam:GetRole on ...", 403,
+         "AccessDenied (iam:GetRole)"),
+        ("Throttling", "Rate exceeded", 400, "throttled until retries ran out (Throttling, iam:GetRole)"),
+        ("ExpiredToken", "The security token included in the request is expired", 403,
+         "credentials expired (ExpiredToken)"),
+        ("InvalidClientTokenId", "The security token included in the request is invalid.", 403,
+         "credentials refused (InvalidClientTokenId)"),
+        ("404", "<!DOCTYPE html>\n<html><body><h1>Not Found</h1></body></html>", 404,
+         "HTTP 404 (not an AWS API answer)"),
+        ("", "", 502, "HTTP 502 (not an AWS API answer)"),
+        ("EndpointConnectionError", 'Could not connect to the endpoint URL: "http://127.0.0.1:9/?Action=GetRole"', None,
+         "cannot reach AWS (EndpointConnectionError: http://127.0.0.1:9)"),
+        ("ValidationError", "x" * 500, 400, "ValidationError (iam:GetRole)"),  # a long message is left out
+        ("ValidationError", "Role name\nis invalid", 400, "ValidationError (iam:GetRole): Role name is invalid"),
+    ],
+)  # fmt: skip
+def test_failure_reasons_are_one_line_causes(code: str, message: str, status: int | None, reason: str) -> None:
+    assert AwsCallFailed("iam:GetRole arn:aws:iam::1:role/x", code, message, status).reason == reason
+
+
+def test_what_a_failure_stops() -> None:
+    assert AwsCallFailed("iam:GetRole x", "NoSuchEntity", "gone", 404).not_found
+    assert AwsCallFailed("iam:GetRole x", "NoSuchEntity", "gone", 404).answered  # AWS answered: it is readable
+    assert AwsCallFailed("iam:GetRole x", "ExpiredToken", "", 403).fatal == "credentials"
+    assert AwsCallFailed("eks:X y", "EndpointConnectionError", "").fatal == "endpoint"
+    # A foreign page may come from a proxy refusing one route only: not a reason to stop every call.
+    assert AwsCallFailed("eks:X y", "404", "<html>", 404).fatal is None
+    assert not AwsCallFailed("iam:GetRole x", "AccessDenied", "", 403).answered
 
 
 def test_counter_reads_operation_from_event_names() -> None:
@@ -122,3 +150,35 @@ def test_counter_reads_operation_from_event_names() -> None:
     counter._on_call(event_name="before-call.iam.GetRole")
     counter._on_send(event_name="before-send.iam.GetRole")
     assert counter.as_dict() == {"iam:GetRole": 2} and counter.total == 2 and counter.attempts["iam:GetRole"] == 1
+
+
+def test_every_aws_rule_is_placed_for_pod_identity_gaps() -> None:
+    """A ServiceAccount whose Pod Identity could not be read hides exactly the rules that judge a role it may
+    take that way; a new rule must be placed on one side or the other."""
+    from kubeiam_aws.live.coverage import NOT_ABOUT_POD_IDENTITY, POD_IDENTITY_RULES
+    from kubeiam_aws.rules import RULES
+
+    assert not set(POD_IDENTITY_RULES) & set(NOT_ABOUT_POD_IDENTITY)
+    assert set(POD_IDENTITY_RULES) | set(NOT_ABOUT_POD_IDENTITY) == {r.id for r in RULES}
+
+
+def test_the_kubeconfigs_eks_arn_names_the_cluster_and_its_region() -> None:
+    arn = "arn:aws:eks:eu-central-1:111111111111:cluster/prod-eu"
+    assert parse_eks_arn(arn) == EksArn(arn, "aws", "eu-central-1", "111111111111", "prod-eu")
+    assert parse_eks_arn("gke_proj_europe-west1_prod") is None and parse_eks_arn(None) is None
+    inv = _inventory()
+    named = inv.with_(clusters=(replace(inv.clusters[0], kubeconfig_name=arn), *inv.clusters[1:]))
+    (c,) = build_scope(_request(options={"aws_region": "us-east-1"}), named, None).clusters
+    assert (c.region, c.eks_name, c.name) == ("eu-central-1", "prod-eu", "c")  # the ARN is exact: it wins
+    # A cluster nothing else says is on AWS (no EC2 node, no IRSA annotation) is still looked up by its ARN.
+    kind = Inventory(clusters=(Cluster("kind", None, kubeconfig_name=arn),))
+    assert [s.eks_name for s in build_scope(_request(), kind, None).clusters] == ["prod-eu"]
+
+
+def test_scoped_runs_name_the_node_groups_of_their_nodes() -> None:
+    label = "eks.amazonaws.com/nodegroup"
+    inv = _inventory()
+    inv = inv.with_(nodes=tuple(replace(n, labels={**n.labels, label: "ng-" + n.name}) for n in inv.nodes))
+    assert build_scope(_request(namespace="b"), inv, None).clusters[0].nodegroups() == ["ng-n2"]
+    assert build_scope(_request(namespace="b"), inv, None).full is False
+    assert build_scope(_request(), inv, None).full is True
