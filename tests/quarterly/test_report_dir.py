@@ -6,6 +6,7 @@ import filecmp
 import io
 import json
 import re
+from pathlib import Path
 
 from quarterly_helpers import audit_json
 
@@ -117,3 +118,55 @@ def test_default_baseline_is_the_latest_run_of_the_same_scope(tmp_path, run_cli,
     # The trend of the full audit leaves the one-ServiceAccount check out: it is no dip in open findings.
     html = (sorted(reports.iterdir())[-1] / "report.html").read_text()
     assert 'data-runs="2"' in html
+
+
+def _demo_run(run_cli, reports) -> tuple[Path, dict]:
+    code, out, _ = run_cli("audit", "--demo", "--report-dir", reports, "-f", "json")
+    assert code == 1
+    return sorted(reports.iterdir())[-1], json.loads(out)
+
+
+def test_the_demo_run_writes_each_right_sized_grant_once_per_identity(tmp_path, run_cli, clock) -> None:
+    run, doc = _demo_run(run_cli, tmp_path / "audits")
+    sized = [f for f in doc["findings"] if "right_sized" in f["evidence"]]
+    assert {f["cloud"] for f in sized} >= {"gcp", "azure"}  # AWS too once its unused-access rule lands
+    files = {p.relative_to(run).as_posix(): p for p in (run / "right-sizing").rglob("*.json")}
+    readme = (run / "right-sizing" / "README.md").read_text()
+    identities = {(f["cloud"], f["principal"]) for f in sized}
+    assert len(files) == len(identities)
+    documents = {json.dumps(f["evidence"]["right_sized"]["document"], sort_keys=True) for f in sized}
+    assert {json.dumps(json.loads(p.read_text()), sort_keys=True) for p in files.values()} == documents
+    for f in sized:
+        assert f"{f['cluster']}/{f['namespace']}/{f['service_account']}" in readme
+    assert all(p.removeprefix("right-sizing/") in readme for p in files)
+    # At least one grant drops an admin or escalation path (the demo's Owner and roles/editor).
+    assert any(d.startswith(("admin", "escalation")) for f in sized for d in f["evidence"]["right_sized"]["drops"])
+    # Published with the run: run.json records every file, so a change after publication is caught.
+    index = json.loads((run / "run.json").read_text())
+    assert set(files) | {"right-sizing/README.md"} <= set(index["files"])
+    assert doc["usage"]["total"] and doc["summary"]["usage"] == doc["usage"]["total"]
+    html = (run / "report.html").read_text()
+    assert html.count('class="right-sized"') == len(sized) and 'id="usage"' in html and 'id="by-control"' in html
+    assert "## Granted access in use" in (run / "summary.md").read_text()
+
+
+def test_check_of_the_demo_shows_the_right_sized_grant(run_cli) -> None:
+    code, out, _ = run_cli("check", "platform/deployer", "--demo", "-f", "table")
+    assert code == 1
+    assert "Right-sized grant:" in out and "id-platform-deployer" in out
+    assert "\n    - admin: Owner on subscription" in out
+    after = out[out.index("in the report folder):\n") + len("in the report folder):\n") :]
+    document = json.loads(after[: after.index("\n}\n") + 2])
+    _, doc_out, _ = run_cli("check", "platform/deployer", "--demo", "-f", "json")
+    [finding] = [f for f in json.loads(doc_out)["findings"] if "right_sized" in f["evidence"]]
+    assert document == finding["evidence"]["right_sized"]["document"]
+
+
+def test_the_trend_of_the_demo_shows_granted_access_in_use_per_run(tmp_path, run_cli, clock) -> None:
+    reports = tmp_path / "audits"
+    _demo_run(run_cli, reports)
+    run, _ = _demo_run(run_cli, reports)
+    html = (run / "report.html").read_text()
+    table = html[html.index('id="usage-trend"') :].split("</figure>", 1)[0]
+    assert table.count("<tr>") == 3  # header, the earlier run, this one
+    assert table.count('class="muted">-</td>') == 0  # both runs carry their usage

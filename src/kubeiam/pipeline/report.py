@@ -11,7 +11,7 @@ from typing import Any
 
 from kubeiam import __version__
 from kubeiam.pipeline.engine import AnalysisConfig
-from kubeiam.vocabulary.findings import Finding, Severity
+from kubeiam.vocabulary.findings import Category, Finding, Severity
 from kubeiam.vocabulary.model import IdentityLink, Inventory, LinkStatus
 from kubeiam.vocabulary.rules import Rule
 
@@ -43,10 +43,15 @@ class Report:
     def incomplete(self) -> bool:
         return bool(self.coverage.get("errors")) or bool(self.coverage.get("unchecked"))
 
+    @cached_property
+    def usage(self) -> dict[str, Any] | None:
+        """Granted access in use, per namespace and owner (docs/quarterly.md); None without usage data."""
+        return usage_rollup(self.findings)
+
     def summary(self) -> dict[str, Any]:
         open_ = self.open_findings
         severities = Counter(f.severity for f in open_)
-        return {
+        out = {
             "total": len(self.findings),
             "open": len(open_),
             "suppressed": len(self.findings) - len(open_),
@@ -54,6 +59,9 @@ class Report:
             "by_category": dict(sorted(Counter(f.category.value for f in open_).items())),
             "by_cloud": dict(sorted(Counter(f.cloud for f in open_).items())),
         }
+        if self.usage:
+            out["usage"] = self.usage["total"]  # in the summary, so a run's index (and the trend) carries it
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return self.document([f.to_dict() for f in self.findings])
@@ -69,8 +77,63 @@ class Report:
             "coverage": dict(self.coverage),
             "summary": self.summary(),
         }
+        if self.usage:
+            out["usage"] = self.usage
         out.update(self.extra)
         return out
+
+
+Sums = dict[str, list[int]]
+"""Unit -> [used, granted, identities]."""
+
+
+def usage_rollup(findings: Sequence[Finding]) -> dict[str, Any] | None:
+    """Sum `usage.used` / `usage.granted` of the unused-access findings, per unit (services, actions...),
+    over the whole report, per namespace and per owner. An identity counts once in each (its findings
+    repeat for every ServiceAccount that takes it), open or suppressed alike: the grant is there either way."""
+    total: Sums = {}
+    by_ns: dict[tuple[str, str], Sums] = {}
+    by_owner: dict[str | None, Sums] = {}
+    owners: dict[tuple[str, str], str | None] = {}
+    seen: set[tuple] = set()
+    for f in findings:
+        u = f.evidence.get("usage") if f.category is Category.UNUSED_ACCESS else None
+        if not isinstance(u, Mapping) or not isinstance(u.get("unit"), str):
+            continue
+        used, granted = u.get("used"), u.get("granted")
+        if not (type(used) is int and type(granted) is int and 0 <= used <= granted):
+            continue
+        who = (f.cloud, f.principal or f.subject, u["unit"])
+        ns, owner = (f.cluster, f.namespace or ""), f.extra.get("owner")
+        owners[ns] = owners.get(ns) or owner
+        for where, sums in (
+            (("total",), total),
+            (("namespace", ns), by_ns.setdefault(ns, {})),
+            (("owner", owner), by_owner.setdefault(owner, {})),
+        ):
+            if (where, who) not in seen:
+                seen.add((where, who))
+                row = sums.setdefault(u["unit"], [0, 0, 0])
+                row[0], row[1], row[2] = row[0] + used, row[1] + granted, row[2] + 1
+    if not total:
+        return None
+    return {
+        "total": _units(total),
+        "by_namespace": [
+            {"cluster": c, "namespace": n, "owner": owners[(c, n)], "units": _units(v)}
+            for (c, n), v in sorted(by_ns.items())
+            if v
+        ],
+        "by_owner": [
+            {"owner": o, "units": _units(v)}
+            for o, v in sorted(by_owner.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+            if v
+        ],
+    }
+
+
+def _units(sums: Sums) -> dict[str, dict[str, int]]:
+    return {unit: {"used": v[0], "granted": v[1], "identities": v[2]} for unit, v in sorted(sums.items())}
 
 
 def build_report(

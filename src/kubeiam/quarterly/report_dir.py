@@ -7,6 +7,8 @@ DIR/
     findings.json    the JSON report (`--format json`), written last: a folder without it is ignored
     report.html      self-contained report: summary, charts, trend, drill-down per ServiceAccount
     summary.md       markdown summary for a ticket or an email
+    right-sizing/    when findings carry a right-sized grant: one ready-to-apply JSON document per identity
+                     (`<cloud>/<identity>.json`) and README.md listing them (render/right_sizing.py)
 ```
 """
 
@@ -28,6 +30,7 @@ from kubeiam.render.html import render_html
 from kubeiam.render.json_format import render_json
 from kubeiam.render.markdown import render_markdown
 from kubeiam.render.redacted import redacted_report
+from kubeiam.render.right_sizing import grant_files, readme
 from kubeiam.safety.redaction import redacted
 
 RUN_NAME = "%Y-%m-%dT%H%M%SZ"
@@ -87,7 +90,8 @@ def run_folder(root: Path | None, now: datetime) -> Iterator[Path | None]:
 
 def trend(root: Path, exclude: Path | None = None, scope: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
     """One point per earlier run of the same scope (a `check` of one ServiceAccount would read as a dip):
-    open findings by severity, and what its baseline said was new/resolved."""
+    open findings by severity, what its baseline said was new/resolved, and (with usage data) how much of
+    the granted access was used, per unit (`summary.usage`)."""
     points = []
     for run in runs(root):
         if exclude is not None and run.resolve() == exclude.resolve():
@@ -105,6 +109,7 @@ def trend(root: Path, exclude: Path | None = None, scope: dict[str, str | None] 
                     "new": base.get("new"),
                     "resolved": base.get("resolved"),
                     "run": run.name,
+                    **({"usage": summary["usage"]} if isinstance(summary.get("usage"), dict) else {}),
                 }
             )
         except (OSError, ValueError, KeyError, TypeError):
@@ -120,11 +125,22 @@ def write_run(run: Path, report: Report, evidence: Path | None, history: Sequenc
     try:
         if evidence is not None and evidence.resolve() != target.resolve():
             copy_evidence(evidence, target)
+        write_right_sizing(run, report)
         write_atomic(run / "report.html", render_html(report, trend=history))
         write_atomic(run / "summary.md", render_markdown(report))
         write_atomic(run / FINDINGS, render_json(report))
     except OSError as exc:
         raise InputError(f"--report-dir {run}: cannot write: {exc.strerror or exc}") from None
+
+
+def write_right_sizing(run: Path, report: Report) -> None:
+    """`right-sizing/`: each identity's right-sized grant, exactly the document to apply, and a README."""
+    files = grant_files(report.findings)
+    if not files:
+        return
+    for g in files:
+        write_atomic(run / g.path, g.grant.text)
+    write_atomic(run / "right-sizing" / "README.md", readme(files, report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
 
 
 def copy_evidence(src: Path, dst: Path) -> None:

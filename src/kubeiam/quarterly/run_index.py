@@ -148,6 +148,7 @@ class RunIndex:
             "new": base.get("new"),
             "resolved": base.get("resolved"),
             "run": self.run,
+            **({"usage": dict(self.summary["usage"])} if isinstance(self.summary.get("usage"), dict) else {}),
         }
 
 

@@ -14,10 +14,12 @@ from typing import Any
 
 from kubeiam import __version__
 from kubeiam.pipeline.report import Report
+from kubeiam.render.by_control import ordered_tags
 from kubeiam.render.by_service_account import group_findings, highest
 from kubeiam.render.coverage_text import rule_lines
 from kubeiam.render.html_assets import CSS, JS
 from kubeiam.render.html_charts import SEVERITY_COLOUR, bar_chart, trend_chart
+from kubeiam.render.html_sections import by_control_section, right_sized_block, usage_section, usage_trend
 from kubeiam.render.markdown import entry_label, headline
 from kubeiam.safety.text import html_text, json_block
 from kubeiam.vocabulary.findings import Finding, Severity
@@ -75,8 +77,11 @@ def render_html(report: Report, colour: bool = False, *, trend: Sequence[Mapping
         + "</div></section>",
         '<section id="charts"><h2>Charts</h2><div class="charts">',
         _charts(report),
-        trend_chart(_trend(report, trend)),
+        trend_chart(points := _trend(report, trend)),
+        usage_trend(points),
         "</div></section>",
+        usage_section(report),
+        by_control_section(report, subject_id),
         _drilldown(report),
         _resolved(report),
         _expired(report),
@@ -94,6 +99,8 @@ def _trend(report: Report, trend: Sequence[Mapping[str, Any]] | None) -> list[Ma
         "new": base.get("new"),
         "resolved": base.get("resolved"),
     }
+    if "usage" in s:
+        current["usage"] = s["usage"]
     return [*(trend or ()), current]
 
 
@@ -176,6 +183,10 @@ def _subject(
         "data-category": " ".join(sorted({str(f.category) for f in open_})),
         "data-namespace": f"{cluster}/{ns}" if ns else f"{cluster}/(nodes)",
         "data-cloud": " ".join(sorted({f.cloud for f in open_})),
+        # A rule's findings on one cluster share their controls: each distinct tuple looked at once.
+        "data-control": " ".join(
+            ordered_tags(c for cs in {id(f.compliance): f.compliance for f in open_}.values() for c in cs)
+        ),
         "data-search": search,
     }
     counts = [f"{len(open_)} open"] if open_ else []
@@ -262,8 +273,22 @@ def _finding(f: Finding) -> str:
         f'<div><span class="sev sev-{f.severity.value}">{f.severity.value}</span> {html_text(f.title)} '
         f"{' '.join(tags)}</div>"
         f'<table>{table}</table><div><b>Evidence</b><pre class="evidence">{html_text(json_block(evidence))}</pre></div>'
+        f"{_right_sized(f)}"
         f'<div class="remediation"><b>Remediation</b><p>{html_text(f.remediation)}</p></div></div>'
     )
+
+
+_blocks: dict[int, tuple[object, str]] = {}
+
+
+def _right_sized(f: Finding) -> str:
+    """The right-sized block once per evidence mapping: an identity's findings share it, one per ServiceAccount."""
+    hit = _blocks.get(id(f.evidence))
+    if hit is None or hit[0] is not f.evidence:
+        if len(_blocks) > 10_000:
+            _blocks.clear()
+        hit = _blocks[id(f.evidence)] = (f.evidence, right_sized_block(f))
+    return hit[1]
 
 
 def _resolved(report: Report) -> str:

@@ -40,6 +40,15 @@ th { width: 180px; color: var(--muted); font-weight: 600; }
 .finding { border-left: 4px solid var(--line); padding: 6px 12px; margin: 10px 0; }
 .finding.critical { border-color:#7f1d1d; } .finding.high { border-color:#dc2626; }
 .finding.medium { border-color:#f59e0b; } .finding.low { border-color:#0891b2; }
+button.facet { font: inherit; padding: 0 8px; cursor: pointer; }
+.meter { display: inline-block; width: 80px; height: 8px; background: var(--line); border-radius: 4px;
+         vertical-align: middle; overflow: hidden; }
+.meter > span { display: block; height: 100%; background: #0d9488; }
+.right-sized { border: 1px dashed var(--line); border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
+.before-after { display: flex; flex-wrap: wrap; gap: 12px; }
+.before-after > div { flex: 1 1 320px; min-width: 0; }
+.before-after h4 { margin: 6px 0; }
+.before-after li { overflow-wrap: anywhere; }
 pre { background: #f3f4f6; padding: 8px; border-radius: 6px; overflow-x: auto; font-size: 12px; }
 code { font-size: 12px; }
 @media print { .filters { display: none; } details.subject { break-inside: avoid; } }

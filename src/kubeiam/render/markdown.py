@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kubeiam.pipeline.report import Report
+from kubeiam.render.by_control import by_control, subject_label
 from kubeiam.render.by_service_account import group_findings, highest
 from kubeiam.render.coverage_text import rule_lines
+from kubeiam.render.usage_view import percent, usage_rows
 from kubeiam.safety.text import markdown_text
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -144,8 +146,48 @@ def render_markdown(report: Report, colour: bool = False) -> str:
     out += ["## Open findings", ""]
     out += _finding_table(open_) if open_ else ["None."]
     out.append("")
-    out += _footer(report)
+    out += usage_tables(report) + control_table(report) + _footer(report)
     return "\n".join(out).rstrip() + "\n"
+
+
+SHOWN_SUBJECTS = 3
+
+
+def control_table(report: Report) -> list[str]:
+    """By control: each CIS section or ATT&CK technique the findings evidence, its open findings, who has them."""
+    rows = by_control(report.findings)
+    if not rows:
+        return []
+
+    def subjects(keys: Sequence[tuple]) -> str:
+        shown = ", ".join(subject_label(k) for k in keys[:SHOWN_SUBJECTS])
+        return shown + (f" (+{len(keys) - SHOWN_SUBJECTS} more)" if len(keys) > SHOWN_SUBJECTS else "")
+
+    table = _table(
+        ("control", "title", "open", "subjects"),
+        ((r.tag, r.title, r.open, subjects(r.subjects) or "-") for r in rows),
+    )
+    return ["## By control", "", *table, ""]
+
+
+def usage_tables(report: Report) -> list[str]:
+    """Granted access in use, per namespace and per owner (unused-access findings' usage data)."""
+    usage = report.usage
+    if not usage:
+        return []
+    total = ", ".join(
+        f"{s['used']} of {s['granted']} {unit} ({percent(s['used'], s['granted'])})"
+        for unit, s in usage["total"].items()
+    )
+    out = ["## Granted access in use", "", _esc(f"Used of what is granted, most unused first. In all: {total}."), ""]
+    for part, heads in (("by_namespace", ("namespace", "owner")), ("by_owner", ("owner",))):
+        out += [f"### By {heads[0]}", ""]
+        rows = [
+            (*cells, unit, s["used"], s["granted"], percent(s["used"], s["granted"]))
+            for cells, unit, s in usage_rows(usage, part)
+        ]
+        out += [*_table((*heads, "unit", "used", "granted", "in use"), rows), ""]
+    return out
 
 
 def _finding_table(findings: Sequence[Finding]) -> list[str]:
@@ -168,5 +210,5 @@ def render_markdown_grouped(report: Report, colour: bool = False) -> str:
             out.append(f"  - remediation: {_esc(f.remediation)}")
             out.append(f"  - fingerprint: `{f.fingerprint}`")
         out.append("")
-    out += _footer(report)
+    out += usage_tables(report) + control_table(report) + _footer(report)
     return "\n".join(out).rstrip() + "\n"

@@ -2,16 +2,24 @@
 
 Shape checked in the tests against `schema/ocsf-detection-finding.schema.json` (derived from the
 OCSF schema's detection_finding / finding / base_event / finding_info definitions).
+
+The controls a finding evidences: ATT&CK techniques in `finding_info.attacks` (OCSF's `attack` object, with
+`technique` and `sub_technique`); CIS sections as OCSF `compliance` objects (standards, control,
+requirements, status Fail) in `unmapped.compliance`, because the Detection Finding class defines no
+`compliance` attribute (only Compliance Finding, 2003, does; OCSF 1.3.0 to 1.8.0) and a strict OCSF
+validator rejects an attribute its class does not define.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from kubeiam import __version__
 from kubeiam.pipeline.report import Report
+from kubeiam.render.by_control import control_order, is_attack
 from kubeiam.render.catalogue import rule_info
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -80,6 +88,10 @@ def detection_finding(f: Finding, report: Report) -> dict[str, Any]:
     first_seen = _parse(extra.get("first_seen"))
     if first_seen is not None:
         info["first_seen_time"] = first_seen
+    controls = sorted(f.compliance, key=control_order)
+    attacks = [attack(c) for c in controls if is_attack(c)]
+    if attacks:
+        info["attacks"] = attacks
     event: dict[str, Any] = {
         "activity_id": activity_id,
         "activity_name": activity,
@@ -111,8 +123,38 @@ def detection_finding(f: Finding, report: Report) -> dict[str, Any]:
             "suppression": extra.get("suppression"),
         },
     }
+    standards = [compliance(c) for c in controls if not is_attack(c)]
+    if standards:
+        event["unmapped"]["compliance"] = standards
     if f.cloud in report.cloud_titles:
         event["cloud"] = {"provider": report.cloud_titles[f.cloud]}
     if not event["remediation"]["references"]:
         del event["remediation"]["references"]
     return event
+
+
+def attack(control: Mapping[str, Any]) -> dict[str, Any]:
+    """OCSF `attack`: `T1552.005` "Unsecured Credentials: Cloud Instance Metadata API" is the sub-technique
+    of technique `T1552` "Unsecured Credentials"."""
+    cid, title = str(control.get("id", "")), str(control.get("title", ""))
+    out: dict[str, Any] = {"version": str(control.get("version", ""))}
+    if "." in cid:
+        parent, _, name = title.partition(": ")
+        out["technique"] = {"uid": cid.split(".", 1)[0], **({"name": parent} if name else {})}
+        out["sub_technique"] = {"uid": cid, "name": name or title}
+    else:
+        out["technique"] = {"uid": cid, "name": title}
+    return out
+
+
+def compliance(control: Mapping[str, Any]) -> dict[str, Any]:
+    """OCSF `compliance`: the benchmark (name and version), its section as the control, the section's
+    recommendation as the requirement, and the check failed here."""
+    cid = str(control.get("id", ""))
+    return {
+        "standards": [f"{control.get('framework')} {control.get('version')}"],
+        "control": cid,
+        "requirements": [f"{cid} {control.get('title', '')}".strip()],
+        "status_id": 3,
+        "status": "Fail",
+    }

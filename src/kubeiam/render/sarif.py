@@ -1,4 +1,8 @@
-"""`--format sarif`: a SARIF 2.1.0 log (validated in the tests against the bundled OASIS schema)."""
+"""`--format sarif`: a SARIF 2.1.0 log (validated in the tests against the bundled OASIS schema).
+
+The controls a rule evidences (CIS sections, ATT&CK techniques) are its tags, `CIS-EKS-1.8.0:5.2.1` and
+`ATT&CK:T1552.005` (what GitHub code scanning shows and filters on); each result carries its own.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from kubeiam import __version__
 from kubeiam.pipeline.report import Report
+from kubeiam.render.by_control import control_order, ordered_tags
 from kubeiam.render.catalogue import rule_info
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -31,9 +36,20 @@ SECURITY_SEVERITY = {
 
 def render_sarif(report: Report, colour: bool = False) -> str:
     rules: dict[str, dict[str, Any]] = {}
+    controls: dict[str, dict[tuple, Any]] = {}
     for f in report.findings:
         if f.rule_id not in rules:
             rules[f.rule_id] = _rule(f, report)
+            controls[f.rule_id] = {}
+        # The rule's controls as they apply to this report's findings: CIS EKS only when an EKS cluster has one.
+        seen = controls[f.rule_id]
+        for c in f.compliance:
+            seen.setdefault((c.get("framework"), c.get("version"), c.get("id")), c)
+    for rule_id, rule in rules.items():
+        found = sorted(controls[rule_id].values(), key=control_order)
+        if found:
+            rule["properties"]["tags"] += ordered_tags(found)
+            rule["properties"]["compliance"] = [dict(c) for c in found]
     index = {rid: i for i, rid in enumerate(rules)}
     run: dict[str, Any] = {
         "tool": {
@@ -120,6 +136,8 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
             "remediation": f.remediation,
         },
     }
+    if f.compliance:
+        result["properties"]["tags"] = ordered_tags(f.compliance)
     if extra.get("baseline") in ("new", "unchanged"):
         result["baselineState"] = extra["baseline"]
     sup = extra.get("suppression")

@@ -12,6 +12,7 @@ from rich.text import Text
 from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings
 from kubeiam.render.coverage_text import coverage_lines, rule_lines
+from kubeiam.render.right_sizing import before_items, grant_files, limits_of, right_sized_of
 from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -55,6 +56,10 @@ def render_table(report: Report, colour: bool = False, width: int | None = None)
             table.add_row(*cells, _title(f), style="dim" if f.status == "suppressed" else None)
         console.print(table)
         console.print()
+    if report.mode == "check":  # one ServiceAccount: room for its grants whole (an audit has report.html)
+        for text in right_sized_sections(report):
+            # The document is never wrapped or cut (copied from the terminal, it must still be the JSON).
+            console.print(text, soft_wrap=text.no_wrap is True)
     console.print(summary_line(report))
     cov = report.coverage
     for u in cov.get("unreadable") or []:
@@ -69,6 +74,36 @@ def render_table(report: Report, colour: bool = False, width: int | None = None)
         console.print(Text(line, style="yellow"))
     # Rich pads every line to the column width: trailing blanks only get in the way of copy and diff.
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def right_sized_sections(report: Report) -> list[Text]:
+    """ "Right-sized grant" per identity: before (what its finding's evidence says it has), what the smaller
+    grant drops, and after (the document, exactly as `right-sizing/` writes it, never wrapped: copy it whole)."""
+    out = []
+    by_fingerprint = {f.fingerprint: f for f in report.findings}
+    for g in grant_files(report.findings):
+        f = by_fingerprint[g.findings[0]]
+        grant = right_sized_of(f)
+        assert grant is not None  # grant_files keeps only findings that have one
+        text = Text()
+        text.append(safe_line(f"Right-sized grant: {g.principal}"), style="bold")
+        text.append(safe_line(f"  ({grant.format}, {f.rule_id})"), style="dim")
+        text.append("\n  before:")
+        for key, value in before_items(f) or [("", "the finding names no grant")]:
+            text.append("\n    " + safe_line(f"{key + ': ' if key else ''}{value}"))
+        if g.usage:
+            text.append("\n  usage: " + safe_line(g.usage))
+        for limit in limits_of(f):
+            text.append("\n    not seen: " + safe_line(limit), style="dim")
+        if grant.drops:
+            text.append("\n  drops:")
+            for drop in grant.drops:
+                text.append("\n    - " + safe_line(drop), style="yellow")
+        text.append(f"\n  after ({g.path} in the report folder):")
+        document = Text(no_wrap=True)
+        document.append("\n".join(safe_line(line) for line in grant.text.splitlines()))
+        out += [text, document, Text()]
+    return out
 
 
 def _heading(items: list[Finding], width: int) -> Text:
