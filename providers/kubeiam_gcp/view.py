@@ -9,6 +9,8 @@ from typing import Any
 
 from kubeiam.vocabulary.model import Grant, Inventory, Node
 from kubeiam_gcp.declarations import GCP
+from kubeiam_gcp.judge.catalogue import load_catalogue
+from kubeiam_gcp.judge.usage import UsageData
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
@@ -100,6 +102,8 @@ class NodePool:
     """`workloadMetadataConfig.mode`: GKE_METADATA hides node credentials; None when not set."""
     source: str
     self_link: str = ""
+    oauth_scopes: tuple[str, ...] | None = None
+    """`config.oauthScopes`: what the node's own credentials may call (None: not in the evidence)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,36 @@ class GkeCluster:
     autopilot: bool
     node_pools: tuple[NodePool, ...]
     source: str
+    network_policy: str | None = None
+    """What enforces NetworkPolicy: `Dataplane V2`, `Calico (networkPolicy.enabled)`; None: nothing does
+    (a policy then blocks nothing) or the cluster object does not say."""
+
+
+@dataclass(frozen=True)
+class DenyRuleView:
+    """One IAM deny rule (`evidence/guardrail_files.py`), its attachment point by project id."""
+
+    attachment: str
+    policy: str
+    denied_principals: frozenset[str]
+    exception_principals: frozenset[str]
+    denied_permissions: tuple[str, ...]
+    exception_permissions: tuple[str, ...]
+    condition: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    deny: tuple[DenyRuleView, ...] = ()
+    deny_read: frozenset[str] = frozenset()
+    """Projects whose deny-policies.json was read (elsewhere deny policies are unknown: none applied)."""
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Group email -> member emails, for the groups whose members are known."""
+    ancestry: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Project id -> (`projects/ID`, its folders and organisation as the evidence names them)."""
+    numbers: Mapping[str, str] = field(default_factory=dict)
+    """Project id -> number."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +166,25 @@ class GcpView:
     """Role -> permissions, for every role some grant uses (custom roles included)."""
     project_numbers: Mapping[str, str] = field(default_factory=dict)
     """Project id -> number."""
+    usage: UsageData = field(default_factory=UsageData)
+    """The usage files read (recommender insights and recommendations, last authentication): GCP-011."""
+
+    custom_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Custom role -> permissions, every one read (what a reached account's grants need)."""
+    accounts: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
+    """GSA email -> its grants (groups and principal sets included), worked out on first ask: what a
+    chain through other accounts reaches (`judge/reach.py`)."""
+    accounts_in: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """`projects/ID`, `folders/N`, `organizations/N` -> the emails of the GSAs read below it."""
+    guardrails: Guardrails = field(default_factory=lambda: Guardrails())
+    """Deny policies, group memberships and project ancestry (`judge/guardrails.py`)."""
+
+    def permissions_of(self, role: str) -> frozenset[str] | None:
+        """A role's permissions: the roles rules see, else custom roles, else the predefined catalogue."""
+        found = self.permissions.get(role)
+        if found is None:
+            found = self.custom_roles.get(role)
+        return found if found is not None else load_catalogue().permissions_of(role)
 
     def node_pool(self, node: Node) -> NodePool | None:
         """The node pool a Kubernetes node belongs to (GKE's `cloud.google.com/gke-nodepool` label)."""

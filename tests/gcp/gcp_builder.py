@@ -92,6 +92,9 @@ class Case:
     pools: list[dict[str, Any]] = field(default_factory=lambda: [pool("default-pool", gsa("nodes"))])
     disabled: tuple[str, ...] = ()
     expect: dict[str, Any] | None = None
+    usage: bool = True
+    """Write usage files (issue 14): each account authenticated recently, no recommender insight; so
+    that a case is about what it sets up, not about missing usage data (GCP-011 coverage notes)."""
 
     def write(self, root: Path) -> Path:
         k8s = root / "kubernetes" / CLUSTER
@@ -122,6 +125,9 @@ class Case:
         _write(gcp / "service-account-keys.json", {e: keys.get(e, [_key(e, "SYSTEM_MANAGED", 1)]) for e in accounts})
         if self.custom_roles is not None:
             _write(gcp / "custom-roles.json", self.custom_roles)
+        if self.usage:
+            _write(gcp / "iam-insights.json", [])
+            _write(gcp / "service-account-last-authentication.json", [_authenticated(e) for e in accounts])
         cluster: dict[str, Any] = {
             "location": LOCATION,
             "name": CLUSTER,
@@ -160,6 +166,20 @@ def _key(email: str, kind: str, n: int, disabled: bool = False) -> dict[str, Any
     if disabled:
         out["disabled"] = True
     return out
+
+
+def _authenticated(email: str, when: str = "2026-01-10T07:00:00Z") -> dict[str, Any]:
+    """One `gcloud policy-intelligence query-activity --activity-type=serviceAccountLastAuthentication` entry."""
+    name = f"//iam.googleapis.com/projects/{PROJECT}/serviceAccounts/{email}"
+    return {
+        "activity": {
+            "lastAuthenticatedTime": when,
+            "serviceAccount": {"fullResourceName": name, "projectNumber": NUMBER, "serviceAccountId": "1"},
+        },
+        "activityType": "serviceAccountLastAuthentication",
+        "fullResourceName": name,
+        "observationPeriod": {"endTime": when, "startTime": when},
+    }
 
 
 def _project() -> dict[str, Any]:

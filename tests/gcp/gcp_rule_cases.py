@@ -58,7 +58,6 @@ CASES: dict[tuple[str, str], Case] = {
     ("GCP-002", "fail-token-creator-on-project"): Case(
         project_policy=[binding("roles/iam.serviceAccountTokenCreator", SA)], expect={"count": 1, "severity": "high"}
     ),
-    ("GCP-002", "fail-sa-user-on-project"): Case(project_policy=[binding("roles/iam.serviceAccountUser", SA)]),
     ("GCP-002", "fail-project-iam-admin"): Case(
         project_policy=[binding("roles/resourcemanager.projectIamAdmin", SA)],
         expect={"count": 1, "severity": "critical"},
@@ -128,7 +127,6 @@ CASES: dict[tuple[str, str], Case] = {
     ("GCP-005", "fail-secret-accessor-unconditional"): Case(
         project_policy=[binding("roles/secretmanager.secretAccessor", SA)], expect={"count": 1, "severity": "low"}
     ),
-    ("GCP-005", "fail-sa-user-unconditional"): Case(project_policy=[binding("roles/iam.serviceAccountUser", SA)]),
     ("GCP-005", "pass-conditional"): Case(
         project_policy=[binding("roles/secretmanager.secretAccessor", SA, condition=COND)]
     ),

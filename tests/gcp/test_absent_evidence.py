@@ -15,7 +15,7 @@ import kubeiam.cli as cli
 from kubeiam.pipeline.audit import demo_dir
 
 DEMO_GCP = "gcp/acme-data"
-GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006"]
+GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006", "GCP-011"]
 
 
 def _run(evidence: Path, out: Path, *extra: str) -> dict[str, Any]:

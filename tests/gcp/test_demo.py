@@ -29,8 +29,17 @@ def test_demo_gke_findings() -> None:
         ("GCP-005", "batch", "exporter", None, "low"),
         ("GCP-008", "ops", "gcs-sync", None, "high"),
         ("GCP-010", None, None, "node-pool/batch-pool", "critical"),
+        # Usage data (issue 14): Editor replaced by the recommender's two roles, a bucket grant of an
+        # account idle for 202 days, a viewer role of which two permissions are used.
+        ("GCP-011", "analytics", "notebook", None, "high"),
+        ("GCP-011", "ops", "gcs-sync", None, "medium"),
+        ("GCP-011", "batch", "exporter", None, "low"),
     }
-    assert not [f for f in report.findings if f.service_account == "bq-loader"]  # the clean one
+    # bq-loader is the clean one: no rule about its identity fires. Its findings are who else can act as it
+    # (issue 13): the analytics namespace's RBAC lets others run pods as it or exec into them.
+    bq = [f for f in report.findings if f.service_account == "bq-loader"]
+    assert bq and {f.rule_id for f in bq} == {"K8S-006"}
+    assert "user:bq-loader@acme-data.iam.gserviceaccount.com" not in {f.evidence["subject"] for f in bq}
 
 
 def test_demo_links_and_cluster_identity() -> None:

@@ -24,7 +24,7 @@ from kubeiam.pipeline.report import Report
 API = gsa("api")
 BASE = f"gcp/{PROJECT}"
 GKE = f"{BASE}/gke/{LOCATION}/{CLUSTER}"
-GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006"]
+GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006", "GCP-011"]
 
 
 def _case(**kw: Any) -> Case:

@@ -15,7 +15,7 @@ from kubeiam.pipeline.report import Report
 
 API = gsa("api")
 BASE = f"gcp/{PROJECT}"
-GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006"]
+GRANT_RULES = ["GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006", "GCP-011"]
 
 
 def _token_creator(target: str, member: str = API) -> dict[str, Any]:
@@ -97,8 +97,12 @@ def test_one_page_of_custom_roles_leaves_a_role_not_found_unknown(tmp_path: Path
     report = audit(Evidence(root))
     (entry,) = report.coverage["unchecked"]
     assert "custom-roles.json: nextPageToken" in entry["items"][0]["reason"]
-    (error,) = _errors(report)
+    error, unknown = sorted(_errors(report), key=lambda e: e["location"])
     assert error["location"] == f"{BASE}/custom-roles.json" and "pages after it are missing" in error["reason"]
+    # Whether the unknown role carries container.* permissions is unknown too: who may act in the cluster
+    # through the account's grants (K8S-006) is unchecked, never "nobody".
+    assert unknown["location"] == f"{BASE}/project-iam-policy.json: {role}@projects/{PROJECT}"
+    assert unknown["rules"] == ["K8S-006"] and "unknown" in unknown["reason"]
 
 
 def test_one_page_of_node_pools_is_coverage_for_the_cluster(tmp_path: Path) -> None:

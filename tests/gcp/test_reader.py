@@ -278,7 +278,7 @@ def test_files_left_out_are_coverage_errors(tmp_path: Path) -> None:
     keys = root / "gcp" / PROJECT / "service-account-keys.json"
     keys.write_text("{}")
     errors = {(e.location.rsplit("/", 1)[-1], e.subject, e.rules) for e in _inventory(root).errors if e.source == "gcp"}
-    grant_rules = ("GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006")
+    grant_rules = ("GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006", "GCP-011")
     assert errors == {
         ("ancestors-iam-policies.json", CLUSTER, grant_rules),
         ("asset-iam-policies.json", CLUSTER, grant_rules),

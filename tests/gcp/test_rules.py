@@ -126,7 +126,7 @@ def test_node_pool_with_escalating_account_is_high(tmp_path: Path) -> None:
     nodes = gsa("nodes")
     case = Case(
         pools=[pool("p", nodes, "GCE_METADATA")],
-        project_policy=[binding("roles/iam.serviceAccountUser", f"serviceAccount:{nodes}")],
+        project_policy=[binding("roles/iam.serviceAccountTokenCreator", f"serviceAccount:{nodes}")],
     )
     (finding,) = [f for f in audit(Evidence(case.write(tmp_path))).findings if f.rule_id == "GCP-010"]
     assert finding.severity is Severity.HIGH
@@ -170,7 +170,7 @@ def test_one_ksa_named_in_both_member_forms_is_not_shared(tmp_path: Path) -> Non
 
 
 def test_setting_the_project_policy_is_critical_unless_conditioned(tmp_path: Path) -> None:
-    cond = {"expression": "request.time < timestamp('2027-01-01T00:00:00Z')", "title": "until 2027"}
+    cond = {"expression": "resource.name.startsWith('projects/fx-proj/serviceAccounts/')", "title": "accounts only"}
     severities = []
     for name, b in (
         ("plain", binding("roles/resourcemanager.projectIamAdmin", f"serviceAccount:{API}")),

@@ -67,6 +67,7 @@ def match_cluster(index: EvidenceIndex, cluster: Cluster) -> tuple[Cluster, GkeC
             if (p := _pool(index, cluster.name, (project, location, name), raw, gke.pools_file, autopilot))
         ),
         source=gke.file,
+        network_policy=network_policy(obj, autopilot),
     )
     issuer = (
         cluster.issuer or f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}"
@@ -108,7 +109,22 @@ def _pool(
     # The pool's resource URL as the cluster names it (what GCP-010 fingerprints hash), built rather than
     # read from `selfLink`: an optional field, and `zones/` or `locations/` as the API happens to print.
     url = "https://container.googleapis.com/v1/projects/{}/locations/{}/clusters/{}/nodePools/".format(*key)
-    return NodePool(cluster, pool["name"], sa, mode, file, url + pool["name"])
+    scopes = config.get("oauthScopes")
+    known = tuple(str(x) for x in scopes) if isinstance(scopes, list) else None
+    return NodePool(cluster, pool["name"], sa, mode, file, url + pool["name"], known)
+
+
+def network_policy(cluster: Mapping[str, Any], autopilot: bool) -> str | None:
+    """What enforces NetworkPolicy on the cluster, None when nothing does (or the object does not say):
+    Dataplane V2 (`networkConfig.datapathProvider: ADVANCED_DATAPATH`, Autopilot's), or Calico
+    (`networkPolicy.enabled`). A policy object on a cluster where nothing enforces it blocks nothing."""
+    config = cluster.get("networkConfig")
+    if autopilot or (isinstance(config, dict) and config.get("datapathProvider") == "ADVANCED_DATAPATH"):
+        return "Dataplane V2"
+    policy = cluster.get("networkPolicy")
+    if isinstance(policy, dict) and policy.get("enabled") is True:
+        return f"{str(policy.get('provider') or 'Calico').title()} (networkPolicy.enabled)"
+    return None
 
 
 def _mode(config: Any) -> str | None:

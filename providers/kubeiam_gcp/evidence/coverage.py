@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from kubeiam.vocabulary.model import CoverageError, IdentityLink, Inventory, Node
+from kubeiam.vocabulary.model import CoverageError, IdentityLink, Inventory, LinkStatus, Node
 from kubeiam_gcp.declarations import GCP
 from kubeiam_gcp.judge.trust import KsaMember, parse_member
 from kubeiam_gcp.view import GkeCluster
@@ -40,7 +40,24 @@ def coverage_gaps(
         + _node_gaps(index, matched, inventory)
         + _uid_gaps(index, grants, wide)
         + unread_gaps(index, grants, matched, inventory, links, reach)
+        + _group_gaps(grants, links)
     )
+
+
+def _group_gaps(grants: MemberGrants, links: Sequence[IdentityLink]) -> list[CoverageError]:
+    """Sensitive grants to groups whose members the evidence does not hold: each Google service account
+    linked may be in them. Named per account, for the role rules only (a binding's trust is not theirs)."""
+    gaps = grants.group_gaps()
+    if not gaps:
+        return []
+    more = f" (and {len(gaps) - 1} more groups)" if len(gaps) > 1 else ""
+    granted = (LinkStatus.RESOLVED, LinkStatus.UNCHECKED)  # a broken binding gives the workload nothing
+    linked = [lk for lk in links if lk.mechanism == "gke-workload-identity" and lk.identity is not None]
+    accounts = sorted({lk.principal for lk in linked if lk.status in granted})
+    return [
+        CoverageError(GCP, f"{gaps[0].location}: {gaps[0].item}", gaps[0].reason + more, subject=a, rules=GRANT_RULES)
+        for a in accounts
+    ]
 
 
 def project_reach(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubeiam_gcp.judge.catalogue import load_catalogue
@@ -16,6 +16,8 @@ from kubeiam_gcp.judge.trust import SA_RESOURCE, cluster_key
 from kubeiam_gcp.view import Binding, GoogleServiceAccount
 
 from .gke import GkeClusterFile
+from .guardrail_files import DenyRule
+from .json_checks import Unread
 from .numbers import project_numbers
 from .policies import Bindings
 from .project_folder import ProjectFiles
@@ -48,12 +50,32 @@ class EvidenceIndex:
     gke: Mapping[ClusterKey, GkeClusterFile]
     unread: UnreadIndex
     """The items that could not be read, by the identity, account, role or project they concern."""
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Group email -> member emails (lower case, transitive), from every group-memberships.json read."""
+    groups_unread: Mapping[str, Unread] = field(default_factory=dict)
+    """Group email -> why its members could not be read."""
+    groups_file: bool = False
+    """Whether any group-memberships.json was read (absent: every group's members are unknown)."""
+    deny_rules: tuple[DenyRule, ...] = ()
+    """Every deny rule read, attachment points by project id (`projects/ID`, `folders/N`, `organizations/N`)."""
+    deny_read: frozenset[str] = frozenset()
+    """The projects whose deny-policies.json was read."""
 
     def permissions(self, role: str) -> frozenset[str] | None:
         """A custom role's permissions, else the predefined role's; None when neither knows it."""
         if role in self.custom:
             return self.custom[role]
         return load_catalogue().permissions_of(role)
+
+    def ancestry(self, project: str) -> tuple[str, ...]:
+        """`projects/ID` and the folders and organisation above it that the evidence names."""
+        files = self.projects.get(project)
+        above: list[str] = []
+        if files is not None and files.ancestors is not None:
+            above += files.ancestors.chain or list(files.ancestors.policies)
+        if files is not None and files.parent:
+            above.append(files.parent)
+        return (f"projects/{project}", *dict.fromkeys(above))
 
     def project_of(self, email: str) -> str | None:
         """The project of a Google service account, from its email (or the list that holds it)."""
@@ -96,7 +118,25 @@ def index_projects(projects: Iterable[ProjectFiles]) -> EvidenceIndex:
     by_member: dict[str, list[Binding]] = {}
     for b in reader.bindings.values():
         by_member.setdefault(b.member, []).append(b)
+    groups: dict[str, frozenset[str]] = {}
+    groups_unread: dict[str, Unread] = {}
+    for p in folders.values():
+        for group, members in (p.groups.members if p.groups is not None else {}).items():
+            groups[group] = groups.get(group, frozenset()) | members
+        for u in p.groups.unread if p.groups is not None else ():
+            groups_unread.setdefault(u.item.split("[", 1)[0].lower(), u)
+    by_number = {n: p for p, n in numbers.items()}
+    deny = tuple(
+        replace(r, attachment=_by_id(r.attachment, by_number))
+        for p in folders.values()
+        for r in (p.deny.rules if p.deny is not None else ())
+    )
     return EvidenceIndex(
+        groups={g: m for g, m in groups.items() if g not in groups_unread},
+        groups_unread=groups_unread,
+        groups_file=any(p.groups is not None for p in folders.values()),
+        deny_rules=tuple(dict.fromkeys(deny)),
+        deny_read=frozenset(p.project for p in folders.values() if p.deny is not None),
         projects=folders,
         numbers=numbers,
         gsas=gsas,
@@ -107,6 +147,11 @@ def index_projects(projects: Iterable[ProjectFiles]) -> EvidenceIndex:
         gke=gke,
         unread=UnreadIndex.of(folders.values()),
     )
+
+
+def _by_id(attachment: str, by_number: Mapping[str, str]) -> str:
+    kind, _, ident = attachment.partition("/")
+    return f"projects/{by_number.get(ident, ident)}" if kind == "projects" else attachment
 
 
 def _members(folders: Iterable[ProjectFiles]) -> Iterator[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kubeiam.pipeline.evidence import Evidence
 
 from .gke import GkeClusterFile, read_clusters
+from .guardrail_files import DenyFile, GroupsFile, read_deny_policies, read_group_memberships
 from .json_checks import Unread, pages_missing
 from .policies import (
     AccountPoliciesFile,
@@ -50,6 +51,10 @@ class ProjectFiles:
     clusters: tuple[GkeClusterFile, ...] = ()
     project_unread: tuple[Unread, ...] = ()
     """What project.json says that cannot be read (its number, its parent)."""
+    deny: DenyFile | None = None
+    """deny-policies.json: the deny policies of the project and its ancestors (None: not read)."""
+    groups: GroupsFile | None = None
+    """group-memberships.json: who is in the groups the policies name (None: not read)."""
 
     @property
     def project_bindings(self) -> Bindings | None:
@@ -63,7 +68,7 @@ class ProjectFiles:
         """Every item of the folder's files that could not be read, and the pages missing."""
         out: list[Unread] = list(self.project_unread)
         parts = (self.iam_policy, self.ancestors, self.assets, self.service_accounts, self.sa_policies)
-        for part in (*parts, self.sa_keys, self.custom_roles):
+        for part in (*parts, self.sa_keys, self.custom_roles, self.deny):
             out += part.unread if part is not None else ()
         base = f"gcp/{self.project}"
         for name, paged in (
@@ -101,4 +106,6 @@ def load_project(evidence: Evidence, project: str) -> ProjectFiles:
         custom_roles=read_custom_roles(evidence, base),
         clusters=read_clusters(evidence, base),
         project_unread=record.unread if record else (),
+        deny=read_deny_policies(evidence, base),
+        groups=read_group_memberships(evidence, base),
     )

@@ -32,7 +32,13 @@ def read_project(evidence: Evidence, base: str) -> ProjectRecord | None:
     name = doc.get("name")
     if number is None and isinstance(name, str) and name.startswith("projects/"):
         number = name.split("/", 1)[1]
-    if isinstance(number, bool) or not isinstance(number, (str, int)) or not str(number).isdigit() or not int(number):
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (str, int))
+        or not str(number).isdigit()
+        or len(str(number)) > 19  # an int64: a number of 400 digits is no project's
+        or not 0 < int(number) < 2**63
+    ):
         reason = f"expected the project number, found {kind_of(number) if number is not None else 'none'}"
         unread.append(Unread(PROJECT, file, "projectNumber", reason))
         number = None

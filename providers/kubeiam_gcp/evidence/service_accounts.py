@@ -113,8 +113,9 @@ def _key(k: Raw) -> ServiceAccountKey:
 
     return ServiceAccountKey(
         name=k["name"],
-        # A key whose type cannot be read counts as user-managed: never clean by guess.
-        key_type=text("keyType") or "USER_MANAGED",
+        # A key whose type cannot be read, or is not Google's SYSTEM_MANAGED, counts as user-managed: never
+        # clean by guess.
+        key_type="SYSTEM_MANAGED" if text("keyType") == "SYSTEM_MANAGED" else "USER_MANAGED",
         origin=text("keyOrigin"),
         valid_after=text("validAfterTime"),
         # An expiry that is there but cannot be read counts as no expiry (the key stays usable).

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from kubeiam.vocabulary.model import Gap
 from kubeiam_gcp.judge.trust import parse_member
 
+from .guardrail_files import DENY
 from .json_checks import (
     ACCOUNT,
     ACCOUNT_KEYS,
@@ -78,7 +79,8 @@ class UnreadIndex:
             self.account_lists.setdefault(project, []).append(u)
         elif u.kind == ROLES or (u.kind == PAGES and u.file.endswith("/custom-roles.json")):
             self.role_lists.setdefault(project, []).append(u)
-        elif u.kind == PAGES:
+        elif u.kind in (PAGES, DENY):
+            # A deny item not read cuts nothing (the wider reading), and is named with the project.
             self.by_project.setdefault(project, []).append(u)
         # PROJECT (project.json's number, parent): the coverage of the files it leaves unknown says it.
 

@@ -19,8 +19,9 @@ from .json_checks import PAGES, POOL, Unread
 Reach = Mapping[str, tuple[str, ...]]
 """Project id -> the Kubernetes clusters whose GCP findings its files decide."""
 
-GRANT_RULES = ("GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006")
-"""What a role binding decides: the role rules, and the unscoped trust of direct grants."""
+GRANT_RULES = ("GCP-001", "GCP-002", "GCP-003", "GCP-004", "GCP-005", "GCP-006", "GCP-011")
+"""What a role binding decides: the role rules, the unscoped trust of direct grants, and unused access (a
+grant not read is no grant to call unused, nor one gone)."""
 KEY_RULES = ("GCP-008",)
 NODE_RULES = ("GCP-010",)
 ACCOUNT_RULES = ("GCP-007",)

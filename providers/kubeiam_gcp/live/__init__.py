@@ -11,6 +11,7 @@ from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.model import CoverageError, Inventory
 
 from .clients import Caller, Clients, Pools, Settings
+from .hierarchy import Hierarchy, Listed
 from .plan import Plan, make_plan
 from .roles import fetch_predefined_roles, refresh_role_catalogue
 
@@ -18,8 +19,12 @@ __all__ = ["Settings", "collect", "fetch_predefined_roles", "make_plan", "refres
 
 
 def collect(request: CollectRequest, inventory: Inventory, *, settings: Settings | None = None) -> list[CoverageError]:
-    """Fetch what the inventory's ServiceAccounts, nodes and clusters reference into `request.output`."""
+    """Fetch what the inventory's ServiceAccounts, nodes and clusters reference into `request.output`; with
+    `--gcp-folder` / `--gcp-organization`, every ACTIVE project under them too (`hierarchy.py`)."""
     settings = settings or Settings.from_env()
+    roots = hierarchy_roots(request.options)
+    if roots:
+        return _central(roots, request, inventory, settings)
     plan = make_plan(
         inventory,
         projects=getattr(request.options, "gcp_projects", None),
@@ -32,13 +37,48 @@ def collect(request: CollectRequest, inventory: Inventory, *, settings: Settings
     return errors + run(plan, request, settings)
 
 
+def hierarchy_roots(options: object) -> tuple[str, ...]:
+    """`folders/N` and `organizations/N` of `--gcp-folder` and `--gcp-organization` (the provider's option
+    types already wrote them so), in order, each once."""
+    given = [*(getattr(options, "gcp_folders", None) or ()), *(getattr(options, "gcp_organizations", None) or ())]
+    return tuple(dict.fromkeys(given))
+
+
 def run(plan: Plan, request: CollectRequest, settings: Settings) -> list[CoverageError]:
+    clients, caller = Clients(settings), Caller(settings)
+    refused = _no_credentials(clients, settings)
+    if refused is not None:
+        return [refused]
+    return _read(plan, request, clients, caller)
+
+
+def _central(
+    roots: tuple[str, ...], request: CollectRequest, inventory: Inventory, settings: Settings
+) -> list[CoverageError]:
+    """A central audit: the projects under `roots` (and `--gcp-project`), each read as if given with `--gcp-project`."""
+    clients, caller = Clients(settings), Caller(settings)
+    refused = _no_credentials(clients, settings)
+    if refused is not None:
+        return [refused]
+    with Pools(settings.per_service) as pools:
+        listed = Hierarchy(clients, caller, progress_of(request)).walk(roots, pools)
+    plan = make_plan(
+        inventory,
+        projects=[*(getattr(request.options, "gcp_projects", None) or ()), *listed.projects],
+        namespace=request.namespace,
+        service_account=request.service_account,
+        scope="the projects of --gcp-project, --gcp-folder and --gcp-organization",
+    )
+    errors = list(plan.skipped)
+    if not plan.projects:  # nothing listed: the listing errors (one whole entry if none was answered)
+        whole = caller.nothing_read()
+        return errors + ([whole] if whole is not None else caller.errors)
+    return errors + _read(plan, request, clients, caller, listed)
+
+
+def _no_credentials(clients: Clients, settings: Settings) -> CoverageError | None:
     from google.auth.exceptions import DefaultCredentialsError
 
-    from .collector import Collector
-
-    clients = Clients(settings)
-    caller = Caller(settings)
     try:
         if not (settings.rest_endpoint and settings.iam_grpc_endpoint):
             clients.credentials(False)  # fail once, clearly, rather than once per call
@@ -46,9 +86,17 @@ def run(plan: Plan, request: CollectRequest, settings: Settings) -> list[Coverag
         # Nothing of Google Cloud can be read: one whole-cloud entry, its cause in one line.
         first = str(exc).strip().split(". ", 1)[0].split("\n", 1)[0][:160]
         reason = f"no Google credentials (google.auth.default): {first}"
-        return [CoverageError("gcp", "google.auth.default", reason, None, whole=True)]
-    collector = Collector(plan, clients, caller, request.output, progress_of(request))
-    with Pools(settings.per_service) as pools:
+        return CoverageError("gcp", "google.auth.default", reason, None, whole=True)
+    return None
+
+
+def _read(
+    plan: Plan, request: CollectRequest, clients: Clients, caller: Caller, listed: Listed | None = None
+) -> list[CoverageError]:
+    from .collector import Collector
+
+    collector = Collector(plan, clients, caller, request.output, progress_of(request), listed)
+    with Pools(clients.settings.per_service) as pools:
         collector.run(pools)
     whole = caller.nothing_read()
     if whole is not None:

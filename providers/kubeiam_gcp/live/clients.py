@@ -34,6 +34,9 @@ CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 # Every API method the collection calls and the one permission it needs: docs/gcp-live.md lists the
 # same (a test keeps them equal), and `Caller.call` refuses a method missing here.
 PERMISSIONS: dict[str, str] = {
+    # A central audit (--gcp-folder, --gcp-organization, live/hierarchy.py): the children of each folder.
+    "folders.list": "resourcemanager.folders.list",
+    "projects.list": "resourcemanager.projects.list",
     "projects.get": "resourcemanager.projects.get",
     "projects.getIamPolicy": "resourcemanager.projects.getIamPolicy",
     "folders.get": "resourcemanager.folders.get",
@@ -50,6 +53,15 @@ PERMISSIONS: dict[str, str] = {
     "projects.locations.clusters.get": "container.clusters.get",
     "projects.locations.clusters.list": "container.clusters.list",
     "roles.list": "",  # predefined roles (catalogue refresh): any authenticated caller
+    # Usage data (issue 14, live/usage.py): the IAM recommender, Policy Analyzer activity.
+    "projects.locations.insightTypes.insights.list": "recommender.iamPolicyInsights.list",
+    "projects.locations.recommenders.recommendations.list": "recommender.iamPolicyRecommendations.list",
+    "activityTypes.serviceAccountLastAuthentication.activities.query": (
+        "policyanalyzer.serviceAccountLastAuthenticationActivities.query"
+    ),
+    "activityTypes.serviceAccountKeyLastAuthentication.activities.query": (
+        "policyanalyzer.serviceAccountKeyLastAuthenticationActivities.query"
+    ),
 }
 
 NOT_FOUND = object()
@@ -138,6 +150,36 @@ class Clients:
         from google.cloud import asset_v1
 
         return self._get("asset", lambda: self._rest(asset_v1.AssetServiceClient))
+
+    def recommender(self) -> Any:
+        from google.cloud import recommender_v1
+
+        return self._get("recommender", lambda: self._rest(recommender_v1.RecommenderClient))
+
+    def policy_analyzer(self) -> Any:
+        """Policy Analyzer has no google-cloud client: google-api-python-client, built from the discovery
+        document it ships (no network to build it). Calls take their own `analyzer_http`."""
+
+        def make() -> Any:
+            from googleapiclient import discovery
+
+            endpoint = self.settings.rest_endpoint
+            return discovery.build(
+                "policyanalyzer", "v1", credentials=self.credentials(bool(endpoint)), static_discovery=True,
+                cache_discovery=False, client_options={"api_endpoint": endpoint} if endpoint else None,
+            )  # fmt: skip
+
+        return self._get("policyanalyzer", make)
+
+    def analyzer_http(self, timeout: float) -> Any:
+        """One HTTP connection per call: httplib2 is not thread-safe, the discovery client's own one is shared."""
+        import google_auth_httplib2
+        import httplib2
+
+        http = httplib2.Http(timeout=timeout)
+        if self.settings.rest_endpoint:
+            return http  # the test servers: anonymous
+        return google_auth_httplib2.AuthorizedHttp(self.credentials(False), http=http)
 
     def iam(self) -> Any:
         def make() -> Any:

@@ -1,15 +1,17 @@
 """Fetch what a plan names, each object once, in a few dependent phases, and write the evidence files.
 
 Phases (each one's calls run concurrently, bounded per API by `Caller`):
-1. per project: projects.get, projects.getIamPolicy, searchAllIamPolicies, serviceAccounts.list
-   (audit only); per cluster: clusters.get (clusters.list once per project for clusters known only
-   by their nodes).
+0. a central audit only (`hierarchy.py`): folders.list and projects.list under the folders and organisations.
+1. per project: projects.get (unless listed in phase 0), projects.getIamPolicy, searchAllIamPolicies,
+   serviceAccounts.list (audit only); per cluster: clusters.get (clusters.list once per project for
+   clusters known only by their nodes).
 2. per annotated GSA: serviceAccounts.get (check only), getIamPolicy (audit: only when the asset
    search did not return its policy), keys.list; meanwhile the ancestors, level by level:
    folders.get up to the organisation, shared by all projects.
 3. folders/organizations getIamPolicy for each distinct ancestor.
 4. the custom roles bound in everything read so far: roles.get each, or roles.list (FULL) for a
-   project binding many of its own roles.
+   project binding many of its own roles; beside them, the usage data of the identities in scope
+   (`usage.py`: recommender insights and recommendations, Policy Analyzer last authentication).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from kubeiam.pipeline.progress import Progress
 from kubeiam.vocabulary.model import CoverageError
 
 from .clients import NOT_FOUND, Caller, Clients, Pools, policy_request, raise_bugs, tick
+from .hierarchy import Listed
 from .plan import ClusterRef, Plan, roles_in, sa_policies_in_assets
 from .to_json import cluster as cluster_json
 from .to_json import iam_policy, project_v1, rest_json, service_account_key, write_json
+from .usage import UsageCollector
 
 RM, IAM, CONTAINER, ASSET = "cloudresourcemanager", "iam", "container", "cloudasset"
 """The APIs; each has its own bounded pool of workers (and `Caller`'s semaphore as a backstop)."""
@@ -38,13 +42,23 @@ page holds 1,000, so the list is always one call; one role is a get (same cost, 
 
 
 class Collector:
-    def __init__(self, plan: Plan, clients: Clients, caller: Caller, output: Path, progress: Progress) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        clients: Clients,
+        caller: Caller,
+        output: Path,
+        progress: Progress,
+        listed: Listed | None = None,
+    ) -> None:
+        listed = listed or Listed()
         self.plan = plan
         self.clients = clients
         self.caller = caller
         self.output = output
         self.progress = progress
-        self.projects: dict[str, Any] = {}  # project id -> v3 Project message
+        # project id -> v3 Project message; a central audit's listing already returned it (and its folders).
+        self.projects: dict[str, Any] = {p: v for p, v in listed.projects.items() if p in plan.projects}
         self.project_policies: dict[str, dict] = {}
         self.assets: dict[str, list[dict]] = {}
         self.account_lists: dict[str, list[dict]] = {}  # audit: every account of the project
@@ -52,11 +66,12 @@ class Collector:
         self.accounts_failed: set[str] = set()
         self.sa_policies: dict[str, Mapping[str, Any]] = {}
         self.sa_keys: dict[str, list[dict]] = {}
-        self.parents: dict[str, str | None] = {}  # folders/N -> its parent, once read
+        self.parents: dict[str, str | None] = dict(listed.parents)  # folders/N -> its parent, once read
         self.ancestor_policies: dict[str, dict] = {}
         self.clusters: dict[ClusterRef, dict] = {}
         self.roles: dict[str, dict] = {}
         self.gsas: dict[str, tuple[str, ...]] = dict(plan.service_accounts)
+        self.usage = UsageCollector(plan, clients, caller)
 
     # -- orchestration -------------------------------------------------------------------------
 
@@ -75,7 +90,16 @@ class Collector:
         wait(sa_futures)
         raise_bugs(sa_futures)
         sa_task.done()
+        # Usage data (issue 14) beside the custom roles: other APIs, other pools.
+        usage_jobs = self.usage.jobs(
+            self.project_policies, self.gsas, self.account_lists, self.sa_keys, self.accounts.values()
+        )
+        usage_task = self.progress.task("gcp: usage data", total=len(usage_jobs))
+        usage_futures = [pools.submit(service, tick(job, usage_task)) for service, job in usage_jobs]
         self._phase(pools, "gcp: custom roles", [(IAM, job) for job in self._role_jobs()])
+        wait(usage_futures)
+        raise_bugs(usage_futures)
+        usage_task.done()
 
     def _phase(self, pools: Pools, title: str, jobs: list[tuple[str, Callable[[], None]]]) -> None:
         task = self.progress.task(title, total=len(jobs))
@@ -87,7 +111,9 @@ class Collector:
     def _phase1_jobs(self) -> list[tuple[str, Callable[[], None]]]:
         jobs: list[tuple[str, Callable[[], None]]] = []
         for p in self.plan.projects:
-            jobs += [(RM, partial(self._project, p)), (RM, partial(self._project_policy, p))]
+            if p not in self.projects:
+                jobs.append((RM, partial(self._project, p)))
+            jobs.append((RM, partial(self._project_policy, p)))
             jobs.append((ASSET, partial(self._assets, p)))
             if not self.plan.check:
                 jobs.append((IAM, partial(self._account_list, p)))
@@ -381,6 +407,7 @@ class Collector:
             # The cluster object already carries its node pools in full: `node-pools list` would
             # return the same objects, so it costs no second call.
             write_json(base / "node-pools.json", cluster.get("nodePools", []))
+        self.usage.write(self.output)
 
 
 def _parent(project: Any) -> str | None:

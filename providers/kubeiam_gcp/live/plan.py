@@ -92,8 +92,11 @@ def make_plan(
     projects: Sequence[str] | None = None,
     namespace: str | None = None,
     service_account: tuple[str, str] | None = None,
+    scope: str | None = None,
 ) -> Plan:
-    """Decide projects, GSAs and clusters to read. `projects` (--gcp-project) limits the reach."""
+    """Decide projects, GSAs and clusters to read. `projects` (--gcp-project) limits the reach; `scope` names
+    the options a central audit listed them from (`--gcp-folder`...): then they limit it even when none was
+    found (the folder could not be listed), rather than falling back to the inferred projects."""
     sas = selected_service_accounts(inventory, namespace, service_account)
     check = service_account is not None
     # Which Kubernetes clusters matter: for `check` only those holding the ServiceAccount (its nodes
@@ -145,14 +148,14 @@ def make_plan(
     inferred = set(gsas) | {c.project for c in clusters} | {u.project for u in unlocated}
     if not check:
         inferred |= {p for ps in node_projects.values() for p in ps}
-    if projects:
-        chosen = tuple(dict.fromkeys(projects))
+    if projects or scope:
+        chosen = tuple(dict.fromkeys(projects or ()))
         for project in sorted(inferred - set(chosen)):
             skipped.append(
                 CoverageError(
                     "gcp",
                     f"projects/{project}",
-                    "project not among --gcp-project: not collected",
+                    f"project not among {scope or '--gcp-project'}: not collected",
                     f"projects/{project}",
                 )
             )

@@ -16,8 +16,11 @@ from kubeiam.vocabulary.identity_groups import identity_groups
 from kubeiam.vocabulary.model import Grant, IdentityLink, Inventory, LinkStatus, ServiceAccount
 from kubeiam.vocabulary.rules import Match
 from kubeiam_gcp.declarations import GCP
-from kubeiam_gcp.judge.grants import judged_grants
+from kubeiam_gcp.judge.conditions import NONE
+from kubeiam_gcp.judge.grants import judged_grants, note_of
+from kubeiam_gcp.judge.guardrails import deny_note
 from kubeiam_gcp.judge.profile import RoleProfile
+from kubeiam_gcp.view import view_of
 
 # Why unchecked links too (when the GSA is known): the trust could not be read, so nothing shows the
 # access is not there; its roles are reported as for a resolved link (as Azure does).
@@ -83,3 +86,25 @@ def _flagged(
             detail = judgement.detail or f"{grant.role} on {grant.scope}"
             found.append((grant, dict(grant.document or {}), detail, judgement))
     return found
+
+
+_EFFECTS = {
+    "always": "always true: it scopes nothing",
+    "temporary": "a time limit, in force now: it reaches every resource until then",
+    "later": "not in force yet (it starts later)",
+    "scoped": "narrows the resources (or cannot be decided from the evidence)",
+}
+
+
+def judgement_notes(inv: Inventory, principal: str, grant: Grant) -> dict[str, Any]:
+    """Evidence on how a grant was judged besides its role: its IAM condition, the deny policies."""
+    note = note_of(inv, principal, grant)
+    out: dict[str, Any] = {}
+    if note.condition != NONE:
+        out["condition"] = {"expression": grant.condition, "judged": _EFFECTS.get(note.condition, note.condition)}
+    if note.cut.permissions:
+        out["denied"] = {"policies": list(note.cut.policies), "permissions": sorted(note.cut.permissions)[:20]}
+    unread = deny_note(view_of(inv), grant)
+    if unread:
+        out["deny_policies"] = unread
+    return out

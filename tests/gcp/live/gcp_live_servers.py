@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,7 @@ class _Faults:
         self._queue: dict[Any, list[Any]] = {}
         self._every: Any = None
         self.requests: Counter[Any] = Counter()
+        self.denied: set[str] = set()
 
     def fail(self, key: Any, failure: Any, times: int = 1_000_000) -> None:
         with self._lock:
@@ -53,27 +55,46 @@ class _Faults:
             queue = self._queue.get(key)
             return queue.pop(0) if queue else self._every
 
+    def deny(self, name: str) -> None:
+        """Refuse every request about resource `name` (`projects/P`), or listing its children, with 403 /
+        PERMISSION_DENIED: a project (or folder) the auditor may not read."""
+        with self._lock:
+            self.denied.add(name)
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
             self._every = None
             self.requests.clear()
+            self.denied.clear()
 
 
 class RestServer(_Faults):
-    """Keys are "METHOD /path" with the path as sent (e.g. `POST /v3/projects/acme-data:getIamPolicy`).
+    """Keys are "METHOD /path" with the path as sent (e.g. `POST /v3/projects/acme-data:getIamPolicy`);
+    for the Resource Manager listings, "GET /v3/folders?parent=folders/N" (and `/v3/projects`).
 
     Serves `routes` (URL path -> body) first, then the fixture files under `root`; `latency` seconds
-    are added to every answer (benchmarks).
+    are added to every answer (benchmarks). `folders.list` and `projects.list` answer from the folders and
+    projects it serves (files and routes), by their `parent`, as the API does: direct children only,
+    sorted by display name, ACTIVE ones only unless `showDeleted=true`, `list_page` a page at most.
+    `deny(name)` answers 403 to every request about that resource.
     """
 
     def __init__(
-        self, root: Path = FIXTURES / "rest", *, routes: dict[str, Any] | None = None, latency: float = 0.0
+        self,
+        root: Path = FIXTURES / "rest",
+        *,
+        routes: dict[str, Any] | None = None,
+        latency: float = 0.0,
+        list_page: int = 100,
     ) -> None:
         super().__init__()
         self.root = root
         self.routes = dict(routes or {})
         self.latency = latency
+        self.list_page = list_page
+        self.listings: list[tuple[str, dict[str, list[str]]]] = []
+        """(path, query) of every folders.list / projects.list request, in order."""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,16 +122,30 @@ class RestServer(_Faults):
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def reset(self) -> None:
+        super().reset()
+        self.listings.clear()
+
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         path = unquote(parts.path)
-        failure = self.take(f"{method} {path}")
+        query = parse_qs(parts.query)
+        listing = method == "GET" and path in ("/v3/folders", "/v3/projects")
+        key = f"{method} {path}?parent={query.get('parent', [''])[0]}" if listing else f"{method} {path}"
+        failure = self.take(key)
+        if any(re.search(rf"(^| /v\d/|=){re.escape(name)}($|[/:])", key) for name in self.denied):
+            failure = failure or 403
+        if listing:
+            with self._lock:
+                self.listings.append((path, query))
         if self.latency:
             time.sleep(self.latency)
         if isinstance(failure, tuple):  # (status, HTML page): what a proxy or a wrong endpoint answers
             return _send_text(handler, failure[0], failure[1])
         if failure is not None:
             return _send(handler, failure, _error(failure, f"injected failure for {path}"))
+        if listing:
+            return _send(handler, 200, self._children(path.rpartition("/")[2], query))
         file = self.root / (path.lstrip("/").replace(":", "/") + ".json")
         if path in self.routes:
             body = self.routes[path]
@@ -118,13 +153,34 @@ class RestServer(_Faults):
             body = json.loads(file.read_text())
         else:
             return _send(handler, 404, _error(404, f"{path} not found"))
-        query = parse_qs(parts.query)
         token = query.get("pageToken", ["0"])[0]
         if "_pages" in body:  # recorded pages, served in order
             body = body["_pages"][int(token or 0)]
         elif "_items" in body:  # a list paged by the request's pageSize, as the API does
+            if body.get("_filter") and "filter" in query:  # `FIELD = "VALUE"`, as Policy Analyzer filters
+                wanted = _FILTER.search(query["filter"][0])
+                items = [i for i in body["_items"] if wanted and i.get(body["_filter"]) == wanted[1]]
+                body = {**body, "_items": items}
             body = _page(body, int(token or 0), int(query.get("pageSize", ["0"])[0] or 0))
         _send(handler, 200, body)
+
+    def _children(self, kind: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """One page of `folders.list` / `projects.list` (`kind`: folders, projects) for `parent`."""
+        parent = query.get("parent", [""])[0]
+        served = [json.loads(f.read_text()) for f in sorted((self.root / "v3" / kind).glob("*.json"))]
+        served += [body for path, body in self.routes.items() if re.fullmatch(rf"/v3/{kind}/[^/:]+", path)]
+        deleted = query.get("showDeleted", ["false"])[0] == "true"
+        items = [r for r in served if r.get("parent") == parent and (deleted or r.get("state") == "ACTIVE")]
+        items.sort(key=lambda r: r.get("displayName", ""))
+        start = int(query.get("pageToken", ["0"])[0] or 0)
+        size = min(int(query.get("pageSize", ["0"])[0] or 0) or self.list_page, self.list_page)
+        page: dict[str, Any] = {kind: items[start : start + size]} if items[start : start + size] else {}
+        if start + size < len(items):
+            page["nextPageToken"] = str(start + size)
+        return page
+
+
+_FILTER = re.compile(r'=\s*"([^"]*)"')
 
 
 def _page(body: dict[str, Any], start: int, asked: int) -> dict[str, Any]:
@@ -237,6 +293,8 @@ class IamServer(_Faults):
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
             resource = next((getattr(request, f) for f in ("name", "resource", "parent") if hasattr(request, f)), "")
             failure = self.take((rpc, resource))
+            if any(resource == name or resource.startswith(f"{name}/") for name in self.denied):
+                failure = failure or grpc.StatusCode.PERMISSION_DENIED
             if self.latency:
                 time.sleep(self.latency)
             if failure is not None:

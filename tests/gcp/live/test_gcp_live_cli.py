@@ -61,7 +61,8 @@ def test_live_audit_equals_collect_then_audit(cli: Callable, kube_api: Callable,
     assert _fingerprints(offline) == _fingerprints(online)
     rules = {rule for _, rule in _fingerprints(online)}
     assert {"GCP-001", "GCP-006", "GCP-008"} <= rules  # owner/editor, unscoped trust, user-managed key
-    assert offline["coverage"]["errors"] == online["coverage"]["errors"] == []
+    assert offline["coverage"]["errors"] == online["coverage"]["errors"]
+    assert _not_collected_live(online["coverage"]["errors"]) == []
     # The second live run fetched the same objects again, once each.
     assert sum(gcp.rest.requests.values()) + sum(gcp.iam.requests.values()) == 2 * calls_for_collect
 
@@ -75,5 +76,15 @@ def test_live_check_finds_what_the_full_evidence_finds(cli: Callable, kube_api: 
         _, online = cli("check", target, "--format", "json", "--quiet", *live)
         assert offline is not None and online is not None
         assert _fingerprints(online) == _fingerprints(offline), target
-        assert online["coverage"]["errors"] == []
+        assert _not_collected_live(online["coverage"]["errors"]) == []
     assert _fingerprints(offline)  # batch/exporter: a direct principal:// grant on a bucket
+
+
+def _not_collected_live(errors: list[dict]) -> list[dict]:
+    """The errors, but for the notes of what live collection does not read: group memberships (no Cloud
+    Identity collection), the usage data (GCP-011) and RBAC of the fake cluster (K8S-006)."""
+    return [
+        e
+        for e in errors
+        if "group-memberships.json" not in e["reason"] and e.get("rules") not in (["GCP-011"], ["K8S-006"])
+    ]

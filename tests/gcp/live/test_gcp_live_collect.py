@@ -270,6 +270,7 @@ def test_progress_is_reported_per_phase(gcp: FakeGcp, inventory: Inventory, tmp_
         "gcp: service accounts",
         "gcp: ancestors' IAM policies",
         "gcp: custom roles",
+        "gcp: usage data",
     }
     assert all(total == advanced and done == 1 for total, advanced, done in progress.tasks.values())
     assert progress.tasks["gcp: ancestors' IAM policies"][0] == 3

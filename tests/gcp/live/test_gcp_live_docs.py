@@ -24,3 +24,10 @@ def test_every_method_called_is_in_the_documented_table():
     methods = set(re.findall(r"^\| \d \| `([a-zA-Z.]+)`", text, flags=re.M))
     methods |= set(re.findall(r"^\| \d \| `[a-zA-Z.]+`, `([a-zA-Z.]+)`", text, flags=re.M))
     assert {m for m, p in PERMISSIONS.items() if p} == methods
+
+
+def test_the_minimal_role_of_gcp_md_is_exactly_what_is_called():
+    """docs/gcp.md's ```permissions block (the role test_minimal_role.py audits) names every permission called."""
+    block = re.search(r"```permissions\n(.*?)```", (DOC.parent / "gcp.md").read_text(), re.S)
+    assert block is not None
+    assert sorted(block[1].split()) == sorted({p for p in PERMISSIONS.values() if p})
