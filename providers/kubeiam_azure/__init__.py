@@ -13,9 +13,12 @@ from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.compliance import load_mapping
 from kubeiam.vocabulary.model import CoverageError, Inventory
-from kubeiam_azure.declarations import AZURE, DECLARATIONS
+from kubeiam_azure.declarations import AZURE, DECLARATIONS, POWERS
 from kubeiam_azure.evidence import reader
+from kubeiam_azure.judge.power import azure_power
 from kubeiam_azure.rules import RULES
+
+POWERS[AZURE] = azure_power  # what K8S-006 asks of an identity (see declarations.POWERS)
 
 
 class AzureProvider:
@@ -34,6 +37,14 @@ class AzureProvider:
             metavar="ID",
             help="Azure subscription to read identities, role assignments and AKS clusters from "
             "(repeatable; default: the subscriptions the cluster nodes run in)",
+        )
+        group.add_argument(
+            "--azure-management-group",
+            action="append",
+            dest="azure_management_groups",
+            metavar="ID",
+            help="read every subscription under this management group, all levels, as if each were given "
+            "with --azure-subscription (repeatable)",
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:

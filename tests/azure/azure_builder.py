@@ -280,6 +280,20 @@ class Scenario:
         return self
 
     # --- output -----------------------------------------------------------------------------
+    def optional_notes(self) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+        """The coverage notes of the optional evidence a Scenario never writes, as `coverage_entries` lists
+        them: the Activity Log (AZ-012, unused access), the Microsoft Graph files (AZ-013, Entra roles and
+        Graph app roles) and the cluster's RBAC (K8S-006, who else can act as its ServiceAccounts). Each
+        names its one rule and no principal: it hides that rule's findings only, and leaves no identity
+        unchecked. (For an estate with a granted, annotated identity: otherwise nothing depends on them.)"""
+        return sorted(
+            [
+                ("azure", "azure/<subscription-id>/activity-log.json", None, ("AZ-012",)),
+                ("azure", "azure/<subscription-id>/group-memberships.json, app-roles.json", None, ("AZ-013",)),
+                ("kubernetes", f"kubernetes/{self.cluster}/rbac.json", self.cluster, ("K8S-006",)),
+            ]
+        )
+
     def write(self, root: Path, *, rest: bool = False) -> Path:
         k8s = root / "kubernetes" / self.cluster
         k8s.mkdir(parents=True, exist_ok=True)
@@ -323,6 +337,11 @@ class Scenario:
 
 # Top-level keys each REST resource keeps outside `properties` (everything else is nested).
 _TOP = {"id", "name", "type", "location", "tags", "systemData", "identity", "sku"}
+
+
+def coverage_entries(coverage: dict[str, Any]) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+    """A report's coverage errors as (source, location, subject, rules), sorted: what `optional_notes` gives."""
+    return sorted((e["source"], e["location"], e["subject"], tuple(e.get("rules", ()))) for e in coverage["errors"])
 
 
 def to_rest(kind: str, obj: dict[str, Any]) -> dict[str, Any]:

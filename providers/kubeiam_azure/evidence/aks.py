@@ -20,6 +20,7 @@ NETWORK_POLICIES = ("none", "azure", "calico", "cilium")
 """`networkProfile.networkPolicy` values ARM documents (null: none)."""
 BINDING_RULE = "AZ-010"
 IMDS_RULE = "AZ-011"
+ESCALATION_RULE = "AZ-002"
 CLUSTER_RULES = (BINDING_RULE, IMDS_RULE)
 MANAGED_CLUSTERS = "Microsoft.ContainerService/managedClusters"
 
@@ -57,7 +58,7 @@ class _Reader:
         value = obj.get(key)
         if value is None or isinstance(value, bool):
             return bool(value)
-        self.note(f"{where}.{key}", f"must be true or false, found {kind(value)} {value!r}"[:200], *rules)
+        self.note(f"{where}.{key}".lstrip("."), f"must be true or false, found {kind(value)} {value!r}"[:200], *rules)
         return None
 
     def enum(self, value: Any, where: str, known: tuple[str, ...], exposed: str, *rules: str) -> str | None:
@@ -155,6 +156,8 @@ def parse_aks(raw: Any, where: str, subscription: str) -> tuple[AksCluster, tupl
             or "none",
             node_resource_group=_lower(obj.get("nodeResourceGroup")),
             source=where,
+            # Unknown (not a boolean) counts as enabled: listClusterAdminCredential then hands out cluster-admin.
+            local_accounts_disabled=r.flag(obj, "disableLocalAccounts", "", ESCALATION_RULE),
         ),
         tuple(r.problems),
     )

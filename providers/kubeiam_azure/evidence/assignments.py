@@ -17,6 +17,7 @@ def parse_role_assignment(raw: Any, item: str, source: str) -> RoleAssignment:
         # as absent is not possible either. The assignment is not understood.
         raise Unreadable(f"{item}.condition", f"must be a string, found {kind(cond)}")
     name = obj.get("roleDefinitionName")
+    ptype = obj.get("principalType")
     return RoleAssignment(
         id=str(text(obj, "id", item)).lower(),
         principal_id=str(text(obj, "principalId", item)).lower(),
@@ -25,6 +26,9 @@ def parse_role_assignment(raw: Any, item: str, source: str) -> RoleAssignment:
         role_name=name if isinstance(name, str) else None,
         condition=cond or None,
         source=source,
+        principal_type=ptype if isinstance(ptype, str) and ptype else None,
+        # Only for the usage window (an assignment younger than it is not judged unused): read, never required.
+        created_on=created if isinstance(created := obj.get("createdOn"), str) and created else None,
     )
 
 

@@ -34,7 +34,7 @@ def refresh(
     roles = []
     for i, raw in enumerate(definitions):
         try:
-            role, gaps = parse_role_definition(raw, f"role definitions[{i}]")
+            role, gaps = parse_role_definition(raw, f"role definitions[{i}]", printed=False)
         except Unreadable as exc:
             raise ValueError(str(exc)) from None
         if gaps:  # a catalogue with half a role would under-report every tenant that uses it

@@ -104,3 +104,48 @@ def kubelet_assignments_gap(
             rules=KUBELET_RULES,
         )
     ]
+
+
+ENTRA_RULES = ("AZ-013",)
+"""What the Microsoft Graph files decide: app roles and directory roles."""
+GRAPH_FILES = "azure/<subscription-id>/group-memberships.json, app-roles.json"
+
+
+def graph_absent(memberships_read: bool, app_roles_read: bool, group_assignments: int) -> list[CoverageError]:
+    """Microsoft Graph evidence not in the directory: what it would have told is not checked (one note for
+    every identity: subject None, the rules it decides)."""
+    groups = (
+        f"; {group_assignments} role assignment(s) to groups were not counted for any identity"
+        if group_assignments and not memberships_read
+        else ""
+    )
+    group_rules = GRANT_RULES if groups else ()
+    if not memberships_read and not app_roles_read:
+        reason = (
+            "not in the evidence: Microsoft Graph app roles and directory roles of the managed identities "
+            "were not checked"
+        )
+        return [CoverageError(AZURE, GRAPH_FILES, reason + groups, rules=(*group_rules, *ENTRA_RULES))]
+    if not memberships_read:
+        reason = "not in the evidence: directory roles of the managed identities were not checked"
+        location = "azure/<subscription-id>/group-memberships.json"
+        return [CoverageError(AZURE, location, reason + groups, rules=(*group_rules, *ENTRA_RULES))]
+    if not app_roles_read:
+        reason = "not in the evidence: Microsoft Graph app roles of the managed identities were not checked"
+        return [CoverageError(AZURE, "azure/<subscription-id>/app-roles.json", reason, rules=ENTRA_RULES)]
+    return []
+
+
+def graph_entry_missing(subject: str, name: str, file: str, group_assignments: bool) -> CoverageError:
+    """A Graph file is in the evidence but names no entry for this identity's object id."""
+    if file.endswith("group-memberships.json"):
+        what = "its groups and directory roles were not read"
+        rules = (*GRANT_RULES, *ENTRA_RULES) if group_assignments else ENTRA_RULES
+    else:
+        what, rules = "its Microsoft Graph app roles were not read", ENTRA_RULES
+    return CoverageError(AZURE, file, f"no entry for {name}: {what}", subject=subject, rules=rules)
+
+
+def addon_without_object_id(cluster: str, aks: AksCluster, role: str) -> CoverageError:
+    reason = f"the {role} identity of {aks.name} has no objectId: its role assignments were not checked"
+    return CoverageError(AZURE, aks.source, reason, subject=cluster, rules=KUBELET_RULES)

@@ -14,14 +14,20 @@ _LISTS = (
     ("dataActions", "data_actions"),
     ("notDataActions", "not_data_actions"),
 )
+_NARROWING = frozenset({"actions", "dataActions"})  # absent, they would make the role grant less
 
 
-def parse_role_definition(raw: Any, item: str, source: str = "") -> tuple[RoleDefinition, tuple[Unreadable, ...]]:
+def parse_role_definition(
+    raw: Any, item: str, source: str = "", *, printed: bool = True
+) -> tuple[RoleDefinition, tuple[Unreadable, ...]]:
     """A role and the parts of it that could not be read (the role keeps the rest).
 
     Raises `Unreadable` when the role itself cannot be identified or has no readable permissions list.
     What a dropped field means: a missing `notActions` / `notDataActions` / `condition` only widens
     the role (never reported as narrower than it is); missing `actions` narrow it, and the gap says so.
+    `printed`: the role as az and the REST API print it, every list there even when empty, so a missing
+    `actions` or `dataActions` is a gap, never "grants nothing" (the bundled catalogue leaves empty lists
+    out).
     """
     obj = obj_of(raw, item, "a role definition")
     ident = last_segment(str(text(obj, "name", item)))
@@ -48,6 +54,8 @@ def parse_role_definition(raw: Any, item: str, source: str = "") -> tuple[RoleDe
         fields: dict[str, tuple[str, ...]] = {}
         for key, attr in _LISTS:
             try:
+                if printed and key in _NARROWING and p.get(key) is None:
+                    raise Unreadable(f"{where}.{key}", "missing field: what the role grants is unchecked")
                 fields[attr] = strings(p, key, where)
             except Unreadable as exc:
                 gaps.append(exc)

@@ -17,8 +17,17 @@ from kubeiam_azure.evidence.aks import Problem, parse_aks
 from kubeiam_azure.evidence.assignments import parse_role_assignment, principal_of
 from kubeiam_azure.evidence.definitions import parse_role_definition, role_id_of
 from kubeiam_azure.evidence.fields import Page, Unreadable, kind, page_of
+from kubeiam_azure.evidence.graph import APP_ROLES, MEMBERSHIPS, load_app_roles, load_memberships
 from kubeiam_azure.evidence.identities import keys_of, parse_federated_credential, parse_identity
-from kubeiam_azure.view import AksCluster, FederatedCredential, ManagedIdentity, RoleAssignment, RoleDefinition
+from kubeiam_azure.view import (
+    AksCluster,
+    AppRole,
+    FederatedCredential,
+    ManagedIdentity,
+    Membership,
+    RoleAssignment,
+    RoleDefinition,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,14 @@ class Files:
     aks: list[AksCluster] = field(default_factory=list)
     aks_problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     """By AKS file: settings that could not be read."""
+    memberships: dict[str, tuple[Membership, ...]] = field(default_factory=dict)
+    """By principal object id (`group-memberships.json`); a principal absent here was not collected."""
+    membership_gaps: dict[str, list[Gap]] = field(default_factory=dict)
+    membership_files: list[str] = field(default_factory=list)
+    app_roles: dict[str, tuple[AppRole, ...]] = field(default_factory=dict)
+    """By principal object id (`app-roles.json`); a principal absent here was not collected."""
+    app_role_gaps: dict[str, list[Gap]] = field(default_factory=dict)
+    app_role_files: list[str] = field(default_factory=list)
 
 
 def _page(doc: object, path: str, unattributed: list[Gap]) -> Page:
@@ -84,6 +101,10 @@ def load(evidence: Evidence) -> Files:
         _role_assignments(evidence, f"{base}/role-assignments.json", files, low)
         _identities(evidence, f"{base}/identities.json", files, low)
         _federated(evidence, f"{base}/federated-credentials.json", files, low)
+        if load_memberships(evidence, f"{base}/{MEMBERSHIPS}", files.memberships, files.membership_gaps):
+            files.membership_files.append(f"{base}/{MEMBERSHIPS}")
+        if load_app_roles(evidence, f"{base}/{APP_ROLES}", files.app_roles, files.app_role_gaps):
+            files.app_role_files.append(f"{base}/{APP_ROLES}")
         for rg in evidence.children(f"{base}/aks"):
             for name in evidence.files(f"{base}/aks/{rg}"):
                 path = f"{base}/aks/{rg}/{name}"

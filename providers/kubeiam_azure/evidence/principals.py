@@ -10,7 +10,7 @@ from kubeiam_azure.declarations import AZURE
 from kubeiam_azure.evidence.files import Files
 from kubeiam_azure.judge.catalogue import role_definition
 from kubeiam_azure.judge.profile import scope_level, statements
-from kubeiam_azure.view import KnownIdentity, ManagedIdentity, RoleAssignment, RoleDefinition
+from kubeiam_azure.view import KnownIdentity, ManagedIdentity, Membership, RoleAssignment, RoleDefinition
 
 
 class Principals:
@@ -28,7 +28,8 @@ class Principals:
         # Unattributed gaps concern everyone: computed once, shared by every identity.
         self.everyone = tuple(files.unread_assignments)
 
-    def grant(self, a: RoleAssignment) -> tuple[Grant, tuple[Gap, ...]]:
+    def grant(self, a: RoleAssignment, group: Membership | None = None) -> tuple[Grant, tuple[Gap, ...]]:
+        """One assignment as a Grant (`group`: the group it is inherited through; the same for every member)."""
         found = self.grants.get(a.id)
         if found is None:
             role = role_definition(self.files.roles, a.role_id)
@@ -60,6 +61,7 @@ class Principals:
                     "principalId": a.principal_id,
                     "condition": a.condition,
                     "file": a.source,
+                    **({"inheritedFrom": {"group": group.id, "displayName": group.name}} if group else {}),
                 },
             )
             found = self.grants[a.id] = (grant, gaps)
@@ -75,10 +77,19 @@ class Principals:
         ident = self.built.get(principal)
         if ident is None:
             judged = [self.grant(a) for a in self.by_principal.get(object_id, ())]
+            unread = list(self.files.assignment_gaps.get(object_id, ()))
+            # Assignments to the groups it is a member of are its own too (ABAC conditions kept with them).
+            for m in self.files.memberships.get(object_id, ()):
+                if m.kind == "group":
+                    judged += [self.grant(a, m) for a in self.by_principal.get(m.id, ())]
+                    unread += self.files.assignment_gaps.get(m.id, ())
+            judged = list({g.source: (g, gs) for g, gs in judged}.values())
             gaps = (
                 *extra,
                 *(g for _, gs in judged for g in gs),
-                *self.files.assignment_gaps.get(object_id, ()),
+                *unread,
+                *self.files.membership_gaps.get(object_id, ()),
+                *self.files.app_role_gaps.get(object_id, ()),
                 *self.everyone,
             )
             grants = tuple(g for g, _ in judged)

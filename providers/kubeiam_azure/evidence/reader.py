@@ -21,18 +21,23 @@ from kubeiam.vocabulary.model import (
 from kubeiam_azure.declarations import AZURE, AZURE_CLIENT_ID, AZURE_TENANT_ID
 from kubeiam_azure.evidence.clusters import match_clusters
 from kubeiam_azure.evidence.coverage import (
+    addon_without_object_id,
     aks_gaps,
     aks_problems,
     federation_gap,
     grant_gaps,
+    graph_absent,
+    graph_entry_missing,
     kubelet_assignments_gap,
     kubelet_partly_checked,
     kubelet_without_object_id,
 )
 from kubeiam_azure.evidence.files import Files, load
+from kubeiam_azure.evidence.kubernetes_rbac import aks_rbac
 from kubeiam_azure.evidence.principals import Principals
+from kubeiam_azure.evidence.usage import UNUSED_RULES, load_usage, usage_gaps
 from kubeiam_azure.judge.trust import TrustIndex, subject_of, why_not
-from kubeiam_azure.view import AzureView, ManagedIdentity
+from kubeiam_azure.view import AksCluster, AzureView, ManagedIdentity, NodeIdentity
 
 MECHANISM = "azure-workload-identity"
 UNRESOLVED = "unresolved: may be an app registration"
@@ -175,7 +180,8 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
         links.append(link)
         if unassigned and link.status is LinkStatus.RESOLVED:
             errors += grant_gaps(link, by_id.get(link.principal), files.assignment_subs)
-    kubelet = {}
+    kubelet: dict[str, CloudIdentity] = {}
+    nodes: dict[str, tuple[NodeIdentity, ...]] = {}
     errors += aks_gaps(inventory, clusters, aks_of)
     for name, a in aks_of.items():
         errors += aks_problems(name, a, files.aks_problems.get(a.source, ()))
@@ -188,6 +194,14 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
                 if ident.gaps:
                     errors.append(kubelet_partly_checked(name, a, ident.gaps))
             errors += kubelet_assignments_gap(name, a, files.assignment_subs)
+        nodes[name], addon_errors = _node_identities(name, a, ids, kubelet.get(name))
+        errors += addon_errors
+    principals, object_ids = _every_identity(files, ids, aks_of)
+    errors += _graph_coverage(files, links, nodes, object_ids)
+    usage = load_usage(evidence)
+    # A usage read the live collection already failed on (named there) is not said twice.
+    told = {e.subject.lower() for e in inventory.errors if e.source == AZURE and e.subject and e.rules == UNUSED_RULES}
+    errors += usage_gaps(links, files.identities, usage, told)
     view = AzureView(
         roles=dict(files.roles),
         assignments=dict(files.assignments),
@@ -195,12 +209,78 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
         federated=dict(files.federated),
         aks=aks_of,
         kubelet=kubelet,
+        usage=usage,
+        node_identities=nodes,
+        principals=principals,
+        object_ids=object_ids,
+        memberships=dict(files.memberships),
+        app_roles=dict(files.app_roles),
+        assignment_subscriptions=frozenset(files.assignment_subs),
     )
+    # Azure RBAC for Kubernetes and local-admin holders, as RBAC for K8S-006.
+    external, rbac_errors = aks_rbac(evidence, view)
     views = dict(inventory.views)
     views["azure"] = view
     return inventory.with_(
         clusters=clusters,
         links=inventory.links + tuple(links),
-        errors=inventory.errors + tuple(dict.fromkeys([*linker.errors, *errors])),
+        errors=inventory.errors + tuple(dict.fromkeys([*linker.errors, *errors, *rbac_errors])),
+        external_rbac=inventory.external_rbac + external,
         views=views,
     )
+
+
+def _node_identities(
+    cluster: str, aks: AksCluster, ids: Principals, kubelet: CloudIdentity | None
+) -> tuple[tuple[NodeIdentity, ...], list[CoverageError]]:
+    """The kubelet and add-on identities on the cluster's node scale sets (add-on identities are assigned
+    to the VMSS like the kubelet's: any pod reaching IMDS may ask for their tokens by client id)."""
+    found = [NodeIdentity("kubelet", kubelet)] if kubelet is not None else []
+    errors = []
+    for k in aks.addon_identities:
+        ident = ids.known(k, aks.source)
+        if ident is None:
+            errors.append(addon_without_object_id(cluster, aks, k.role))
+        else:
+            found.append(NodeIdentity(k.role, ident))
+    return tuple(found), errors
+
+
+def _every_identity(
+    files: Files, ids: Principals, aks_of: dict[str, AksCluster]
+) -> tuple[dict[str, CloudIdentity], dict[str, str]]:
+    """Every identity of the evidence, by principal, and its object id: reach walks identities no
+    ServiceAccount names (an Owner identity another one may federate to itself)."""
+    object_ids = {}
+    for mi in files.identities.values():
+        ids.of(mi)
+        object_ids[mi.id] = mi.principal_id
+    for a in aks_of.values():
+        for k in (a.kubelet, *a.addon_identities):
+            if k is not None and k.object_id and ids.known(k, a.source) is not None:
+                object_ids[k.resource_id or k.object_id] = k.object_id
+    return dict(ids.built), object_ids
+
+
+def _graph_coverage(
+    files: Files,
+    links: list[IdentityLink],
+    nodes: dict[str, tuple[NodeIdentity, ...]],
+    object_ids: dict[str, str],
+) -> list[CoverageError]:
+    """What the Microsoft Graph files leave unchecked, for the identities in scope (linked or on nodes)."""
+    in_scope = {link.principal: link.identity for link in links if link.identity is not None}
+    in_scope.update({n.identity.principal: n.identity for ns in nodes.values() for n in ns})
+    if not in_scope:
+        return []
+    groups = sum(1 for a in files.assignments.values() if a.to_group)
+    errors = graph_absent(bool(files.membership_files), bool(files.app_role_files), groups)
+    for principal, ident in sorted(in_scope.items()):
+        oid = object_ids.get(principal)
+        if oid is None or ident is None:
+            continue
+        if files.membership_files and oid not in files.memberships:
+            errors.append(graph_entry_missing(principal, ident.name, files.membership_files[0], groups > 0))
+        if files.app_role_files and oid not in files.app_roles:
+            errors.append(graph_entry_missing(principal, ident.name, files.app_role_files[0], False))
+    return errors

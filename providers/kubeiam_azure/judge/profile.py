@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kubeiam.vocabulary.policy import Condition, Effect, Statement
+from kubeiam_azure.judge.escalation import Held, assignment_methods, groups_held
 from kubeiam_azure.view import Permission, RoleAssignment, RoleDefinition
 
 ROLE_ASSIGNMENTS_WRITE = "Microsoft.Authorization/roleAssignments/write"
@@ -68,6 +69,9 @@ class RoleProfile:
     """SENSITIVE_DATA_ACTIONS / SENSITIVE_ACTIONS it allows."""
     read_only: bool
     """Every action pattern is a read (`.../read`) and there are no data actions (Reader, AcrPull)."""
+    held: tuple[tuple[tuple[str, int], str], ...] = ()
+    """((escalation method id, group index), the action that holds it): `judge.escalation` groups the role
+    allows, wherever it is assigned."""
 
     @property
     def full_control(self) -> bool:
@@ -141,6 +145,7 @@ def profile(role: RoleDefinition) -> RoleProfile:
         sensitive_data=sensitive,
         read_only=not data_patterns
         and all(a.lower().endswith("/read") or a.lower() in BENIGN for a in action_patterns),
+        held=tuple(sorted(groups_held(stmts).items())),
     )
 
 
@@ -192,12 +197,6 @@ def scope_label(scope: str) -> str:
     return f"{parts[-2]} {parts[-1]}" if len(parts) >= 2 else scope
 
 
-def can_hold_identities(scope: str) -> bool:
-    """Whether managed identities live at or under `scope` (a FIC write there takes one over)."""
-    level = scope_level(scope)
-    return level != "resource" or "/microsoft.managedidentity/userassignedidentities/" in scope.lower() + "/"
-
-
 @dataclass(frozen=True, slots=True)
 class AssignmentVerdict:
     """One role assignment judged: its role's profile at its scope. Rules read only this."""
@@ -208,8 +207,14 @@ class AssignmentVerdict:
     level: str
     admin: bool
     escalation: tuple[str, ...]
+    """The actions of the escalation methods (`data/escalation-methods.json`) this assignment holds alone."""
     unconditional: bool
     """Neither the assignment nor the role's permissions carry an ABAC condition."""
+    methods: tuple[Held, ...] = ()
+    """The escalation methods this assignment holds alone, at a scope where they apply."""
+    parts: tuple[tuple[str, int], ...] = ()
+    """(method id, group index) it holds at its scope: a `combine` method may take its other groups from
+    another assignment of the same identity (`judge.reach.identity_methods`)."""
 
     @property
     def broad(self) -> bool:
@@ -233,6 +238,7 @@ def judge_assignment(assignment: RoleAssignment, role: RoleDefinition | None) ->
     # grant itself anything at its scope and below; Contributor on one resource group is
     # large but bounded (its federated-credential writes are reported as escalation instead).
     admin = prof.full_control or (prof.all_actions and level in BROAD_LEVELS)
-    escalation = tuple(a for a in prof.escalation if a != FIC_WRITE or can_hold_identities(assignment.scope))
+    methods, parts = assignment_methods(dict(prof.held), assignment.scope, level)
+    escalation = tuple(dict.fromkeys(a for h in methods for a in h.actions))
     unconditional = assignment.condition is None and not any(p.condition for p in role.permissions)
-    return AssignmentVerdict(assignment, role, prof, level, admin, escalation, unconditional)
+    return AssignmentVerdict(assignment, role, prof, level, admin, escalation, unconditional, methods, parts)

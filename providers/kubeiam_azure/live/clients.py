@@ -10,6 +10,9 @@ real SDK clients somewhere else without code changes:
 - `KUBEIAM_AZURE_ACCESS_TOKEN`: a bearer token to use instead of `DefaultAzureCredential`
   (e.g. `az account get-access-token --query accessToken -o tsv`). Never logged nor written.
 - `KUBEIAM_AZURE_CONCURRENCY`: how many calls run at once (default 8).
+- `KUBEIAM_AZURE_GRAPH_ENDPOINT`: Microsoft Graph base URL for the managed-identity sign-ins (default: the
+  Graph of the Resource Manager endpoint's cloud; none for an endpoint of no known cloud).
+- `KUBEIAM_AZURE_USAGE`: `0` to skip the usage data (Activity Log, sign-ins) of unused-access (AZ-012).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from kubeiam.vocabulary.model import CoverageError
 if TYPE_CHECKING:
     from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.managementgroups import ManagementGroupsMgmtClient
+    from azure.mgmt.monitor import MonitorManagementClient
     from azure.mgmt.msi import ManagedServiceIdentityClient
 
 _T = TypeVar("_T")
@@ -41,6 +46,12 @@ JSON = dict[str, Any]
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
 DEFAULT_CONCURRENCY = 8
+GRAPH_OF = {
+    DEFAULT_ENDPOINT: "https://graph.microsoft.com",
+    "https://management.usgovcloudapi.net": "https://graph.microsoft.us",
+    "https://management.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn",
+}
+"""Each cloud's Microsoft Graph, by its Resource Manager endpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +61,20 @@ class Settings:
     ca_bundle: str | None = None
     """PEM file passed to the SDK as `connection_verify`; None: the system trust store."""
     concurrency: int = DEFAULT_CONCURRENCY
+    graph_endpoint: str | None = None
+    """Microsoft Graph base URL; None: the Graph of `endpoint`'s cloud (`graph`)."""
+    usage: bool = True
+    """Read the usage data of unused access (Activity Log, managed-identity sign-ins)."""
 
     @property
     def scope(self) -> str:
         return f"{self.endpoint}/.default"
+
+    @property
+    def graph(self) -> str | None:
+        """Where to read sign-ins; None for an endpoint of no known cloud (a test server, a proxy) unless given:
+        sign-ins are then not read, rather than asked of the public cloud."""
+        return self.graph_endpoint or GRAPH_OF.get(self.endpoint)
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -63,7 +84,13 @@ class Settings:
             concurrency = max(1, int(env.get("KUBEIAM_AZURE_CONCURRENCY") or DEFAULT_CONCURRENCY))
         except ValueError:
             concurrency = DEFAULT_CONCURRENCY
-        return cls(endpoint=endpoint, ca_bundle=env.get("KUBEIAM_AZURE_CA_BUNDLE") or None, concurrency=concurrency)
+        return cls(
+            endpoint=endpoint,
+            ca_bundle=env.get("KUBEIAM_AZURE_CA_BUNDLE") or None,
+            concurrency=concurrency,
+            graph_endpoint=(env.get("KUBEIAM_AZURE_GRAPH_ENDPOINT") or "").rstrip("/") or None,
+            usage=(env.get("KUBEIAM_AZURE_USAGE") or "1").strip().lower() not in ("0", "false", "no", "off"),
+        )
 
 
 class StaticToken:
@@ -113,17 +140,19 @@ def make_credential(environ: os._Environ[str] | dict[str, str] | None = None) ->
 
 @dataclass(frozen=True)
 class Clients:
-    """The three management clients for one subscription, sharing one credential."""
+    """The management clients for one subscription, sharing one credential."""
 
     subscription: str
     authorization: AuthorizationManagementClient
     msi: ManagedServiceIdentityClient
     containerservice: ContainerServiceClient
+    monitor: MonitorManagementClient
 
 
 def make_clients(subscription: str, credential: TokenCredential, settings: Settings) -> Clients:
     from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.monitor import MonitorManagementClient
     from azure.mgmt.msi import ManagedServiceIdentityClient
 
     kwargs: dict[str, Any] = {"base_url": settings.endpoint, "credential_scopes": [settings.scope]}
@@ -134,7 +163,18 @@ def make_clients(subscription: str, credential: TokenCredential, settings: Setti
         authorization=AuthorizationManagementClient(credential, subscription, **kwargs),
         msi=ManagedServiceIdentityClient(credential, subscription, **kwargs),
         containerservice=ContainerServiceClient(credential, subscription, **kwargs),
+        monitor=MonitorManagementClient(credential, subscription, **kwargs),
     )
+
+
+def make_management_groups_client(credential: TokenCredential, settings: Settings) -> ManagementGroupsMgmtClient:
+    """One client for the tenant's management groups (they belong to no subscription)."""
+    from azure.mgmt.managementgroups import ManagementGroupsMgmtClient
+
+    kwargs: dict[str, Any] = {"credential_scopes": [settings.scope]}
+    if settings.ca_bundle:
+        kwargs["connection_verify"] = settings.ca_bundle
+    return ManagementGroupsMgmtClient(credential, base_url=settings.endpoint, **kwargs)
 
 
 def to_rest(obj: Any) -> JSON:
@@ -215,6 +255,16 @@ class Calls:
         with self._lock:
             self.succeeded += 1
         return result
+
+    def failed(self, error: CoverageError) -> None:
+        """Record a failure a caller turned into coverage itself (it needed the exception first)."""
+        with self._lock:
+            self.errors.append(error)
+
+    def done(self) -> None:
+        """Record a call that returned, made outside `call`."""
+        with self._lock:
+            self.succeeded += 1
 
     def parallel(self, description: str, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
         task = self.progress.task(description, total=len(jobs))

@@ -2,10 +2,12 @@
 
 Order of calls, per subscription in scope (see docs/azure-live.md for the permissions):
 
+0. a central audit only: the subscriptions under the management groups given (`management_groups.py`);
 1. user-assigned identities (one paged list) and AKS clusters (one paged list), in parallel;
 2. federated credentials of the identities the ServiceAccounts name, and the role assignments of
    those identities' principals and of the matched clusters' kubelet identities;
-3. the role definitions those assignments reference (those the bundled catalogue does not know).
+3. the role definitions those assignments reference (those the bundled catalogue does not know);
+4. the usage of those identities (`live/usage.py`): their Activity Log where they hold roles, their sign-ins.
 
 Every failed call becomes a `CoverageError` and leaves its file (or its entry) out, so the reader
 reports what depended on it as unchecked rather than clean.
@@ -35,10 +37,13 @@ from kubeiam_azure.live.clients import (
     coverage,
     make_clients,
     make_credential,
+    make_management_groups_client,
     to_rest,
 )
+from kubeiam_azure.live.management_groups import subscriptions_under
 from kubeiam_azure.live.plan import Plan, make_plan, matches, parse_resource_id
 from kubeiam_azure.live.roles import RoleFetcher
+from kubeiam_azure.live.usage import collect_usage
 
 # Why 3: a filtered list costs one call per principal; the unfiltered subscription list costs one
 # call per page of *all* assignments, which in a real subscription is several pages. Few principals
@@ -56,16 +61,15 @@ def collect(
     credential: TokenCredential | None = None,
     settings: Settings | None = None,
 ) -> list[CoverageError]:
-    """Write `azure/<subscription>/...` into `request.output` for what `inventory` references."""
-    plan = make_plan(
-        inventory,
-        subscriptions=getattr(request.options, "azure_subscriptions", None),
-        namespace=request.namespace,
-        service_account=request.service_account,
-    )
+    """Write `azure/<subscription>/...` into `request.output` for what `inventory` references; with
+    `--azure-management-group`, in every subscription under those groups too (`management_groups.py`)."""
+    given = getattr(request.options, "azure_subscriptions", None)
+    groups = tuple(getattr(request.options, "azure_management_groups", None) or ())
+    plan_for = partial(make_plan, inventory, namespace=request.namespace, service_account=request.service_account)
+    plan = plan_for(subscriptions=given)
     if plan.empty:
         return []
-    if not plan.subscriptions:
+    if not plan.subscriptions and not groups:
         return [
             CoverageError(
                 source="azure",
@@ -83,12 +87,19 @@ def collect(
         refused = coverage(exc, location="DefaultAzureCredential (token for Azure Resource Manager)")
         return [replace(refused, reason=f"no Azure credential: {refused.reason}", whole=True)]
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="kubeiam-azure") as pool:
-        run = _Run(request, plan, settings, shared, pool)
+        calls = Calls(pool, progress_of(request))
         try:
-            run.execute()
+            if groups:
+                # A central audit: the subscriptions under the groups, each as if given with --azure-subscription
+                # (none found: none read, never the nodes' subscriptions instead).
+                found = subscriptions_under(groups, calls, make_management_groups_client(shared, settings))
+                wanted = [*(given or ()), *found]
+                plan = plan_for(subscriptions=wanted) if wanted else replace(plan, subscriptions=())
+            if plan.subscriptions:
+                _Run(request, plan, settings, shared, calls).execute()
         except Exception as exc:  # never crash the audit: what is missing becomes coverage
-            run.calls.errors.append(coverage(exc, location="azure live collection (stopped early)", subject=None))
-    return _nothing_read(run.calls, settings) or run.calls.errors
+            calls.errors.append(coverage(exc, location="azure live collection (stopped early)", subject=None))
+    return _nothing_read(calls, settings) or calls.errors
 
 
 def _nothing_read(calls: Calls, settings: Settings) -> list[CoverageError]:
@@ -117,13 +128,15 @@ class _Run:
         plan: Plan,
         settings: Settings,
         credential: TokenCredential,
-        pool: ThreadPoolExecutor,
+        calls: Calls,
     ) -> None:
         self.plan = plan
         self.output = Path(request.output)
-        self.calls = Calls(pool, progress_of(request))
+        self.calls = calls
         # Shared clients, one set per subscription: connection pools and retry state live in them.
         self.clients = {sub: make_clients(sub, credential, settings) for sub in plan.subscriptions}
+        self.settings = settings
+        self.credential = credential
 
     def _write(self, sub: str, relative: str, value: Any) -> None:
         write_json_file(self.output / "azure" / sub / relative, value)
@@ -151,6 +164,9 @@ class _Run:
         fetcher = RoleFetcher(self.calls, self.clients, self.plan.subscriptions[0])
         for sub, definitions in fetcher.fetch(assignments, principals).items():
             self._write(sub, "role-definitions.json", definitions)
+        if self.settings.usage and needed:
+            # 4. what those identities used (unused access): only they, where they hold roles.
+            collect_usage(self.calls, self.clients, self.settings, self.credential, self._write, needed, assignments)
 
     def _identities(self, sub: str) -> Fetched:
         client = self.clients[sub].msi

@@ -16,7 +16,8 @@ from kubeiam.vocabulary.model import CloudIdentity, Inventory, LinkStatus
 from kubeiam.vocabulary.rules import Match, rule
 from kubeiam_azure.declarations import AZURE
 from kubeiam_azure.judge.profile import DATA_BROAD_LEVELS, ROLE_ASSIGNMENTS_WRITE, AssignmentVerdict, scope_label
-from kubeiam_azure.rules.helpers import verdicts
+from kubeiam_azure.rules.escalation import Escalation, by_assignment, critical
+from kubeiam_azure.rules.helpers import verdicts, view_of
 
 REFS = ("https://learn.microsoft.com/azure/role-based-access-control/best-practices",)
 
@@ -65,13 +66,32 @@ def judged(inv: Inventory, identity: CloudIdentity) -> tuple[Judged, ...]:
     memo: dict[int, tuple[Judged, ...]] = inv.memo("azure_judged", lambda _: {})
     found = memo.get(id(identity))
     if found is None:
+        view = view_of(inv)
+        own = view.object_ids.get(identity.principal) if view and view.memberships else None
+        groups = {m.id: m.name for m in view.memberships.get(own, ())} if view and own else {}
         found = tuple(
-            Judged(v, assignment_evidence(v), f"{v.role_name} on {scope_label(v.assignment.scope)}")
+            Judged(
+                v,
+                _inherited(assignment_evidence(v), v, own, groups),
+                f"{v.role_name} on {scope_label(v.assignment.scope)}",
+            )
             for v in verdicts(inv, identity)
             if v.profile is not None
         )
         memo[id(identity)] = found
     return found
+
+
+def _inherited(
+    evidence: dict[str, Any], v: AssignmentVerdict, own: str | None, groups: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """An assignment to a group the identity is a member of (`group-memberships.json`) says so."""
+    if own is None or v.assignment.principal_id == own or v.assignment.principal_id not in groups:
+        return evidence
+    return {
+        **evidence,
+        "inherited_from_group": {"id": v.assignment.principal_id, "name": groups[v.assignment.principal_id]},
+    }
 
 
 class Spec(NamedTuple):
@@ -92,9 +112,15 @@ def _grant_matches(inv: Inventory, judge: Judge) -> Iterator[Match]:
     """One Match per (ServiceAccounts of one identity and link reason, spec `judge` gives for one of
     its assignments): item the role definition, source the assignment id unless the spec says otherwise.
     Judged once per identity, not per ServiceAccount."""
+    return _identity_grant_matches(inv, lambda _identity: judge)
+
+
+def _identity_grant_matches(inv: Inventory, judge_for: Callable[[CloudIdentity], Judge]) -> Iterator[Match]:
+    """`_grant_matches` for rules whose judgement of an assignment depends on the identity's other ones."""
     for group in identity_groups(inv, AZURE, _GRANTED):
         if group.link.identity is None:
             continue
+        judge = judge_for(group.link.identity)
         found = [(j, spec) for j in judged(inv, group.link.identity) for spec in judge(j.verdict)]
         for link, sas in group.by_reason if found else ():
             for j, spec in found:
@@ -138,38 +164,45 @@ def admin_access(inv: Inventory) -> Iterator[Match]:
     rationale=(
         "Microsoft.Authorization/roleAssignments/write (User Access Administrator, Role Based Access "
         "Control Administrator, `Microsoft.Authorization/*/write`) grants any role, Owner included; "
-        "roleDefinitions/write widens a custom role already assigned; federatedIdentityCredentials/write "
-        "lets this workload's token become another managed identity."
+        "roleDefinitions/write widens a custom role already assigned; federatedIdentityCredentials/write, or "
+        "userAssignedIdentities/assign/action with a VM, app or function it can create, makes this workload "
+        "another managed identity; VM and scale-set run command or extensions, App Service, Functions, Logic "
+        "Apps and Automation writes run code as the identities attached there (an AKS node pool's kubelet and "
+        "add-on identities included); the AKS admin credential or run command makes it cluster-admin; a Key "
+        "Vault access-policy write grants itself the vault's secrets. Critical when the path, followed through "
+        "other identities, ends at an administrator."
     ),
     remediation=(
         "Remove the role, or constrain it: a Role Based Access Control Administrator assignment with a "
-        "condition limiting which roles and principals it may assign."
+        "condition limiting which roles and principals it may assign; narrow run command, extension and "
+        "identity-assignment rights to the resources the workload manages."
     ),
     cloud=AZURE,
     references=(
         *REFS,
         "https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-overview",
+        "https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations",
     ),
 )
 def privilege_escalation(inv: Inventory) -> Iterator[Match]:
-    return _grant_matches(inv, _escalation)
+    return _identity_grant_matches(inv, lambda identity: _escalation(by_assignment(inv, identity)))
 
 
-def _escalation(v: AssignmentVerdict) -> list[Spec]:
-    if v.admin or not v.escalation:
-        return []
-    # Why critical: unconstrained role-assignment writes at subscription or management-group
-    # scope are Owner in one step (assign Owner to yourself).
-    constrained = not v.unconditional
-    severity = Severity.CRITICAL if ROLE_ASSIGNMENTS_WRITE in v.escalation and v.broad and not constrained else None
-    detail = f"{v.role_name} ({', '.join(_short(a) for a in v.escalation)}) on {scope_label(v.assignment.scope)}"
-    extra = {"escalation_actions": list(v.escalation), "constrained_by_condition": constrained}
-    return [Spec(detail=detail, severity=severity, extra=extra)]
+def _escalation(judged: Mapping[str, Escalation]) -> Judge:
+    def judge(v: AssignmentVerdict) -> list[Spec]:
+        e = judged.get(v.assignment.id)
+        if v.admin or e is None:
+            return []
+        # Why critical: unconstrained role-assignment writes at subscription or management-group scope are
+        # Owner in one step (assign Owner to yourself); any method whose path ends at an administrator too.
+        constrained = not v.unconditional
+        direct = ROLE_ASSIGNMENTS_WRITE in e.actions and v.broad and not constrained
+        severity = Severity.CRITICAL if direct or critical(e) else None
+        detail = f"{v.role_name} ({e.labels}) on {scope_label(v.assignment.scope)}"
+        extra = {**e.evidence(), "constrained_by_condition": constrained}
+        return [Spec(detail=detail, severity=severity, extra=extra)]
 
-
-def _short(action: str) -> str:
-    """`Microsoft.Authorization/roleAssignments/write` -> `roleAssignments/write`."""
-    return "/".join(action.split("/")[-2:])
+    return judge
 
 
 @rule(

@@ -8,9 +8,11 @@ from kubeiam.vocabulary.findings import Category, Severity
 from kubeiam.vocabulary.model import Inventory, Node, Workload
 from kubeiam.vocabulary.rules import Match, rule
 from kubeiam_azure.declarations import AZURE
+from kubeiam_azure.judge.entra import TENANT, privileges
 from kubeiam_azure.judge.profile import scope_label
-from kubeiam_azure.rules.helpers import EVIDENCE_SAMPLE, verdicts, view_of
-from kubeiam_azure.view import AksCluster, AzureView
+from kubeiam_azure.judge.reach import ADMIN, LEVELS
+from kubeiam_azure.rules.helpers import EVIDENCE_SAMPLE, hits, reach_graph, verdicts, view_of
+from kubeiam_azure.view import AksCluster, AzureView, NodeIdentity
 
 
 def _pool(node: Node) -> str | None:
@@ -37,17 +39,20 @@ def imds_reachable(inv: Inventory, aks: AksCluster, node: Node, pods: Sequence[W
 
 @rule(
     "AZ-011",
-    "Pods can take the AKS kubelet identity from IMDS",
+    "Pods can take the AKS node identities (kubelet, add-ons) from IMDS",
     Category.IMDS_EXPOSURE,
     Severity.MEDIUM,
     rationale=(
-        "Any pod that reaches 169.254.169.254 can ask IMDS for a token of the node's kubelet managed "
-        "identity, whatever its ServiceAccount. Whatever that identity is granted beyond pulling "
-        "images, every workload on the node has."
+        "Any pod that reaches 169.254.169.254 can ask IMDS for a token of every managed identity assigned "
+        "to its node's scale set, whatever its ServiceAccount: the kubelet identity, and the add-on "
+        "identities AKS puts there (monitoring, Azure Policy, Key Vault secrets provider, application "
+        "gateway ingress) by their client id. Whatever those identities are granted beyond pulling images, "
+        "and whatever other identities they can become, every workload on the node has."
     ),
     remediation=(
-        "Keep the kubelet identity to AcrPull; move other roles to workload identities. Block IMDS "
-        "egress with a network policy, or set podLinkLocalAccess to None on the node pools."
+        "Keep the kubelet identity to AcrPull and the add-on identities to what their add-on needs; move "
+        "other roles to workload identities. Block IMDS egress with a network policy, or set "
+        "podLinkLocalAccess to None on the node pools."
     ),
     cloud=AZURE,
     references=("https://learn.microsoft.com/azure/aks/use-managed-identity",),
@@ -68,57 +73,71 @@ def kubelet_identity_exposed(inv: Inventory) -> Iterator[Match]:
     for node in inv.whole.nodes:
         if (node.cluster, _pool(node) or node.name) not in in_scope:
             continue
-        aks, kubelet = view.aks.get(node.cluster), view.kubelet.get(node.cluster)
-        if aks is None or kubelet is None:
+        aks, on_nodes = view.aks.get(node.cluster), view.node_identities.get(node.cluster)
+        if aks is None or not on_nodes:
             continue
         if imds_reachable(inv, aks, node, pods.get((node.cluster, node.name), [])):
             exposed.setdefault((node.cluster, _pool(node) or node.name), []).append(node)
     for (cluster, pool), nodes in sorted(exposed.items()):
-        yield from _kubelet_match(inv, view, cluster, pool, nodes, pods)
+        for on_node in view.node_identities[cluster]:
+            yield from _node_identity_match(inv, view, cluster, pool, nodes, pods, on_node)
 
 
-def _kubelet_match(
+def _node_identity_match(
     inv: Inventory,
     view: AzureView,
     cluster: str,
     pool: str,
     nodes: Sequence[Node],
     pods: dict[tuple[str, str | None], list[Workload]],
+    on_node: NodeIdentity,
 ) -> Iterator[Match]:
-    aks, kubelet = view.aks[cluster], view.kubelet[cluster]
-    judged = [v for v in verdicts(inv, kubelet) if v.profile and not v.profile.read_only]
-    if not judged:
+    """One finding per pool and identity: the kubelet's keeps its fingerprint (item: its principal)."""
+    aks, ident = view.aks[cluster], on_node.identity
+    judged = [v for v in verdicts(inv, ident) if v.profile and not v.profile.read_only]
+    entra = privileges(view, view.object_ids.get(ident.principal))
+    if not judged and not entra:
         return
-    # Severity follows what the identity can do (FINDINGS: rises with reach).
-    if any(v.admin for v in judged):
+    held = hits(inv.whole, ident)
+    graph = reach_graph(inv) if held else None
+    reached = graph.best(ident.principal, held) if graph is not None else None
+    # Severity follows what the identity can do and whom it can become (FINDINGS: rises with reach).
+    if any(v.admin for v in judged) or any(p.level == TENANT for p in entra) or (reached and reached.level == ADMIN):
         severity = Severity.CRITICAL
-    elif any(v.escalation for v in judged):
+    elif held or entra:
         severity = Severity.HIGH
     else:
         severity = None
     names = sorted(n.name for n in nodes)
+    what = [f"{v.role_name} on {scope_label(v.assignment.scope)}" for v in judged] + [p.name for p in entra]
+    evidence = {
+        "identity": ident.principal,
+        "identity_role": on_node.role,
+        "role_assignments": [{"id": v.assignment.id, "role": v.role_name, "scope": v.assignment.scope} for v in judged],
+        "pod_link_local_access": aks.pod_link_local_access or "IMDS (default)",
+        "nodes": names[:EVIDENCE_SAMPLE],
+        "node_count": len(names),
+        "service_accounts_on_nodes": sorted(
+            {f"{w.namespace}/{w.service_account}" for n in names for w in pods.get((cluster, n), ())}
+        )[:EVIDENCE_SAMPLE],
+        "file": aks.source,
+    }
+    if on_node.role == "kubelet":
+        evidence["kubelet_identity"] = ident.principal
+    if entra:
+        evidence["entra_privileges"] = [{"kind": p.kind, "id": p.id, "name": p.name} for p in entra]
+    if reached is not None:
+        evidence["reaches"] = {"identity": reached.target, "level": LEVELS[reached.level], "path": list(reached.path)}
     yield Match(
         cluster=cluster,
         node=f"agentpool/{pool}",
-        item=kubelet.principal,
+        item=ident.principal,
         cloud=AZURE,
-        principal=kubelet.principal,
+        principal=ident.principal,
         source=aks.id,
-        detail=", ".join(f"{v.role_name} on {scope_label(v.assignment.scope)}" for v in judged),
+        detail=("" if on_node.role == "kubelet" else f"{on_node.role} identity: ") + ", ".join(what),
         severity=severity,
-        evidence={
-            "kubelet_identity": kubelet.principal,
-            "role_assignments": [
-                {"id": v.assignment.id, "role": v.role_name, "scope": v.assignment.scope} for v in judged
-            ],
-            "pod_link_local_access": aks.pod_link_local_access or "IMDS (default)",
-            "nodes": names[:EVIDENCE_SAMPLE],
-            "node_count": len(names),
-            "service_accounts_on_nodes": sorted(
-                {f"{w.namespace}/{w.service_account}" for n in names for w in pods.get((cluster, n), ())}
-            )[:EVIDENCE_SAMPLE],
-            "file": aks.source,
-        },
+        evidence=evidence,
     )
 
 

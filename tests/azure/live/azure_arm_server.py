@@ -4,6 +4,14 @@ Serves the REST JSON in fixtures/azure/live/arm/ the way ARM does: `{"value": [.
 lists, `$filter` on role assignments and definitions, ARM error bodies, bearer tokens required, and
 `api-version` required. Tests inject faults (429 with Retry-After, 403 AuthorizationFailed) and read
 the request log to count calls.
+
+For a central audit it serves `/providers/Microsoft.Management/managementGroups/{id}/descendants` (every
+group and subscription below a group, paged with `nextLink`/`$skiptoken`) from `management_groups`.
+
+For unused access it also serves the Activity Log (`.../microsoft.insights/eventtypes/management/values`,
+the `$filter` ARM requires: a time range, optionally `caller eq`) and, under `/beta/`, Microsoft Graph's
+managed-identity sign-ins (`/beta/auditLogs/signIns`, `$filter` on `servicePrincipalId`, `$top`,
+`@odata.nextLink`, no `api-version`). `max_in_flight` records the most requests served at once.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,7 +48,19 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
         "rd",
     ),
     (re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.containerservice/managedclusters$"), "aks"),
+    (
+        re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.insights/eventtypes/management/values$"),
+        "activity",
+    ),
+    (re.compile(r"^/providers/microsoft\.management/managementgroups/(?P<group>[^/]+)/descendants$"), "mgd"),
 ]
+_ACTIVITY_FILTER = re.compile(
+    r"^eventTimestamp ge '(?P<start>[^']+)' and eventTimestamp le '(?P<end>[^']+)'"
+    r"(?: and caller eq '(?P<caller>[^']+)')?$"
+)
+_SIGN_IN_FILTER = re.compile(
+    r"^signInEventTypes/any\(t: t eq 'managedIdentity'\)(?: and servicePrincipalId eq '(?P<principal>[^']+)')?$"
+)
 
 
 @dataclass
@@ -54,6 +75,15 @@ class Fault:
     message: str = ""
     html: str | None = None
     """Answer with this HTML page instead of an ARM error body (a proxy, a wrong endpoint)."""
+
+
+@dataclass(frozen=True)
+class ManagementGroup:
+    """One management group of the tenant: its parent group (None: the root) and the subscriptions right under it."""
+
+    display_name: str
+    parent: str | None = None
+    subscriptions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +110,11 @@ class World:
         for d in sorted(p for p in root.iterdir() if p.is_dir()):
             self.subs[d.name.lower()] = {f.stem: json.loads(f.read_text()) for f in d.glob("*.json")}
         self.builtins = json.loads((root / "builtin-roles.json").read_text())
+        signins = root / "graph-sign-ins.json"
+        self.sign_ins: list[dict] = _now_relative(json.loads(signins.read_text())) if signins.is_file() else []
+        for data in self.subs.values():
+            if "activity-log" in data:
+                data["activity-log"] = _now_relative(data["activity-log"])
         self._fic_index: dict[str, dict[tuple[str, str], list[dict]]] = {}
 
     def federated(self, sub: str, rg: str, name: str) -> list[dict] | None:
@@ -113,10 +148,17 @@ class ArmServer:
         self.world = World(root)
         self.latency = latency
         """Seconds added to every answer (the benchmark's per-call latency)."""
-        self.page_size = {"ids": 2, "ras": 4, "fic": 50, "rds": 50, "aks": 50} | (page_size or {})
+        self.page_size = {
+            "ids": 2, "ras": 4, "fic": 50, "rds": 50, "aks": 50, "activity": 2, "signins": 50, "mgd": 2,
+        } | (page_size or {})  # fmt: skip
+        self.management_groups: dict[str, ManagementGroup] = {}
+        """The tenant's management groups (by lower-cased id) that `.../managementGroups/{id}/descendants` walks;
+        tests set them (`reset` empties them)."""
         self.faults: list[Fault] = []
         self.log: list[Logged] = []
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.token = "test-token-not-a-secret"
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
@@ -132,6 +174,8 @@ class ArmServer:
         with self.lock:
             self.faults.clear()
             self.log.clear()
+            self.max_in_flight = 0
+            self.management_groups = {}
 
     def close(self) -> None:
         self.server.shutdown()
@@ -162,6 +206,10 @@ class ArmServer:
                 {},
                 _error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."),
             )
+        if path.startswith("/beta/"):  # Microsoft Graph: no api-version, its own paging
+            if path == "/beta/auditlogs/signins":
+                return self._sign_ins(query, split)
+            return 404, {}, _error("Request_ResourceNotFound", f"Resource not found: {split.path}")
         if "api-version" not in query:
             return 400, {}, _error("MissingApiVersionParameter", "The api-version query parameter is required.")
         for rx, kind in _ROUTES:
@@ -199,6 +247,22 @@ class ArmServer:
             if filt:
                 return 400, {}, _error("InvalidFilter", f"unsupported filter {filt}")
             return self._page(kind, builtins + custom, query, split)
+        if kind == "activity":
+            m = _ACTIVITY_FILTER.fullmatch(filt)
+            if m is None:
+                return 400, {}, _error("InvalidFilter", f"unsupported filter {filt}")
+            by_caller = data.get("activity-log", {})
+            events = (
+                by_caller.get(m["caller"].lower(), []) if m["caller"] else [e for es in by_caller.values() for e in es]
+            )
+            start, end = (datetime.fromisoformat(m[k]) for k in ("start", "end"))
+            events = [e for e in events if start <= datetime.fromisoformat(e["eventTimestamp"]) <= end]
+            return self._page(kind, events, query, split)
+        if kind == "mgd":
+            group = args["group"] or ""
+            if group not in self.management_groups:
+                return 404, {}, _error("NotFound", f"Management group '{group}' not found.")
+            return self._page(kind, self._descendants(group), query, split)
         if kind == "rd":
             rd = self.world.role_definition(sub, (args["guid"] or "").lower())
             if rd is None:
@@ -215,6 +279,77 @@ class ArmServer:
             body["nextLink"] = f"{self.url}{split.path}?{urlencode(params)}"
         return 200, {}, body
 
+    def _descendants(self, group: str) -> list[dict]:
+        """Every management group and subscription below `group`, all levels, breadth first, as ARM answers
+        (`Microsoft.Management/managementGroups/subscriptions` for a subscription: ARM's own example)."""
+        out: list[dict] = []
+        level = [group]
+        while level:
+            below = []
+            for parent in level:
+                parent_id = {"id": f"/providers/Microsoft.Management/managementGroups/{parent}"}
+                for sub in self.management_groups[parent].subscriptions:
+                    out.append(
+                        {
+                            "id": f"/subscriptions/{sub}",
+                            "type": "Microsoft.Management/managementGroups/subscriptions",
+                            "name": sub,
+                            "properties": {"displayName": f"Subscription {sub[:8]}", "parent": parent_id},
+                        }
+                    )
+                for name, child in sorted(self.management_groups.items()):
+                    if child.parent == parent:
+                        below.append(name)
+                        out.append(
+                            {
+                                "id": f"/providers/Microsoft.Management/managementGroups/{name}",
+                                "type": "Microsoft.Management/managementGroups",
+                                "name": name,
+                                "properties": {"displayName": child.display_name, "parent": parent_id},
+                            }
+                        )
+            level = below
+        return out
+
+    def _sign_ins(self, query: dict[str, list[str]], split: Any):
+        filt = (query.get("$filter") or [""])[0]
+        m = _SIGN_IN_FILTER.fullmatch(filt)
+        if m is None:
+            return 400, {}, _error("Request_UnsupportedQuery", f"unsupported filter {filt}")
+        items = [s for s in self.world.sign_ins if "managedIdentity" in s.get("signInEventTypes", [])]
+        if m["principal"]:
+            items = [s for s in items if s["servicePrincipalId"].lower() == m["principal"].lower()]
+        if (query.get("$orderby") or [""])[0] == "createdDateTime desc":
+            items = sorted(items, key=lambda s: s["createdDateTime"], reverse=True)
+        top = int((query.get("$top") or [str(self.page_size["signins"])])[0])
+        start = int((query.get("$skiptoken") or ["0"])[0])
+        body: dict[str, Any] = {
+            "@odata.context": "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns",
+            "value": items[start : start + top],
+        }
+        if start + top < len(items):
+            params = {k: v[0] for k, v in query.items() if k != "$skiptoken"} | {"$skiptoken": str(start + top)}
+            body["@odata.nextLink"] = f"{self.url}{split.path}?{urlencode(params)}"
+        return 200, {}, body
+
+
+_RELATIVE = re.compile(r"^now-(\d+)([dh])$")
+
+
+def _now_relative(value: Any, now: datetime | None = None) -> Any:
+    """Usage fixtures say `now-3d` / `now-1h` for their times: the Activity Log is read for the 90 days before
+    the collection, so fixed dates would age out of it. Written as ARM and Graph do (7 fraction digits, Z)."""
+    now = now or datetime.now(UTC)
+    if isinstance(value, dict):
+        return {k: _now_relative(v, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_now_relative(v, now) for v in value]
+    m = _RELATIVE.match(value) if isinstance(value, str) else None
+    if m is None:
+        return value
+    when = now - (timedelta(days=int(m[1])) if m[2] == "d" else timedelta(hours=int(m[1])))
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
 
 def _error(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
@@ -228,7 +363,14 @@ def _handler(server: ArmServer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
-            status, headers, body = server.answer("GET", self.path, self.headers)
+            with server.lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                status, headers, body = server.answer("GET", self.path, self.headers)
+            finally:
+                with server.lock:
+                    server.in_flight -= 1
             split = urlsplit(self.path)
             with server.lock:
                 server.log.append(Logged(time.monotonic(), "GET", split.path, parse_qs(split.query), status))

@@ -44,7 +44,15 @@ def arm(arm_server):
 
 @pytest.fixture
 def settings(arm, ca_bundle: str) -> Settings:
+    # Usage collection on, as by default; no Microsoft Graph: the test server's endpoint is of no known cloud,
+    # so sign-ins are not asked for (`usage_settings` adds them; test_azure_live_usage.py).
     return Settings(endpoint=arm.url, ca_bundle=ca_bundle, concurrency=4)
+
+
+@pytest.fixture
+def usage_settings(arm, ca_bundle: str) -> Settings:
+    """Usage collection on, Microsoft Graph at the same local server (its `/beta/` routes)."""
+    return Settings(endpoint=arm.url, ca_bundle=ca_bundle, concurrency=4, graph_endpoint=arm.url)
 
 
 @pytest.fixture
