@@ -20,7 +20,7 @@ from kubeiam import __version__
 from kubeiam.errors import InputError
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.gcpause import gc_paused
-from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
+from kubeiam.pipeline.providers import CollectRequest, Provider, declarations_of, load_providers
 from kubeiam.pipeline.report import Report
 from kubeiam.quarterly.config import Config, find_config
 from kubeiam.render import Format, GroupBy, check_group_by, render_pieces
@@ -201,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, providers: Sequence[Provider]) -> int:
     if args.command == "rules":
         return _rules(args, providers)
-    config = find_config(args.config).checked(clouds=[c for p in providers for c in p.declarations.clouds])
+    declared = declarations_of(providers)
+    config = find_config(args.config).checked(clouds=declared.clouds, settings=declared.settings)
     if args.command == "diff":
         return _diff(args, config, providers)
     if args.command == "collect":

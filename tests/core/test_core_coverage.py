@@ -134,6 +134,7 @@ def test_a_check_keeps_the_coverage_errors_that_concern_it_and_only_those() -> N
         "prod/node/n1": True,
         role: True,
         "111122223333": True,  # an account: may concern it
+        "arn:aws:iam::111122223333:role/other": False,  # only another ServiceAccount takes it
         "prod/web": False,
         "prod/payments/other": False,
         "prod/node/n2": False,
@@ -150,7 +151,12 @@ def test_a_check_keeps_the_coverage_errors_that_concern_it_and_only_those() -> N
         ),
         workloads=(pod,),
         nodes=(Node("prod", "n1"), Node("prod", "n2")),
-        links=(link,),
+        links=(
+            link,
+            IdentityLink(
+                "prod", "payments", "other", "aws", "irsa", "arn:aws:iam::111122223333:role/other", LinkStatus.RESOLVED
+            ),
+        ),
         errors=errors,
     )
     kept = {e.subject for e in narrow(inv, "payments", "api").errors}

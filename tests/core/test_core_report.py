@@ -28,6 +28,7 @@ CATEGORIES = {
     "admin-access", "privilege-escalation", "wildcard-action", "wildcard-resource", "missing-condition",
     "data-access", "trust-unscoped", "binding-broken", "static-credential", "imds-exposure", "broad-scope",
     "unused-access",
+    "identity-takeover",
 }  # fmt: skip
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 

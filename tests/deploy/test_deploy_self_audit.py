@@ -17,6 +17,9 @@ pytest.importorskip("helm_python", reason="helm-python-sdk has no wheel for this
 
 from helm_render import REPO, objects, pod_spec, render
 
+sys.path.insert(0, str(REPO / "tests" / "kubernetes"))
+from takeover_evidence import default_items  # the real bootstrap policy (fixtures/kubernetes/rbac)
+
 ACCOUNT = "111122223333"
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 HOST = ISSUER.removeprefix("https://")
@@ -76,12 +79,16 @@ def chart_evidence(root: Path, values: dict[str, Any]) -> Path:
             "labels": {"kubernetes.io/metadata.name": "kubeiam", "pod-security.kubernetes.io/enforce": "restricted"},
         },
     }
-    items = [namespace, *rendered, *_job_and_pod(cronjob)]
+    rbac_kinds = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+    items = [namespace, *(o for o in rendered if o["kind"] not in rbac_kinds), *_job_and_pod(cronjob)]
     base = root / "kubernetes" / CLUSTER
     _write(
         base / "resources.json",
         {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items},
     )
+    # The cluster's RBAC: the bootstrap policy every cluster has, plus the chart's own ClusterRole and binding.
+    rbac = [*default_items(), *(o for o in rendered if o["kind"] in rbac_kinds)]
+    _write(base / "rbac.json", {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": rbac})
     _write(base / "openid-configuration.json", {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/keys"})
     return root
 
@@ -187,6 +194,35 @@ def test_the_chart_alone_is_nothing_above_low_on_every_cloud(tmp_path, values, c
     if cloud:
         # Without that cloud's files the identity is unchecked: listed, never counted clean.
         assert report["coverage"]["identities"][cloud]["unchecked"] == 1
+
+
+def test_the_charts_own_rbac_lets_nobody_unexpected_become_its_service_account(tmp_path):
+    evidence = chart_evidence(tmp_path, {"workloadIdentity": {"aws": {"roleArn": ROLE_ARN}}})
+    aws_identity(evidence, json.loads(READ_ONLY_POLICY.read_text()))
+    report = audit(evidence)
+    rendered = json.loads((evidence / "kubernetes" / CLUSTER / "rbac.json").read_text())["items"]
+    assert {"ClusterRole", "ClusterRoleBinding"} <= {o["kind"] for o in rendered}  # the chart's RBAC was audited
+    assert not [e for e in report["coverage"]["errors"] if "K8S-006" in (e.get("rules") or [])]
+    assert [f for f in report["findings"] if f["rule_id"] == "K8S-006"] == []
+
+
+def test_the_same_audit_reports_an_edit_binding_in_the_charts_namespace(tmp_path):
+    evidence = chart_evidence(tmp_path, {"workloadIdentity": {"aws": {"roleArn": ROLE_ARN}}})
+    aws_identity(evidence, json.loads(READ_ONLY_POLICY.read_text()))
+    path = evidence / "kubernetes" / CLUSTER / "rbac.json"
+    doc = json.loads(path.read_text())
+    doc["items"].append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "dev-edit", "namespace": "kubeiam"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dev@example.com"}],
+        }
+    )
+    _write(path, doc)
+    found = {(f["rule_id"], f["service_account"], f["evidence"].get("subject")) for f in audit(evidence)["findings"]}
+    assert ("K8S-006", "kubeiam", "user:dev@example.com") in found
 
 
 def test_the_same_audit_reports_a_misspelled_annotation_in_the_chart(tmp_path):

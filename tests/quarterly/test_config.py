@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,10 @@ def test_default_owner_labels(run_cli, evidence) -> None:
         # K8S-001 is a static credential: its category's floor is high (FINDINGS.md).
         ("[severity_overrides]\n'K8S-001' = 'low'\n", "is below high, the floor of its category static-credential"),
         ("fail_on = \n", "not valid TOML"),
+        # A provider's table (the Kubernetes provider's [takeover]) is checked by that provider.
+        ("[takeover]\nexpectd = []\n", "only `expected` and `not_expected`"),
+        ("[takeover]\nnot_expected = ['group:nobody']\n", "names no entry of the documented table"),
+        ("[takovr]\nexpected = []\n", "unknown key(s) takovr"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(text, message, tmp_path, run_cli, evidence) -> None:
@@ -103,3 +108,21 @@ def test_contexts_and_clouds_reach_live_collection(tmp_path) -> None:
     assert request.options.contexts == ["cli"]
     everything = cli._collect_request(argparse.Namespace(contexts=None, clouds=None, quiet=True), Config(), tmp_path)
     assert [p.name for p in providers if everything.collects(p)] == [p.name for p in providers]
+
+
+def test_a_provider_table_reaches_its_rules(tmp_path, run_cli) -> None:
+    """[takeover] expected: a subject the team expects is not a finding (the Kubernetes provider parses it)."""
+    from kubeiam.pipeline.audit import demo_dir
+
+    def takeovers(*extra: str) -> set[str]:
+        _, out, _ = run_cli("check", "data/etl", "--evidence", demo_dir(), "-f", "json", *extra)
+        return {
+            f["evidence"].get("subject", f["title"]) for f in json.loads(out)["findings"] if f["rule_id"] == "K8S-006"
+        }
+
+    assert takeovers()
+    path = _write(
+        tmp_path / "kubeiam.toml",
+        '[takeover]\nexpected = [{ principal = "group:data-engineers", why = "the data team runs these jobs" }]\n',
+    )
+    assert takeovers("--config", path) == set()

@@ -129,7 +129,7 @@ def _demo_run(run_cli, reports) -> tuple[Path, dict]:
 def test_the_demo_run_writes_each_right_sized_grant_once_per_identity(tmp_path, run_cli, clock) -> None:
     run, doc = _demo_run(run_cli, tmp_path / "audits")
     sized = [f for f in doc["findings"] if "right_sized" in f["evidence"]]
-    assert {f["cloud"] for f in sized} >= {"gcp", "azure"}  # AWS too once its unused-access rule lands
+    assert {f["cloud"] for f in sized} == {"aws", "gcp", "azure"}
     files = {p.relative_to(run).as_posix(): p for p in (run / "right-sizing").rglob("*.json")}
     readme = (run / "right-sizing" / "README.md").read_text()
     identities = {(f["cloud"], f["principal"]) for f in sized}
@@ -139,8 +139,13 @@ def test_the_demo_run_writes_each_right_sized_grant_once_per_identity(tmp_path, 
     for f in sized:
         assert f"{f['cluster']}/{f['namespace']}/{f['service_account']}" in readme
     assert all(p.removeprefix("right-sizing/") in readme for p in files)
-    # At least one grant drops an admin or escalation path (the demo's Owner and roles/editor).
-    assert any(d.startswith(("admin", "escalation")) for f in sized for d in f["evidence"]["right_sized"]["drops"])
+    # In each cloud a grant drops an admin or escalation path (AdministratorAccess, roles/editor, Owner).
+    dropping = {
+        f["cloud"]
+        for f in sized
+        if any(d.startswith(("admin", "escalation")) for d in f["evidence"]["right_sized"]["drops"])
+    }
+    assert dropping == {"aws", "gcp", "azure"}
     # Published with the run: run.json records every file, so a change after publication is caught.
     index = json.loads((run / "run.json").read_text())
     assert set(files) | {"right-sizing/README.md"} <= set(index["files"])

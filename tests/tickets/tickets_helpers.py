@@ -129,6 +129,11 @@ def open_keys(doc: dict[str, Any], *, with_suppressed: bool = False) -> set[str]
     }
 
 
+def absent_cluster_keys(doc: dict[str, Any]) -> set[str]:
+    """Fingerprints of `doc`'s findings in ABSENT_CLUSTER: the ones the not-re-checked run cannot decide."""
+    return {f["fingerprint"] for f in doc["findings"] if f["cluster"] == ABSENT_CLUSTER}
+
+
 def changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     """Findings of both reports whose ticket content differs: severity, title, evidence, remediation, owner."""
     what = ("severity", "title", "evidence", "remediation", "owner", "principal")

@@ -55,7 +55,7 @@ def audit(
                 known = ", ".join(c.name for c in inventory.clusters) or "none"
                 raise InputError(f"no cluster {cluster} in {where} (clusters: {known})")
             inventory = to_cluster(inventory, cluster)
-        inventory = inventory.with_(as_of=now, usage_window_days=config.usage_window_days)
+        inventory = inventory.with_(as_of=now, usage_window_days=config.usage_window_days, settings=config.settings)
         inventory = narrow(inventory, namespace, service_account)
         # A CI gate on a misspelt name must not pass as "no findings".
         if service_account is not None and not inventory.service_accounts:

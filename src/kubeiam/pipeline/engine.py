@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,8 @@ class AnalysisConfig:
     disabled_rules: frozenset[str] = frozenset()
     owner_labels: tuple[str, ...] = DEFAULT_OWNER_LABELS
     """Namespace labels that name a finding's owner, first match wins (every finding gets `owner`)."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-declared `kubeiam.toml` tables, parsed (set on the inventory for the rules)."""
     usage_window_days: int = 90
     """Access not used for this many days counts as unused (set on the inventory for the rules)."""
     source: str | None = None
@@ -34,11 +36,7 @@ def analyse(inventory: Inventory, rules: Iterable[Rule], config: AnalysisConfig 
         if rule.id in config.disabled_rules:
             continue
         for match in rule.check(inventory):
-            for finding in build(rule, match):
-                kept = by_fp.get(finding.fingerprint)
-                # One ticket per problem: the same problem found twice keeps its worst severity.
-                if kept is None or finding.severity.rank > kept.severity.rank:
-                    by_fp[finding.fingerprint] = finding
+            build(rule, match, by_fp)
     return tuple(sorted(by_fp.values(), key=Finding.sort_key))
 
 
@@ -58,7 +56,10 @@ class _Builder:
         # (id of a rule's evidence, source) -> (that evidence, kept alive so its id stays unique; with source)
         self._evidence: dict[tuple[int, str], tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
 
-    def __call__(self, rule: Rule, m: Match) -> Iterator[Finding]:
+    def __call__(self, rule: Rule, m: Match, by_fp: dict[str, Finding]) -> None:
+        """Add the match's findings to `by_fp`. One ticket per problem: the same problem found twice keeps
+        its worst severity (the first of equals). Checked before a finding is built: a fifth of the
+        matches repeat a problem already found, and building a finding is most of the work."""
         cluster_id = self._cluster_ids.get(m.cluster)
         if cluster_id is None:
             cluster = self._inventory.cluster(m.cluster)
@@ -74,9 +75,14 @@ class _Builder:
         head = identity_text(rule.id, cluster_id) + FIELD_SEPARATOR
         tail = FIELD_SEPARATOR + identity_text(m.node, m.principal, m.source, m.item)
         sep = FIELD_SEPARATOR
+        rank = severity.rank
         for namespace, name in m.subjects or ((m.namespace, m.service_account),):
-            yield Finding(
-                fingerprint=fingerprint_of(f"{head}{namespace or ''}{sep}{name or ''}{tail}"),
+            fp = fingerprint_of(f"{head}{namespace or ''}{sep}{name or ''}{tail}")
+            kept = by_fp.get(fp)
+            if kept is not None and rank <= kept.severity.rank:
+                continue
+            by_fp[fp] = Finding(
+                fingerprint=fp,
                 rule_id=rule.id,
                 category=rule.category,
                 severity=severity,

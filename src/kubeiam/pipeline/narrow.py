@@ -46,7 +46,9 @@ def narrow(inventory: Inventory, namespace: str | None, name: str | None = None)
     clusters = {s.cluster for s in service_accounts} | {w.cluster for w in workloads}
     links = tuple(link for link in inventory.links if keep(link))
     known = {c.name for c in inventory.clusters}
-    scope = _Scope(clusters, known, namespace, name, used_nodes, {link.principal for link in links})
+    mine = {link.principal for link in links}
+    others = {link.principal for link in inventory.links} - mine
+    scope = _Scope(clusters, known, namespace, name, used_nodes, mine, others)
     return inventory.with_(
         unnarrowed=inventory.whole,
         clusters=tuple(c for c in inventory.clusters if c.name in clusters),
@@ -70,6 +72,8 @@ class _Scope:
     name: str | None
     nodes: set[tuple[str, str | None]]
     principals: set[str]
+    other_principals: set[str]
+    """Identities only ServiceAccounts outside the scope take: their gaps are not the scope's."""
 
     def concerns(self, subject: str | None) -> bool:
         """Kept: no subject (the whole source), one of its clusters, its namespace (`cluster/ns`), its
@@ -77,6 +81,8 @@ class _Scope:
         account, a project) are kept: they may concern it, and a gap is never dropped on a guess."""
         if subject is None or subject in self.clusters or subject in self.principals:
             return True
+        if subject in self.other_principals:
+            return False
         parts = subject.split("/")
         if parts[0] not in self.clusters:
             return parts[0] not in self.known_clusters  # another cluster's; else a shape we keep

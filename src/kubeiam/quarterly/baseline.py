@@ -197,10 +197,16 @@ class Rechecked:
                 self.errors.setdefault(e.get("subject") or None, []).append((str(e.get("source")), rules))
 
     def __call__(self, f: Mapping[str, Any]) -> bool:
-        cluster, ns, sa = (f.get(k) for k in ("cluster", "namespace", "service_account"))
         rule = str(f.get("rule_id", ""))
-        # The evidence a finding rests on is its rule's source (K8S-001 about AWS keys reads pods only).
-        cloud = self.rule_clouds.get(rule, f.get("cloud"))
+        # The evidence a finding rests on is its rule's source (K8S-001 about AWS keys reads pods only); an
+        # identity-takeover finding rests on its identity's cloud evidence too (the power it judges).
+        sources = [self.rule_clouds.get(rule, f.get("cloud"))]
+        if f.get("category") == "identity-takeover" and f.get("cloud") not in sources:
+            sources.append(f.get("cloud"))
+        return all(self._rechecked(f, rule, cloud) for cloud in sources)
+
+    def _rechecked(self, f: Mapping[str, Any], rule: str, cloud: Any) -> bool:
+        cluster, ns, sa = (f.get(k) for k in ("cluster", "namespace", "service_account"))
         if cluster not in self.clusters or (cluster, ns, sa, cloud) in self.unchecked:
             return False
         subject = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{f.get('node')}"

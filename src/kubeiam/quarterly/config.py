@@ -18,8 +18,8 @@ usage_window_days = 90                 # access unused for this long counts as u
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,20 @@ from kubeiam.vocabulary.findings import Severity
 from kubeiam.vocabulary.rules import Rule
 
 CONFIG_NAME = "kubeiam.toml"
+KNOWN = frozenset(
+    {
+        "contexts",
+        "clouds",
+        "fail_on",
+        "suppressions",
+        "owner_labels",
+        "report_dir",
+        "severity_overrides",
+        "disabled_rules",
+        "usage_window_days",
+    }
+)
+"""The keys the core reads; a provider may declare tables of its own (`Declarations.settings`)."""
 
 
 @dataclass(frozen=True)
@@ -49,14 +63,31 @@ class Config:
     disabled_rules: frozenset[str] = frozenset()
     usage_window_days: int = 90
     """Access not used for this many days counts as unused (usage data permitting)."""
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Tables the core does not know (`[takeover]`), as written: providers declare and parse them (`checked`)."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """`sections` parsed by the providers that declare them."""
 
-    def checked(self, clouds: Collection[str]) -> Config:
-        """Itself, once `clouds` names only clouds a provider declares (a typo must not skip a cloud)."""
+    def checked(self, clouds: Collection[str], settings: Mapping[str, Callable[[Any], Any]] | None = None) -> Config:
+        """Itself, once `clouds` names only clouds a provider declares (a typo must not skip a cloud) and every
+        table the core does not know is one a provider declares and accepts (`settings`: name -> parse)."""
+        where = self.path or CONFIG_NAME
         bad = [c for c in self.clouds if c not in clouds]
         if bad:
-            where = self.path or CONFIG_NAME
             raise InputError(f"{where}: clouds: unknown cloud(s) {', '.join(bad)} (known: {', '.join(clouds)})")
-        return self
+        settings = settings or {}
+        unknown = sorted(set(self.sections) - set(settings))
+        if unknown:
+            raise InputError(
+                f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN | set(settings)))})"
+            )
+        parsed = {}
+        for name, raw in self.sections.items():
+            try:
+                parsed[name] = settings[name](raw)
+            except ValueError as exc:
+                raise InputError(f"{where}: {name}: {exc}") from None
+        return replace(self, settings=parsed)
 
     def analysis(self, rules: Sequence[Rule]) -> AnalysisConfig:
         """The engine's settings. A rule id that no rule has, or a severity below the floor of the rule's
@@ -78,6 +109,7 @@ class Config:
             disabled_rules=self.disabled_rules,
             source=str(self.path) if self.path else None,
             usage_window_days=self.usage_window_days,
+            settings=dict(self.settings),
         )
 
 
@@ -101,21 +133,12 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     doc = {k.replace("-", "_"): v for k, v in doc.items()}
-    known = {
-        "contexts",
-        "clouds",
-        "fail_on",
-        "suppressions",
-        "owner_labels",
-        "report_dir",
-        "severity_overrides",
-        "disabled_rules",
-        "usage_window_days",
-    }
-    unknown = sorted(set(doc) - known)
+    # Tables (dicts) the core does not know are providers' sections, checked against what they declare.
+    sections = {k: v for k, v in doc.items() if k not in KNOWN and isinstance(v, dict)}
+    unknown = sorted(set(doc) - KNOWN - set(sections))
     if unknown:
         # Why strict: a misspelt key (`fail-on` vs `failon`) silently ignored would weaken a CI gate.
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN))})")
     base = path.parent
     clouds = _strings(path, doc, "clouds")  # checked against the providers' clouds (`checked`)
     overrides = doc.get("severity_overrides", {})
@@ -133,6 +156,7 @@ def load_config(path: Path) -> Config:
             str(rule): _severity(path, f"severity_overrides.{rule}", sev) for rule, sev in overrides.items()
         },
         usage_window_days=_days(path, doc.get("usage_window_days", 90)),
+        sections=sections,
         disabled_rules=frozenset(_strings(path, doc, "disabled_rules")),
     )
 

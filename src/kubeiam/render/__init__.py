@@ -8,6 +8,7 @@ from enum import StrEnum
 from kubeiam.errors import InputError
 from kubeiam.pipeline.report import Report
 from kubeiam.render.csv_format import render_csv, render_csv_grouped
+from kubeiam.render.graph import render_graph
 from kubeiam.render.html import render_html
 from kubeiam.render.json_format import iter_json, render_json, render_json_grouped
 from kubeiam.render.jsonl import iter_jsonl, render_jsonl, render_jsonl_grouped
@@ -27,6 +28,9 @@ class Format(StrEnum):
     CSV = "csv"
     MARKDOWN = "markdown"
     HTML = "html"
+    GRAPH = "graph"
+    """The identity graph as BloodHound OpenGraph JSON (cloud principals, Kubernetes subjects,
+    ServiceAccounts, cloud identities and what they can do)."""
 
 
 class GroupBy(StrEnum):
@@ -45,6 +49,7 @@ RENDERERS: dict[Format, Renderer] = {
     Format.CSV: render_csv,
     Format.MARKDOWN: render_markdown,
     Format.HTML: render_html,
+    Format.GRAPH: render_graph,
 }
 
 # Table and HTML are already organised per ServiceAccount; SARIF and OCSF are per-result by definition.

@@ -21,6 +21,7 @@ from kubeiam.render.html_assets import CSS, JS
 from kubeiam.render.html_charts import SEVERITY_COLOUR, bar_chart, trend_chart
 from kubeiam.render.html_sections import by_control_section, right_sized_block, usage_section, usage_trend
 from kubeiam.render.markdown import entry_label, headline
+from kubeiam.render.takeover_section import html_section
 from kubeiam.safety.text import html_text, json_block
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -217,6 +218,7 @@ def _subject(
         if grants
         else '<p class="muted">none named by the findings</p>'
     )
+    body.append(html_section(items))  # who, besides the workload, can act as it
     gaps = [f"{u['cloud']} {u.get('principal')}: {u['reason']}" for u in unchecked]
     gaps += [f"{e['source']} {e['location']}: {e['reason']}" for e in errors.get(label, [])]
     if gaps:

@@ -16,7 +16,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 10
 .chart-box { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 0; padding: 8px 10px; }
 .chart-box figcaption { font-weight: 600; margin-bottom: 4px; }
 svg.chart { max-width: 100%; height: auto; }
-td, .grants li, .gaps li { overflow-wrap: anywhere; }  /* ARNs and Azure ids have no break points */
+td, .grants li, .gaps li, .takeover li { overflow-wrap: anywhere; }  /* ARNs, Azure ids, principal:// */
 th { white-space: nowrap; text-align: left; }
 td.words { overflow-wrap: break-word; }  /* names and counts: whole words */
 svg.chart text { font-size: 12px; fill: var(--fg); } svg.chart text.value, svg.chart text.delta { fill: var(--muted); }
@@ -48,7 +48,7 @@ button.facet { font: inherit; padding: 0 8px; cursor: pointer; }
 .before-after { display: flex; flex-wrap: wrap; gap: 12px; }
 .before-after > div { flex: 1 1 320px; min-width: 0; }
 .before-after h4 { margin: 6px 0; }
-.before-after li { overflow-wrap: anywhere; }
+.right-sized li, .right-sized p { overflow-wrap: anywhere; }  /* before, drops: operation names, ids */
 pre { background: #f3f4f6; padding: 8px; border-radius: 6px; overflow-x: auto; font-size: 12px; }
 code { font-size: 12px; }
 @media print { .filters { display: none; } details.subject { break-inside: avoid; } }

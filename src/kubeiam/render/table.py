@@ -13,6 +13,7 @@ from kubeiam.pipeline.report import Report
 from kubeiam.render.by_service_account import group_findings
 from kubeiam.render.coverage_text import coverage_lines, rule_lines
 from kubeiam.render.right_sizing import before_items, grant_files, limits_of, right_sized_of
+from kubeiam.render.takeover_section import table_lines
 from kubeiam.safety.text import safe_line
 from kubeiam.vocabulary.findings import Finding, Severity
 
@@ -60,6 +61,10 @@ def render_table(report: Report, colour: bool = False, width: int | None = None)
         for text in right_sized_sections(report):
             # The document is never wrapped or cut (copied from the terminal, it must still be the JSON).
             console.print(text, soft_wrap=text.no_wrap is True)
+    if report.mode == "check" and (takeover := table_lines(report.findings)):
+        for row in takeover:  # who, besides the workload, can act as it
+            console.print(row)
+        console.print()
     console.print(summary_line(report))
     cov = report.coverage
     for u in cov.get("unreadable") or []:

@@ -67,6 +67,9 @@ class Declarations:
     """Cloud name -> `judge(inventory, identity) -> IdentityPower`: the provider's own judgement of what
     one of its identities can do, for rules of other providers (who can become a ServiceAccount matters as
     much as what its identity can do). Rules reach it through `inventory.declarations`, never by import."""
+    settings: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    """`kubeiam.toml` tables a provider reads (`[takeover]`): name -> parse(raw table) -> the value rules see
+    in `Inventory.settings[name]`, raising ValueError with a one-line message on a bad table."""
     labels: tuple[str, ...] = ()
     """Pod labels a cloud's workload identity needs (`azure.workload.identity/use`): their domains are
     identity vocabulary too."""
@@ -83,6 +86,7 @@ class Declarations:
             credential_variables=tuple(v for p in parts for v in p.credential_variables),
             node_schemes={k: v for p in parts for k, v in p.node_schemes.items()},
             powers={k: v for p in parts for k, v in p.powers.items()},
+            settings={k: v for p in parts for k, v in p.settings.items()},
             labels=tuple(label for p in parts for label in p.labels),
             accounts=tuple(a for p in parts for a in p.accounts),
         )

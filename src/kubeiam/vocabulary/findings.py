@@ -49,6 +49,7 @@ class Category(StrEnum):
     IMDS_EXPOSURE = "imds-exposure"
     BROAD_SCOPE = "broad-scope"
     UNUSED_ACCESS = "unused-access"
+    IDENTITY_TAKEOVER = "identity-takeover"
 
     @property
     def floor(self) -> Severity:
@@ -69,6 +70,7 @@ _FLOOR = {
     Category.IMDS_EXPOSURE: Severity.MEDIUM,
     Category.BROAD_SCOPE: Severity.MEDIUM,
     Category.UNUSED_ACCESS: Severity.LOW,
+    Category.IDENTITY_TAKEOVER: Severity.MEDIUM,
 }
 
 

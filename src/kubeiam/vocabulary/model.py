@@ -310,6 +310,8 @@ class Inventory:
     such as a key past its `validBeforeTime`, is no longer a credential."""
     usage_window_days: int = 90
     """Access not used for this many days counts as unused (`usage_window_days` in kubeiam.toml)."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """`kubeiam.toml` tables the providers declare (`Declarations.settings`), parsed by them."""
     scope: str | None = None
     """`NAMESPACE` or `NAMESPACE/NAME` once narrowed (`--namespace`, `check`): rules about what starts
     nodes (launch templates, node classes) then report only those behind the nodes the scope's pods
