@@ -10,9 +10,12 @@ from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.compliance import load_mapping
 from kubeiam.vocabulary.model import CoverageError, Inventory
-from kubeiam_aws.declarations import AWS, DECLARATIONS
+from kubeiam_aws.declarations import AWS, DECLARATIONS, POWERS
 from kubeiam_aws.evidence import reader
+from kubeiam_aws.judge.power import aws_power
 from kubeiam_aws.rules import RULES
+
+POWERS[AWS] = aws_power  # what K8S-006 asks of an identity (see declarations.POWERS)
 
 
 class AwsProvider:
@@ -36,6 +39,19 @@ class AwsProvider:
             dest="aws_account_profiles",
             metavar="ACCOUNT=PROFILE",
             help="profile to read roles in another AWS account with (repeatable)",
+        )
+        # A central audit: a role assumed in each account the audit needs (docs/aws-live.md).
+        group.add_argument(
+            "--aws-org",
+            metavar="ROLE_NAME",
+            help="read roles in other accounts of the AWS organization by assuming this read-only role in each "
+            "(the accounts it needs only, ACTIVE ones listed by organizations:ListAccounts)",
+        )
+        group.add_argument(
+            "--aws-accounts",
+            action="append",
+            metavar="ID,...",
+            help="with --aws-org: the accounts it may assume the role in, instead of asking Organizations (repeatable)",
         )
 
     def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:

@@ -13,6 +13,9 @@ from typing import Any
 
 from kubeiam.vocabulary.model import Gap, Grant, IdentityLink
 from kubeiam.vocabulary.policy import Statement
+from kubeiam_aws.judge.guardrails import Guardrail, PodSession
+from kubeiam_aws.judge.resources import ResourceFile
+from kubeiam_aws.judge.usage_data import UsageData
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,20 @@ class Role:
     trust_understood: bool = True
     """False when part of the trust policy was not understood: a verdict that it does not admit someone
     may be wrong (the unread statement may admit them), so such links are unchecked, not untrusted."""
+    last_used: datetime | None = None
+    """`RoleLastUsed.LastUsedDate` of iam.json (AWS-024)."""
+    last_used_read: bool = False
+    """`RoleLastUsed` was in the evidence: `last_used` None then means not used in the 400 days AWS keeps."""
+    guardrails: tuple[Guardrail, ...] = ()
+    """SCP levels and RCPs of its account's organization path (organization-policies.json), when read."""
+    session: PodSession | None = None
+    """Set on the role as one Pod Identity association gives it (its session policy, its session tags): the same
+    role judged for that association's sessions. None: the role as IAM holds it."""
+
+    @property
+    def key(self) -> str:
+        """What a role's judgement is memoised by: its ARN, or its ARN and the association whose session it is."""
+        return self.arn if self.session is None else f"{self.arn}#{self.session.subject}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +135,19 @@ class EksCluster:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkPolicyEnforcement:
+    """Whether a cluster enforces NetworkPolicy objects, and Cilium's own policies (EKS: not by default)."""
+
+    kubernetes: bool | None
+    """NetworkPolicy objects: True (VPC CNI network policy enabled, Cilium or Calico running), False (the
+    vpc-cni add-on says disabled and no other engine is seen), None (unknown)."""
+    cilium: bool
+    """CiliumNetworkPolicy objects: Cilium runs (its agent, or its policies, are in the evidence)."""
+    how: str
+    """What says so, or what is missing: for the finding's evidence."""
+
+
 @dataclass(frozen=True)
 class AwsView:
     roles: Mapping[str, Role]
@@ -135,6 +165,17 @@ class AwsView:
     """Instance profile ARN -> role ARN."""
     associated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Role ARN -> `cluster/ns/sa` of every Pod Identity association that gives it (in the evidence or not)."""
+    usage: UsageData = field(default_factory=UsageData)
+    """Service and action last accessed, IAM Access Analyzer unused-access findings (AWS-024)."""
+    org_ids: Mapping[str, str] = field(default_factory=dict)
+    """Account -> its AWS Organizations id (organization-policies.json), for `aws:PrincipalOrgID`."""
+    resource_files: Mapping[str, tuple[ResourceFile, ...]] = field(default_factory=dict)
+    """Account -> the KMS key, S3 bucket and Secrets Manager policy files read for it."""
+    sessions: Mapping[tuple[str, str, str, str], Role] = field(default_factory=dict)
+    """(cluster, namespace, ServiceAccount, role ARN) -> the role as that Pod Identity association's sessions get it
+    (its session policy, its session tags), where that changes what the role can do."""
+    network_policy: Mapping[str, NetworkPolicyEnforcement] = field(default_factory=dict)
+    """Cluster -> whether its network policies are enforced (EKS clusters matched to the Kubernetes evidence)."""
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def role(self, arn: str | None) -> Role | None:

@@ -14,6 +14,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import deeper_cases
+import unused_cases
 from aws_evidence import (
     ACCOUNT,
     HOST,
@@ -255,11 +257,6 @@ def pod_identity(root: Path, trust: dict) -> None:
 @case("AWS-007", "fail-pod-identity-unscoped", {"count": 1})
 def _(root):
     pod_identity(root, pod_identity_trust())
-
-
-@case("AWS-007", "pass-pod-identity-source-account")
-def _(root):
-    pod_identity(root, pod_identity_trust(StringEquals={"aws:SourceAccount": ACCOUNT}))
 
 
 # --- permissions -------------------------------------------------------------------------------
@@ -618,6 +615,13 @@ def _(root):
 @case("AWS-023", "pass-hostnetwork-limited-node-role")
 def _(root):
     nodes(root, "required", 1, host_network=True)
+
+
+# --- unused access (AWS-024): the cases live beside their usage evidence builders -------------------
+unused_cases.register(case)
+
+# --- deeper judgement (issue 15): reach, guardrails, Pod Identity scoping and sessions, token audiences ----
+deeper_cases.register(case)
 
 
 def build_all(root: Path) -> None:

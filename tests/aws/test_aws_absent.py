@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_evidence import ACCOUNT, REGION, cluster, iam, irsa_trust, role, role_arn, service_account
+from aws_evidence import ACCOUNT, REGION, cluster, iam, irsa_trust, rbac, role, role_arn, service_account
 from kubeiam_aws.evidence.clusters import match_clusters
 
 from kubeiam.cli import main
@@ -81,9 +81,14 @@ def test_fingerprints_do_not_depend_on_the_eks_folder(tmp_path, previous):
     _, before = previous
     report = _run(_without(tmp_path, EKS), tmp_path / "now.json")
     kept = {f["fingerprint"] for f in report["findings"]}
-    gone = [f["rule_id"] for f in before["findings"] if f["fingerprint"] not in kept]
+    gone = [f for f in before["findings"] if f["fingerprint"] not in kept]
     assert kept <= {f["fingerprint"] for f in before["findings"]}
-    assert sorted(gone) == ["AWS-007", "AWS-022"]  # the Pod Identity role and the node group's template
+    # The Pod Identity role, the node group's template, and who the cluster's access entries let act as a
+    # ServiceAccount (K8S-006): each needs a file of the EKS folder.
+    assert sorted(f["rule_id"] for f in gone) == ["AWS-007", "AWS-022", "K8S-006"]
+    entries = json.loads((DEMO / EKS / "access-entries.json").read_text())["accessEntries"]
+    mapped = {f"user:{e['username']}" for e in entries if e.get("associatedAccessPolicies")}
+    assert {f["evidence"]["subject"] for f in gone if f["rule_id"] == "K8S-006"} <= mapped
     assert next(c for c in report["coverage"]["clusters"] if c["name"] == "eks-prod")["id"] == ARN
 
 
@@ -116,6 +121,8 @@ def test_an_issuer_claimed_by_several_accounts_gives_no_guessed_arn():
 def test_an_absent_oidc_providers_file_names_the_cluster_and_rule(tmp_path):
     iam(tmp_path, [role("r", irsa_trust("apps", "app"))])
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
-    (error,) = read_inventory(Evidence(tmp_path), load_providers()).errors
+    rbac(tmp_path)
+    errors = read_inventory(Evidence(tmp_path), load_providers()).errors
+    (error,) = [e for e in errors if e.rules != ("AWS-024",)]  # not the note that no usage data was given
     expected = (f"aws/{ACCOUNT}/oidc-providers.json", "eks-test", ("AWS-004",))
     assert (error.location, error.subject, error.rules) == expected

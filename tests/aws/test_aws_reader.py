@@ -24,6 +24,7 @@ from aws_evidence import (
     pod_identity_trust,
     policy,
     policy_arn,
+    rbac,
     role,
     role_arn,
     service_account,
@@ -81,6 +82,7 @@ def test_cross_account_role_is_unchecked_without_its_account_and_resolved_with_i
 
 def test_unchecked_when_no_aws_evidence_at_all(tmp_path):
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
+    rbac(tmp_path)  # the Kubernetes side whole: what remains would be AWS's
     inv = _read(tmp_path)
     assert _status(inv, "app")[0] is LinkStatus.UNCHECKED
     assert inv.errors == ()  # no aws/ folder: no node coverage noise for a Kubernetes-only audit
@@ -255,6 +257,7 @@ def test_attached_policy_without_document_is_a_coverage_error(tmp_path):
     iam(tmp_path, [role("r", irsa_trust("apps", "app"), attached=[policy_arn("elsewhere")])])
     oidc_providers(tmp_path)
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
+    rbac(tmp_path)
     inv = _read(tmp_path)
     assert [(e.source, e.subject) for e in inv.errors] == [("aws", role_arn("r"))]
     assert inv.views["aws"].roles[role_arn("r")].missing_policies == (policy_arn("elsewhere"),)
@@ -304,13 +307,15 @@ def test_role_the_collection_could_not_read_is_unchecked_not_missing(tmp_path):
 
 
 def _reasons(inv) -> list[tuple[str, str | None]]:
-    return [(e.location, e.subject) for e in inv.errors]
+    # Without usage files every role in scope gets its AWS-024 note (tests/aws/test_aws_unused_evidence.py).
+    return [(e.location, e.subject) for e in inv.errors if e.rules != ("AWS-024",)]
 
 
 def test_partial_evidence_is_never_silently_clean(tmp_path):
     """Each missing piece that decides a verdict gives a coverage entry (none when the piece is there)."""
     iam(tmp_path, [role("r", irsa_trust("apps", "app"))])
     cluster(tmp_path, [service_account("apps", "app", role_arn("r"))])
+    rbac(tmp_path)
     # No oidc-providers.json: the provider's existence is not checked.
     assert _reasons(_read(tmp_path)) == [(f"aws/{ACCOUNT}/oidc-providers.json", "eks-test")]
     oidc_providers(tmp_path)

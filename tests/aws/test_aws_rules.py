@@ -49,7 +49,10 @@ def test_demo_shows_the_aws_findings(demo_report):
     assert {f.severity for f in _eks(r, "AWS-010", "data", "etl")} == {Severity.CRITICAL}
     assert _eks(r, "AWS-006", "data", "etl") and _eks(r, "AWS-006", "data", "loader")
     assert _eks(r, "AWS-003", "tools", "ci-runner")
-    assert [[p["path"] for p in f.evidence["paths"]] for f in _eks(r, "AWS-014", "tools", "ci-runner")] == [["ecs-004"]]
+    # ecs-008 (PassRole + RunTask with a task-role override) came with the refreshed catalogue (issue 15).
+    assert [[p["path"] for p in f.evidence["paths"]] for f in _eks(r, "AWS-014", "tools", "ci-runner")] == [
+        ["ecs-004", "ecs-008"]
+    ]
     assert _eks(r, "AWS-016", "tools", "ci-runner")
     assert [f.evidence["actions"] for f in _eks(r, "AWS-015", "kube-system", "external-secrets")] == [
         ["secretsmanager:GetSecretValue"]
@@ -69,8 +72,12 @@ def test_demo_shows_the_aws_findings(demo_report):
     notebook = _eks(r, ns="ml", sa="notebook")
     assert notebook and not [f for f in notebook if f.rule_id == "AWS-014"]
     assert any("sagemaker-002" in p for f in notebook for p in f.evidence.get("blocked_by_boundary", []))
-    # The well-scoped role stays clean.
-    assert [f.rule_id for f in _eks(r, ns="payments", sa="api")] == []
+    # The well-scoped role stays clean; who else can act as payments/api is K8S-006's: the ci-deployer role, whose
+    # EKS access entry associates AmazonEKSEditPolicy with the payments namespace (access-entries.json).
+    payments = _eks(r, ns="payments", sa="api")
+    assert [f.rule_id for f in payments if f.rule_id.startswith("AWS-")] == []
+    takeover = [f.evidence["subject"] for f in payments if f.rule_id == "K8S-006"]
+    assert takeover == ["user:arn:aws:sts::111122223333:assumed-role/ci-deployer/{{SessionName}}"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 from kubeiam.errors import InputError
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.vocabulary.model import CoverageError
+from kubeiam_aws.evidence.network import VpcCni, read_vpc_cni
 from kubeiam_aws.evidence.shapes import kind, mapping, one_page, text
 
 # What Pod Identity associations decide: which role a ServiceAccount takes, so every per-ServiceAccount rule.
@@ -35,6 +36,10 @@ class Association:
     role_arn: str
     target_role_arn: str | None = None
     session_tags: bool = True
+    policy: Any = None
+    """`policy`: the association's session policy (a JSON string), None when it has none."""
+    item: str = ""
+    """Where in the file: `associations[3]`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class EksFiles:
     absent: tuple[str, ...] = ()
     """Files of the cluster not in the evidence (`nodegroups.json`, `pod-identity-associations.json`)."""
     problems: tuple[Problem, ...] = ()
+    vpc_cni: VpcCni | None = None
+    """The vpc-cni add-on (`addon-vpc-cni.json`): whether its network policy agent is on."""
 
 
 _LIST_HINTS = {
@@ -142,7 +149,8 @@ def _associations(relative: str, data: Any, name: str, problems: list[Problem]) 
             error = CoverageError("aws", relative, what, rules=POD_IDENTITY_RULES)
             problems.append(Problem(error, (ns, sa) if ns and sa else None))
             continue
-        out.append(Association(ns, sa, role, text(target), raw.get("disableSessionTags") is not True))
+        tags = raw.get("disableSessionTags") is not True
+        out.append(Association(ns, sa, role, text(target), tags, raw.get("policy"), f"associations[{i}]"))
     page = one_page(relative, data, "aws eks list-pod-identity-associations", None, POD_IDENTITY_RULES)
     problems += [Problem(page)] if page else []
     return tuple(out)
@@ -184,7 +192,12 @@ def read_eks(evidence: Evidence, account: str, region: str) -> list[EksFiles]:
             else ()
         )
         absent = tuple(f for f, raw in ((NODEGROUPS, raw_nodegroups), (ASSOCIATIONS, raw_associations)) if raw is None)
+        addon_errors: list[CoverageError] = []
+        vpc_cni = read_vpc_cni(evidence, base, addon_errors, name)
+        problems += [Problem(e) for e in addon_errors]
         out.append(
-            EksFiles(account, region, name, arn, issuer, nodegroups, associations, base, absent, tuple(problems))
+            EksFiles(
+                account, region, name, arn, issuer, nodegroups, associations, base, absent, tuple(problems), vpc_cni
+            )
         )
     return out

@@ -21,6 +21,7 @@ from kubeiam.pipeline.evidence import Evidence
 from kubeiam.vocabulary.model import CoverageError, Gap, Grant
 from kubeiam.vocabulary.policy import PolicyDocument, Statement, parse_document, read_document
 from kubeiam_aws.evidence.shapes import kind, mapping, one_page, text
+from kubeiam_aws.evidence.usage import role_last_used
 from kubeiam_aws.judge.conditions import parse_date
 from kubeiam_aws.view import Role
 
@@ -142,6 +143,7 @@ class _RoleReader:
         boundary, boundary_arn = self._boundary(base, r, gaps, missing)
         profiles = self._list(base, r, "InstanceProfileList", gaps, required=False)
         created = r.get("CreateDate")
+        last_used, last_used_read = role_last_used(r.get("RoleLastUsed"))
         role = Role(
             arn=arn,
             account=self.account,
@@ -157,6 +159,8 @@ class _RoleReader:
             source=self.relative,
             gaps=tuple(gaps),
             trust_understood=trust_understood,
+            last_used=last_used,
+            last_used_read=last_used_read,
         )
         errors = [
             CoverageError("aws", self.relative, f"policy {parn} attached to {name} is not in 'Policies'", subject=arn)

@@ -62,7 +62,9 @@ def irsa_links(
     roles: RoleIndex,
     accounts: set[str],
     oidc: Mapping[str, frozenset[str]],
+    client_ids: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
 ) -> list[IdentityLink]:
+    """`client_ids`: account -> OIDC provider host -> its ClientIDList (the audiences STS accepts)."""
     links = []
     trusts: dict[tuple[str, str | None], IrsaTrust] = {}
     identities: dict[str, CloudIdentity] = {}  # one per role, shared by its ServiceAccounts' links
@@ -83,7 +85,11 @@ def irsa_links(
         if trust is None:
             # Once per role and cluster: only the `sub` test below depends on the ServiceAccount.
             trust = trusts[key] = IrsaTrust.of(
-                role.account, role.trust, cluster.issuer if cluster else None, oidc.get(account)
+                role.account,
+                role.trust,
+                cluster.issuer if cluster else None,
+                oidc.get(account),
+                (client_ids or {}).get(account),
             )
         status, reason = trust.verdict(sa)
         if not trust.provider_missing:

@@ -8,13 +8,14 @@ stays "maybe", so a condition we cannot decide never turns a finding into a pass
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from functools import lru_cache
 
 from kubeiam.vocabulary.policy import Condition, Statement
+from kubeiam_aws.judge.guardrails import POD_IDENTITY_TAGS
 
 
 class ConditionOutcome(Enum):
@@ -33,6 +34,10 @@ class SessionContext:
     account: str
     not_before: datetime | None = None
     """No session of the role is older than this (the role's CreateDate)."""
+    org_id: str | None = None
+    """The AWS Organizations id of the role's account (`aws:PrincipalOrgID`), when the evidence names it."""
+    tags: Mapping[str, str] | None = None
+    """Session tags every session of the role carries (EKS Pod Identity's, lower-cased keys); None: unknown."""
 
 
 _DATE_KEYS = {"aws:tokenissuetime", "aws:currenttime"}
@@ -115,6 +120,10 @@ def condition_outcome(cond: Condition, ctx: SessionContext) -> ConditionOutcome:
         return _string(cond, ctx.account, glob=False)
     if key == "aws:principaltype":
         return _string(cond, "AssumedRole", glob=False)
+    if key == "aws:principalorgid" and ctx.org_id is not None:
+        return _string(cond, ctx.org_id, glob=False)
+    if key.startswith("aws:principaltag/") and ctx.tags is not None and key[17:] in ctx.tags:
+        return _string(cond, ctx.tags[key[17:]], glob=False)
     if key == "aws:multifactorauthpresent" and op == "Bool" and not cond.operator.endswith("IfExists"):
         # Web-identity and Pod Identity sessions carry no MFA key: a Bool test on it is false.
         return ConditionOutcome.NEVER if {v.lower() for v in cond.values} == {"true"} else ConditionOutcome.MAYBE
@@ -136,6 +145,8 @@ _DECIDABLE = _DATE_KEYS | {
     "aws:principalaccount",
     "aws:principaltype",
     "aws:multifactorauthpresent",
+    "aws:principalorgid",
+    *(f"aws:principaltag/{t}" for t in POD_IDENTITY_TAGS),
 }
 
 

@@ -30,8 +30,8 @@ class EscalationPath:
     category: str
     """`self-escalation`, `principal-access`, `new-passrole`, `existing-passrole`."""
     requires: tuple[str, ...]
-    passed_to: str | None = None
-    """The service principal the PassRole of this path passes a role to."""
+    passed_to: tuple[str, ...] = ()
+    """The service principals the PassRole of this path may pass a role to (any of them)."""
     needs_boundary: bool = False
     """Only an escalation when the role has a permissions boundary (removing or replacing it)."""
     source: str = ""
@@ -46,7 +46,7 @@ def escalation_paths() -> tuple[EscalationPath, ...]:
             name=p["name"],
             category=p["category"],
             requires=tuple(p["requires"]),
-            passed_to=p.get("passed_to"),
+            passed_to=tuple(p.get("passed_to") or ()),
             needs_boundary=bool(p.get("needs_boundary")),
             source=p.get("source", ""),
         )
@@ -66,7 +66,7 @@ def path_requirements() -> tuple[tuple[EscalationPath, frozenset[str]], ...]:
 
 
 _ARN = re.compile(r"^arn:(?P<partition>[^:]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.*)$")
-_ROLE_TARGETS = {"iam:passrole", "sts:assumerole"}
+ROLE_TARGETS = frozenset({"iam:passrole", "sts:assumerole"})
 
 
 def _is_glob(value: str) -> bool:
@@ -92,7 +92,7 @@ def resource_abusable(
         return glob
     if m["account"] == "aws":
         return False
-    if action.lower() in _ROLE_TARGETS:
+    if action.lower() in ROLE_TARGETS:
         if not _could_name_a_role(m["service"], m["rest"]):
             return False  # PassRole on `arn:aws:s3:::bucket/*` names no role: it passes nothing
         if glob:
@@ -112,9 +112,24 @@ def statement_abusable(action: str, stmt: Statement, target_is_admin: Callable[[
     return any(resource_abusable(action, r, target_is_admin, variable=stmt.variable(r)) for r in stmt.resources)
 
 
-def passes_to(stmt: Statement, service: str | None) -> bool:
-    """Whether a PassRole grant lets a role be passed to `service` (its PassedToService limit)."""
+def passes_to(stmt: Statement, services: tuple[str, ...] | str) -> bool:
+    """Whether a PassRole grant lets a role be passed to one of `services` (its PassedToService limit)."""
     allowed = passed_to_services(stmt)
-    if allowed is None or service is None:
+    if allowed is None or not services:
         return True
-    return any(matches(v, service) or matches(v, f"{service}.cn") for v in allowed)
+    services = (services,) if isinstance(services, str) else services
+    return any(matches(v, s) or matches(v, f"{s}.cn") for v in allowed for s in services)
+
+
+def named_roles(stmt: Statement) -> tuple[str, ...]:
+    """The roles a statement names one by one (`arn:aws:iam::ACCOUNT:role/PATH/NAME`, no glob, no variable):
+    a PassRole or AssumeRole on them reaches those roles only, so what they can do decides (judge/reach.py)."""
+    if stmt.not_resources:
+        return ()
+    out = []
+    for r in stmt.resources:
+        m = _ARN.match(r)
+        named = m and m["service"] == "iam" and m["rest"].startswith("role/") and m["account"] not in ("aws", "")
+        if named and not _is_glob(r) and not stmt.variable(r):
+            out.append(r)
+    return tuple(out)

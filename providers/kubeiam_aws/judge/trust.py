@@ -8,7 +8,7 @@ and the association (not the trust) picks the ServiceAccount.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +19,8 @@ from kubeiam_aws.judge.conditions import case_glob
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 STS_AUDIENCE = "sts.amazonaws.com"
+AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
+"""The EKS Pod Identity webhook's annotation for the projected token's audience (default sts.amazonaws.com)."""
 # Keys that tie a Pod Identity trust to a cluster or ServiceAccount (the session tags EKS sets).
 POD_IDENTITY_SCOPE_KEYS = {
     "aws:sourceaccount",
@@ -102,9 +104,11 @@ class WebIdentityGrant:
             for v in c.values
         )
 
-    def admits(self, namespace: str, name: str) -> bool:
+    def admits(self, namespace: str, name: str, audience: str = STS_AUDIENCE) -> bool:
+        """Whether a token of this ServiceAccount, for `audience` (the `eks.amazonaws.com/audience` annotation's,
+        else sts.amazonaws.com), meets the statement's `sub` and `aud` tests."""
         subject = f"system:serviceaccount:{namespace}:{name}"
-        return all(_may_hold(c, subject) for c in self.subs) and all(_may_hold(c, STS_AUDIENCE) for c in self.auds)
+        return all(_may_hold(c, subject) for c in self.subs) and all(_may_hold(c, audience) for c in self.auds)
 
 
 def _may_hold(c: Condition, actual: str) -> bool:
@@ -167,8 +171,32 @@ def pod_identity_statements(trust: Iterable[Statement]) -> list[Statement]:
     ]
 
 
-def pod_identity_scoped(stmt: Statement) -> bool:
-    return any(c.key_lower in POD_IDENTITY_SCOPE_KEYS for c in stmt.conditions)
+def pod_identity_scoped(stmt: Statement, account: str | None = None) -> bool:
+    """Whether a condition ties the statement to less than "any association in `account`" (the role's own).
+
+    Why not `aws:SourceAccount` = the role's account: an association's role is always in its cluster's account, so
+    that test always holds and scopes nothing; nor `aws:SourceArn` on `cluster/*` of that account, or a tag test
+    on `*`."""
+    return any(c.key_lower in POD_IDENTITY_SCOPE_KEYS and not _any_cluster(c, account) for c in stmt.conditions)
+
+
+def _any_cluster(c: Condition, account: str | None) -> bool:
+    """The condition holds for every association of the account: it names no cluster, namespace or account less."""
+    if account is None or c.variables:
+        return False
+    op = c.base_operator
+    if op == "Null" or op.startswith(("StringNot", "ArnNot")):
+        return True  # an existence test, or an exclusion: every other association of the account passes
+    if c.key_lower == "aws:sourceaccount":
+        return set(c.values) <= {account, "*"}
+    if c.key_lower == "aws:sourcearn":
+        return all(_every_cluster(v, account) for v in c.values)
+    return op.endswith("Like") and all(v == "*" for v in c.values)
+
+
+def _every_cluster(arn: str, account: str) -> bool:
+    parts = arn.split(":")
+    return arn == "*" or (len(parts) >= 6 and parts[4] in (account, "*") and parts[5] in ("cluster/*", "*"))
 
 
 def trusts_role(trust: Iterable[Statement], role_arn: str) -> bool:
@@ -281,12 +309,20 @@ class IrsaTrust:
     fixed: tuple[LinkStatus, str] | None = None
     provider_missing: bool = False
     """The account has no OIDC provider for the issuer: untrusted whatever the trust policy says."""
+    client_ids: frozenset[str] | None = None
+    """The provider's ClientIDList, the audiences STS accepts from it (None: not in the evidence)."""
 
     @classmethod
     def of(
-        cls, account: str, trust: tuple[Statement, ...], issuer: str | None, providers: frozenset[str] | None
+        cls,
+        account: str,
+        trust: tuple[Statement, ...],
+        issuer: str | None,
+        providers: frozenset[str] | None,
+        client_ids: Mapping[str, frozenset[str]] | None = None,
     ) -> IrsaTrust:
-        """`account`: the role's; `providers`: the account's OIDC provider hosts (None: not in evidence)."""
+        """`account`: the role's; `providers`: the account's OIDC provider hosts (None: not in evidence);
+        `client_ids`: host -> the provider's ClientIDList, where the evidence lists it."""
         host = issuer_host(issuer)
         if host is None:
             return cls(
@@ -306,13 +342,24 @@ class IrsaTrust:
         callers = frozenset(("Federated", p.value) for g in grants for p in g.statement.principals)
         if trust_denies(trust, WEB_IDENTITY, callers):
             return cls(fixed=(LinkStatus.UNTRUSTED, "trust policy denies sts:AssumeRoleWithWebIdentity"))
-        return cls(grants=grants)
+        return cls(grants=grants, client_ids=(client_ids or {}).get(host))
 
     def verdict(self, sa: ServiceAccount) -> tuple[LinkStatus, str]:
         if self.fixed is not None:
             return self.fixed
-        if not any(g.admits(sa.namespace, sa.name) for g in self.grants):
-            subs = ", ".join(sorted({v for g in self.grants for c in g.subs for v in c.values})) or "none"
+        audience = (sa.annotations.get(AUDIENCE_ANNOTATION) or "").strip() or STS_AUDIENCE
+        if self.client_ids is not None and audience not in self.client_ids:
+            listed = ", ".join(sorted(self.client_ids)) or "none"
+            return (
+                LinkStatus.UNTRUSTED,
+                f"the IAM OIDC provider's ClientIDList does not list the audience {audience} ({listed})",
+            )
+        if not any(g.admits(sa.namespace, sa.name, audience) for g in self.grants):
             subject = f"system:serviceaccount:{sa.namespace}:{sa.name}"
-            return LinkStatus.UNTRUSTED, f"trust does not admit {subject} (sub allows {subs})"
+            if any(g.admits(sa.namespace, sa.name, a) for g in self.grants for c in g.auds for a in c.values):
+                auds = ", ".join(sorted({v for g in self.grants for c in g.auds for v in c.values}))
+                return LinkStatus.UNTRUSTED, f"trust does not admit the token audience {audience} (aud allows {auds})"
+            subs = ", ".join(sorted({v for g in self.grants for c in g.subs for v in c.values})) or "none"
+            custom = f" for audience {audience}" if audience != STS_AUDIENCE else ""
+            return LinkStatus.UNTRUSTED, f"trust does not admit {subject}{custom} (sub allows {subs})"
         return LinkStatus.RESOLVED, "trust admits this ServiceAccount"

@@ -26,10 +26,16 @@ R = TypeVar("R")
 
 # Why these limits: IAM's rate limits are low, unpublished and shared with the production workloads
 # of the account being audited; a handful of parallel requests already hides most of the latency,
-# and the adaptive limiter slows us further as soon as AWS starts throttling.
-CONCURRENCY = {"iam": 4, "ec2": 4, "eks": 4, "sts": 1}
+# and the adaptive limiter slows us further as soon as AWS starts throttling. STS: only `--aws-org`
+# runs calls side by side (AssumeRole, once per account the audit needs, its answer kept for the run);
+# they count against the auditor's own account, whose workloads share STS's rate, and 3 in flight
+# already assume a role in a hundred accounts in seconds.
+CONCURRENCY = {"iam": 4, "ec2": 4, "eks": 4, "sts": 3, "accessanalyzer": 2}
 MAX_ATTEMPTS = 8
 """Attempts per call, the first included (`KUBEIAM_AWS_MAX_ATTEMPTS` overrides)."""
+
+ROLE_SESSION_NAME = "kubeiam"
+"""The RoleSessionName of every role kubeiam assumes: CloudTrail in the member account names the auditor."""
 
 ENDPOINT_ENV = "KUBEIAM_AWS_ENDPOINT_URL"
 """Send every AWS call to this URL (tests, benchmarks, VPC endpoints); `KUBEIAM_AWS_ENDPOINT_URL_<SERVICE>`
@@ -74,6 +80,8 @@ class Clients:
     counter: CallCounter
     account_profiles: dict[str, str] = field(default_factory=dict)
     """account id -> profile for roles in other accounts (`--aws-account-profile ACCOUNT=PROFILE`)."""
+    _assumed: dict[str, Any] = field(default_factory=dict)
+    """credential key -> the session of a role assumed in another account (`--aws-org`, `assume_role`)."""
     _sessions: dict[str | None, Any] = field(default_factory=dict)
     _clients: dict[tuple[str | None, str, str | None], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,9 +96,55 @@ class Clients:
         import boto3
 
         with self._lock:
+            if profile in self._assumed:
+                return self._assumed[profile]
             if profile not in self._sessions:
                 self._sessions[profile] = boto3.Session(profile_name=profile, region_name=self.region)
             return self._sessions[profile]
+
+    def assume_role(self, role_arn: str, external_id: str | None = None) -> str:
+        """Assume `role_arn` with the home credentials now (one sts:AssumeRole, AwsCallFailed if refused);
+        return the credential key to pass as `profile` for that account's clients.
+
+        Why botocore's own fetcher: it is what a profile with `role_arn` uses, so the credentials refresh
+        themselves before they expire (a long audit outlives one hour's session) and are cached meanwhile.
+        Its STS client is ours: one shared, counted client whose credentials are the home session's (the
+        fetcher's frozen copy of them is not needed), with the endpoint settings of every other client.
+        """
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            CredentialProvider,
+            CredentialResolver,
+            DeferredRefreshableCredentials,
+        )
+
+        location = f"sts:AssumeRole {role_arn}"
+        key = f"assume-role {role_arn}"
+        home = self.session(self.profile)
+        source = home.get_credentials()
+        if source is None:
+            raise AwsCallFailed(location, "NoCredentialsError", "Unable to locate credentials")
+        sts = self.client("sts", self.default_region() or "us-east-1")
+        extra = {"RoleSessionName": ROLE_SESSION_NAME, **({"ExternalId": external_id} if external_id else {})}
+        fetcher = AssumeRoleCredentialFetcher(lambda *_, **__: sts, source, role_arn, extra_args=extra)
+        # Now, not at the first IAM call: a refusal is then about the role, not about some GetRole.
+        _guarded(location, fetcher.fetch_credentials)
+        credentials = DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role")
+
+        class Assumed(CredentialProvider):
+            METHOD = "assume-role"
+
+            def load(self) -> Any:
+                return credentials
+
+        core = botocore.session.Session(profile=self.profile)  # the home profile's settings, not its keys
+        core.register_component("credential_provider", CredentialResolver([Assumed()]))
+        session = boto3.Session(botocore_session=core, region_name=self.region or home.region_name)
+        with self._lock:
+            self._assumed[key] = session
+        return key
 
     def default_region(self) -> str | None:
         region: str | None = self.session(self.profile).region_name
@@ -226,23 +280,31 @@ def _operation(event_name: str) -> str:
 
 def call(client: Any, operation: str, location: str, **params: Any) -> dict[str, Any]:
     """One API call; any failure becomes AwsCallFailed naming `location` (never a bare crash)."""
+    response: dict[str, Any] = _guarded(location, partial(getattr(client, operation), **params))
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def _guarded(location: str, fn: Callable[[], T]) -> T:
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
-        response: dict[str, Any] = getattr(client, operation)(**params)
+        return fn()
     except Stopped as exc:
         raise exc.failure.at(location) from None
     except ClientError as exc:
         raise from_client_error(location, exc) from None
-    except BotoCoreError as exc:  # no credentials, endpoint unreachable, retries exhausted on errors
+    # No credentials, endpoint unreachable, retries exhausted on errors; or an answer in no AWS protocol (botocore's
+    # ResponseParserError is no BotoCoreError).
+    except (BotoCoreError, ResponseParserError) as exc:
         raise from_botocore_error(location, exc) from None
-    response.pop("ResponseMetadata", None)
-    return response
 
 
 def pages(client: Any, operation: str, location: str, **params: Any) -> Iterator[dict[str, Any]]:
     """Every page of a paginated call, each turned into AwsCallFailed on failure."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     paginator = client.get_paginator(operation)
     try:
@@ -253,5 +315,5 @@ def pages(client: Any, operation: str, location: str, **params: Any) -> Iterator
         raise exc.failure.at(location) from None
     except ClientError as exc:
         raise from_client_error(location, exc) from None
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
         raise from_botocore_error(location, exc) from None

@@ -18,7 +18,9 @@ from kubeiam_aws.live.coverage import NODE_TEMPLATE_RULES, Dependent, node_subje
 from kubeiam_aws.live.ec2 import describe_instances, instance_profiles, launch_template_versions
 from kubeiam_aws.live.eks import EksLookup, collect_cluster
 from kubeiam_aws.live.iam import AccountIam, AccountResult
+from kubeiam_aws.live.organization import OrgOptions, Reached, org_options, reach
 from kubeiam_aws.live.plan import Scope, build_scope, parse_role_arn
+from kubeiam_aws.live.usage import ANALYZER, LAST_ACCESSED, collect_usage
 from kubeiam_aws.live.writer import write_json
 
 Needs = dict[str, dict[str, set[Dependent]]]
@@ -54,7 +56,7 @@ def collect(request: CollectRequest, inventory: Inventory, counter: CallCounter 
     if not scope.clusters:
         return []
     try:
-        errors = _Run(request, inventory, scope, clients).run()
+        errors = _Run(request, inventory, scope, clients, org_options(request.options)).run()
     finally:
         clients.close()
     first = clients.first_failure
@@ -75,14 +77,18 @@ def check_options(options: Any) -> None:
     check_profiles(
         getattr(options, "aws_profile", None), _account_profiles(getattr(options, "aws_account_profiles", None))
     )
+    org_options(options)  # --aws-accounts without --aws-org, or not account ids
 
 
 class _Run:
-    def __init__(self, request: CollectRequest, inventory: Inventory, scope: Scope, clients: Clients) -> None:
+    def __init__(
+        self, request: CollectRequest, inventory: Inventory, scope: Scope, clients: Clients, org: OrgOptions | None
+    ) -> None:
         self.request = request
         self.inventory = inventory
         self.scope = scope
         self.clients = clients
+        self.org = org
         self.progress = progress_of(request)
         self.errors: list[CoverageError] = []
         self._caller: tuple[str, str] | None = None
@@ -171,6 +177,8 @@ class _Run:
                         templates[(account, cs.region)].append((cs.name, ng["launchTemplate"]))
             if self.scope.single is None:
                 self._node_classes(cs.name, account, home[account], needs, profiles)
+            if c.access_entries is not None:
+                write_json(self.request.output, f"{base}/eks/{cs.name}/access-entries.json", c.access_entries)
             if c.associations is not None:
                 write_json(
                     self.request.output,
@@ -239,10 +247,13 @@ class _Run:
                 home[caller[0]] = caller[1]
         out: dict[str, AccountIam] = {}
         held = ", ".join(f"{a} ({p})" for a, p in sorted(home.items())) or "none"
+        org = self._org(needs, profiles, home)
         for account in sorted(set(needs) | set(profiles)):
             profile = None if account in home else self.clients.account_profiles.get(account)
             arns = needs.get(account, {})
             partition = home.get(account) or next((a.split(":")[1] for a in sorted(arns)), "aws")
+            if profile is None and account in org.keys:  # a role assumed in the organisation's partition
+                profile, partition = org.keys[account], next(iter(home.values()))
             reachable = {}
             for arn, dependents in sorted(arns.items()):
                 if (account in home or profile) and arn.split(":")[1] == partition:
@@ -252,8 +263,11 @@ class _Run:
                 # account, so asking would read a same-named role of the wrong account.
                 reason = (
                     f"the role is in account {account} ({arn.split(':')[1]}); the credentials in use are for {held}"
-                    f" (map a profile to that account to read it: --aws-account-profile {account}=PROFILE)"
+                    f" (to read it, map a profile to that account: --aws-account-profile {account}=PROFILE, or"
+                    " assume a role there: --aws-org ROLE_NAME)"
                 )
+                if account in org.unreached and arn.split(":")[1] == partition:
+                    reason = org.unreached[account]
                 if not home and self._caller_error is not None:
                     reason = f"account of the credentials unknown: {self._caller_error.reason}"
                 self.errors += [CoverageError("aws", f"iam:GetRole {arn}", reason, *d) for d in sorted(dependents)]
@@ -266,10 +280,32 @@ class _Run:
             out[account] = acct
         return out
 
+    def _org(self, needs: Needs, profiles: Needs, home: dict[str, str]) -> Reached:
+        """`--aws-org`: a role assumed in each needed account that is neither home nor mapped to a profile."""
+        if self.org is None or not home:  # (no home: whose organisation, and which partition, is unknown)
+            return Reached()
+        partition = next(iter(home.values()))
+        others = {
+            a
+            for a in set(needs) | set(profiles)
+            if a not in home
+            and a not in self.clients.account_profiles
+            and any(arn.split(":")[1] == partition for arn in [*needs.get(a, {}), *profiles.get(a, {})])
+        }
+        if not others:  # (no Organizations call either)
+            return Reached()
+        task = self.progress.task("aws: roles assumed in other accounts (--aws-org)", total=len(others))
+        found = reach(self.clients, self.org, others, partition, self.clients.default_region() or "us-east-1")
+        self.errors += found.errors
+        task.advance(len(others))
+        task.done()
+        return found
+
     # -- IAM ---------------------------------------------------------------------------------
 
     def _iam(self, accounts: dict[str, AccountIam]) -> None:
         task = self.progress.task("aws: IAM roles and policies", total=len(accounts))
+        results: dict[str, AccountResult] = {}
         for account, acct in accounts.items():
             result: AccountResult = acct.collect()
             self.errors += result.errors
@@ -277,6 +313,30 @@ class _Run:
                 write_json(self.request.output, f"aws/{account}/iam.json", result.iam)
             if result.oidc is not None:
                 write_json(self.request.output, f"aws/{account}/oidc-providers.json", result.oidc)
+            results[account] = result
+            task.advance()
+        task.done()
+        if getattr(self.request.options, "aws_usage", True):
+            self._usage(accounts, results)
+
+    def _usage(self, accounts: dict[str, AccountIam], results: dict[str, AccountResult]) -> None:
+        """Usage data (AWS-024) of the roles the in-scope ServiceAccounts take and that were read."""
+        in_scope = {s for cs in self.scope.clusters for s in cs.subjects()}
+        regions = sorted({cs.region for cs in self.scope.clusters if cs.region})
+        work = {}
+        for account, acct in accounts.items():
+            read = {r.get("Arn") for r in (results[account].iam or {}).get("RoleDetailList", [])}
+            roles = [a for a, deps in acct.roles.items() if a in read and any(d.subject in in_scope for d in deps)]
+            if roles:
+                work[account] = (acct, roles)
+        task = self.progress.task("aws: usage (service last accessed)", total=len(work))
+        for account, (acct, roles) in work.items():
+            found = collect_usage(self.clients, account, acct.profile, acct.iam, roles, regions)
+            self.errors += found.errors
+            if found.last_accessed:
+                write_json(self.request.output, f"aws/{account}/{LAST_ACCESSED}", found.last_accessed)
+            for region, analyzer in found.analyzer.items():
+                write_json(self.request.output, f"aws/{account}/{region}/{ANALYZER}", analyzer)
             task.advance()
         task.done()
 

@@ -19,8 +19,9 @@ POD_IDENTITY_RULES = (
     "AWS-014",
     "AWS-015",
     "AWS-016",
+    "AWS-024",
 )
-"""A ServiceAccount's Pod Identity unknown: its binding, sharing, trust and permission findings."""
+"""A ServiceAccount's Pod Identity unknown: its binding, sharing, trust, permission and unused-access findings."""
 NODE_TEMPLATE_RULES = ("AWS-022",)
 """A cluster's node groups (or a node class's instance profile) unknown: the templates that start nodes."""
 IRSA_TRUST_RULES = ("AWS-001", "AWS-002", "AWS-003", "AWS-004", "AWS-005")

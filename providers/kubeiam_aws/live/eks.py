@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeiam.vocabulary.model import CoverageError
+from kubeiam_aws.live.access_entries import collect_access_entries, wants_access_entries
 from kubeiam_aws.live.clients import AwsCallFailed, Clients, call, pages
 from kubeiam_aws.live.coverage import IRSA_TRUST_RULES, NODE_TEMPLATE_RULES, POD_IDENTITY_RULES
 from kubeiam_aws.live.plan import ClusterScope, Scope
@@ -24,6 +25,8 @@ class EksLookup:
     """`describe-cluster` output ({"cluster": {...}})."""
     nodegroups: list[dict[str, Any]] | None = None
     associations: list[dict[str, Any]] | None = None
+    access_entries: dict[str, Any] | None = None
+    """`access-entries.json` content (who is mapped into the cluster, for K8S-006); None when not read."""
     errors: list[CoverageError] = field(default_factory=list)
     kubeconfig_arn: str = ""
     """The kubeconfig's ARN, once the credentials are known to be of its account (EKS did not answer)."""
@@ -81,6 +84,9 @@ def collect_cluster(
         result.associations = _associations(clients, eks, name, scope)
     except AwsCallFailed as exc:
         result.errors += _pod_identity_unread(cs, exc.location, exc.reason)
+    if wants_access_entries(result.cluster):
+        result.access_entries, more = collect_access_entries(clients, eks, name, cs.name)
+        result.errors += more
     return result
 
 

@@ -58,6 +58,9 @@ NO_CREDENTIALS = {
     "TokenRetrievalError",
     "InvalidConfigError",
 }
+UNPARSABLE = "ResponseParserError"
+"""botocore could not read the answer as the API's protocol: a web server's or emulator's error page (an
+HTML 500 where XML was due), not an AWS answer."""
 _MESSAGE_MAX = 160
 _URL = re.compile(r"https?://[^\s\"']+")
 
@@ -96,6 +99,8 @@ class AwsCallFailed(Exception):
     @property
     def foreign(self) -> bool:
         """An HTTP answer that is no AWS API answer (a proxy's or web server's page: no AWS error code)."""
+        if self.code == UNPARSABLE:
+            return True
         return self.status is not None and (not self.code or self.code.isdigit() or self.code == "Unknown")
 
     @property
@@ -120,6 +125,8 @@ class AwsCallFailed(Exception):
             return f"throttled until retries ran out ({code}, {op})"
         if code in UNREACHABLE:
             return f"cannot reach AWS ({code}{_endpoint(self.message)})"
+        if self.code == UNPARSABLE:
+            return f"not an AWS API answer ({op}: the response could not be parsed)"
         if self.foreign:
             return f"HTTP {self.status} (not an AWS API answer)"
         detail = _short(self.message)
@@ -139,8 +146,10 @@ def from_client_error(location: str, exc: Any) -> AwsCallFailed:
 
 
 def from_botocore_error(location: str, exc: Exception) -> AwsCallFailed:
-    """Any other botocore error: no HTTP answer (unreachable, no credentials, bad configuration)."""
-    return AwsCallFailed(location, type(exc).__name__, str(exc))
+    """Any other botocore error: no HTTP answer (unreachable, no credentials, bad configuration), or one that is not
+    the API's (`ResponseParserError`: its body is never kept, it may be a whole page)."""
+    name = type(exc).__name__
+    return AwsCallFailed(location, name, "" if name == UNPARSABLE else str(exc))
 
 
 def _short(message: str) -> str:

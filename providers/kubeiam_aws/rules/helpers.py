@@ -32,7 +32,13 @@ def _all_links(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role 
 
 def _link_roles(inv: Inventory) -> list[tuple[ServiceAccount, IdentityLink, Role | None]]:
     view = aws_view(inv)
-    links = [(sa, link, view.role(link.principal)) for sa, link in inv.links_in(AWS)]
+    # A Pod Identity association with a session policy or session tags that decide a grant gives the role as
+    # its sessions get it (view.sessions); every other link gives the role as IAM holds it.
+    sessions = view.sessions
+    links = [
+        (sa, link, (sessions and sessions.get((*sa.key, link.principal))) or view.role(link.principal))
+        for sa, link in inv.links_in(AWS)
+    ]
     # Judge every role these ServiceAccounts take in one go, each once (memoised in the view).
     for role in {id(r): r for _, _, r in links if r is not None}.values():
         analyse_role(view, role)
@@ -54,7 +60,7 @@ def per_role(inv: Inventory, key: str, role: Role, build: Callable[[Role], Any])
     """`build(role)`, once per role and rule: what a rule says about a role is the same for every
     ServiceAccount that takes it, so evidence and titles are built once (the engine shares evidence)."""
     memo = aws_view(inv).memo
-    k = (key, role.arn)
+    k = (key, role.key)
     if k not in memo:
         memo[k] = build(role)
     return memo[k]
@@ -86,7 +92,7 @@ def role_groups(inv: Inventory, *statuses: LinkStatus) -> list[RoleGroup]:
         groups: dict[tuple[str, str, str], tuple[Role, list[ServiceAccount]]] = {}
         for sa, link, role in _all_links(inv):
             if role is not None and (not statuses or link.status in statuses):
-                groups.setdefault((sa.cluster, link.mechanism, role.arn), (role, []))[1].append(sa)
+                groups.setdefault((sa.cluster, link.mechanism, role.key), (role, []))[1].append(sa)
         cache[statuses] = [RoleGroup(c, mech, role, tuple(sas)) for (c, mech, _), (role, sas) in groups.items()]
     return cache[statuses]
 
@@ -94,10 +100,18 @@ def role_groups(inv: Inventory, *statuses: LinkStatus) -> list[RoleGroup]:
 def role_evidence(inv: Inventory, role: Role, **extra: Any) -> dict[str, Any]:
     result = analysis(inv, role)
     out: dict[str, Any] = {"role": role.arn, "file": role.source, **extra}
+    if role.session is not None:
+        out["pod_identity_association"] = role.session.subject
+        if role.session.policy is not None:
+            out["session_policy"] = role.session.policy.source
     if role.boundary_arn:
         out["permissions_boundary"] = role.boundary_arn
     if result.blocked_by_boundary:
         out["blocked_by_boundary"] = list(result.blocked_by_boundary)
+    if result.blocked_by_guardrail:
+        out["blocked_by_guardrail"] = list(result.blocked_by_guardrail)
+    if result.guardrails:
+        out["guardrails"] = list(result.guardrails)
     if result.incomplete:
         out["not_evaluated"] = list(result.incomplete)
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeiam.vocabulary.findings import Category, Severity
-from kubeiam.vocabulary.model import Inventory, LinkStatus, Node, Workload
+from kubeiam.vocabulary.model import EgressBlock, Inventory, LinkStatus, Node, Workload
 from kubeiam.vocabulary.rules import Match, Rule, rule
 from kubeiam_aws.declarations import AWS
 from kubeiam_aws.rules.helpers import analysis, aws_view
@@ -29,6 +29,8 @@ class Exposure:
     """Egress policies that keep pods of a namespace away from 169.254.169.254."""
     role_can: tuple[str, ...] = ()
     """What the node role's credentials allow that matters (admin, escalation paths, broad reads)."""
+    not_enforced: tuple[str, ...] = ()
+    """Egress policies that would block IMDS but that nothing is known to enforce (then they block nothing)."""
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"node_role_reach": self.power, "pods_reaching_imds": list(self.exposed)}
@@ -38,6 +40,8 @@ class Exposure:
             out["pods_without_own_identity"] = list(self.without_identity)
         if self.mitigations:
             out["mitigations"] = list(self.mitigations)
+        if self.not_enforced:
+            out["mitigations_not_enforced"] = list(self.not_enforced)
         return out
 
 
@@ -52,21 +56,63 @@ def _exposure(inv: Inventory, node: AwsNode) -> Exposure:
         role_can += [f"escalate: {e.name}" for e in result.escalations]
         role_can += [f"read everywhere: {g.action}" for g in result.sensitive_reads]
     on_node, with_identity = _indexes(inv)
-    exposed, bare, mitigations = set(), set(), set()
+    exposed, bare, mitigations, unenforced = set(), set(), set(), set()
     for w in on_node.get((node.cluster, node.node), ()):
         if w.host_network:
             continue
-        block = inv.imds_block(w.cluster, w.namespace)
+        block, ignored = _enforced_block(inv, view, w.cluster, w.namespace)
+        unenforced.update(ignored)
         if block is not None:
-            mitigations.add(f"{block.kind} {block.namespace or '(cluster-wide)'}/{block.name}")
+            mitigations.add(_named(block))
             continue
         key = f"{w.namespace}/{w.service_account}"
         exposed.add(key)
         if (w.cluster, w.namespace, w.service_account) not in with_identity:
             bare.add(key)
     return Exposure(
-        power, tuple(sorted(exposed)), tuple(sorted(bare)), tuple(sorted(mitigations)), tuple(role_can[:10])
+        power,
+        tuple(sorted(exposed)),
+        tuple(sorted(bare)),
+        tuple(sorted(mitigations)),
+        tuple(role_can[:10]),
+        tuple(sorted(unenforced)),
     )
+
+
+def _named(block: EgressBlock) -> str:
+    return f"{block.kind} {block.namespace or '(cluster-wide)'}/{block.name}"
+
+
+def _enforced_block(
+    inv: Inventory, view: AwsView, cluster: str, namespace: str
+) -> tuple[EgressBlock | None, list[str]]:
+    """A policy that blocks IMDS for every pod of the namespace and that something enforces, and the blocking
+    policies that nothing is known to enforce (EKS enforces none by default: judged as no block)."""
+    blocks: dict[tuple[str, str | None], list[EgressBlock]] = inv.memo("aws_egress_blocks", _blocks_by_namespace)
+    found = [*blocks.get((cluster, namespace), ()), *blocks.get((cluster, None), ())]
+    if not found:
+        return None, []
+    enforced = view.network_policy.get(cluster)
+    ignored = []
+    for block in found:
+        cilium = block.kind.startswith("Cilium")
+        if enforced is not None and (enforced.cilium if cilium else enforced.kubernetes):
+            return block, []
+        how = (
+            "Cilium is not seen running"
+            if cilium and enforced and enforced.kubernetes
+            else (enforced.how if enforced else "enforcement unknown")
+        )
+        ignored.append(f"{_named(block)}: {how}")
+    return None, ignored
+
+
+def _blocks_by_namespace(inv: Inventory) -> dict[tuple[str, str | None], list[EgressBlock]]:
+    out: dict[tuple[str, str | None], list[EgressBlock]] = {}
+    for b in inv.whole.egress_blocks:
+        if b.selects_all_pods:
+            out.setdefault((b.cluster, b.namespace), []).append(b)
+    return out
 
 
 def _indexes(inv: Inventory) -> tuple[dict[tuple[str, str], list[Workload]], set[tuple[str, str, str]]]:
@@ -150,7 +196,8 @@ def imds_v1(inv: Inventory) -> Iterator[Match]:
     "so a limit of 2 or more hands every pod the node role. It matters most when that role is powerful "
     "and pods on the node have no identity of their own.",
     remediation="Set HttpPutResponseHopLimit=1 (pods then use IRSA / Pod Identity), or block egress to "
-    "169.254.169.254/32 with a NetworkPolicy.",
+    "169.254.169.254/32 (and fd00:ec2::254/128 on IPv6 clusters) with a NetworkPolicy that is enforced (on EKS: "
+    "the vpc-cni add-on with enableNetworkPolicy, Cilium or Calico).",
     cloud=AWS,
     references=(_IMDS_DOC,),
 )

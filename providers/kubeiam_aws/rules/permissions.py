@@ -142,8 +142,10 @@ def broad_writes(inv: Inventory) -> Iterator[Match]:
     Category.PRIVILEGE_ESCALATION,
     Severity.HIGH,
     rationale="The role's policies together allow a known escalation path (PassRole with compute creation, "
-    "policy rewrites, trust rewrites, AssumeRole on `*`, code or shell on resources running other roles). "
-    "Paths stopped by an explicit Deny, the permissions boundary or a never-true condition are not reported.",
+    "policy rewrites, trust rewrites, AssumeRole on `*`, code or shell on resources running other roles), or "
+    "let it become a named role (AssumeRole, PassRole) that is admin, rewrites IAM, escalates or reaches such a "
+    "role in turn (`reaches`: the path hop by hop). Paths stopped by an explicit Deny, the permissions boundary, "
+    "an SCP, RCP or session policy, or a never-true condition are not reported.",
     remediation="Remove one permission of the path, scope its Resource to what the workload owns, or add "
     "`iam:PassedToService` and a permissions boundary.",
     cloud=AWS,
@@ -163,11 +165,13 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
             return []
         first = found[0]
         more = f" (and {len(found) - 1} more path{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+        into = f" into {first.reaches.identity.rsplit(':', 1)[-1]}" if first.reaches else ""
+        reaches = {"reaches": first.reaches.evidence()} if first.reaches else {}
         return [
             {
                 "item": "escalation",
                 "source": role.arn,
-                "detail": f"{first.name}{more}",
+                "detail": f"{first.name}{into}{more}",
                 "evidence": role_evidence(
                     inv,
                     role,
@@ -175,6 +179,7 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
                     actions=list(first.actions),
                     path_count=len(found),
                     policies=sorted({s for e in found for s in e.sources}),
+                    **reaches,
                     paths=[
                         {
                             "path": e.path_id,
@@ -183,6 +188,7 @@ def privilege_escalation(inv: Inventory) -> Iterator[Match]:
                             "actions": list(e.actions),
                             "policies": list(e.sources),
                             "reference": e.reference,
+                            **({"reaches": e.reaches.evidence()} if e.reaches else {}),
                         }
                         for e in found
                     ],

@@ -304,9 +304,10 @@ def shared_role(inv: Inventory) -> Iterator[Match]:
     Category.TRUST_UNSCOPED,
     Severity.HIGH,
     rationale=(
-        "A trust of `pods.eks.amazonaws.com` without `aws:SourceAccount` / `aws:SourceArn` (or the "
-        "EKS session tags) lets anyone who can create a Pod Identity association, on any cluster, "
-        "attach this role to any ServiceAccount."
+        "A trust of `pods.eks.amazonaws.com` without `aws:SourceArn` naming clusters (or the EKS session "
+        "tags naming namespaces or ServiceAccounts) lets anyone who can create a Pod Identity association, "
+        "on any cluster of the account, attach this role to any ServiceAccount. `aws:SourceAccount` equal to "
+        "the role's own account scopes nothing: an association's role is always in its cluster's account."
     ),
     remediation='Add "Condition": {"StringEquals": {"aws:SourceAccount": "ACCOUNT"}, "ArnEquals": '
     '{"aws:SourceArn": "CLUSTER-ARN"}} to the pods.eks.amazonaws.com statement.',
@@ -316,7 +317,7 @@ def shared_role(inv: Inventory) -> Iterator[Match]:
 def pod_identity_unscoped(inv: Inventory) -> Iterator[Match]:
     def build(role: Role) -> list[dict[str, Any]]:
         statements = pod_identity_statements(role.trust)
-        if not statements or any(pod_identity_scoped(s) for s in statements):
+        if not statements or any(pod_identity_scoped(s, role.account) for s in statements):
             return []
         return [
             {

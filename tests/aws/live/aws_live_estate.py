@@ -24,6 +24,9 @@ class Estate:
     associations: list[dict[str, Any]]
     """DescribePodIdentityAssociation `association` objects, for the front server."""
     spec: dict[str, Any]
+    access_entries: list[dict[str, Any]]
+    """DescribeAccessEntry `accessEntry` objects, each with its `associatedAccessPolicies` (ListAssociatedAccessPolicies
+    items), for the front server."""
 
     def values(self) -> dict[str, str]:
         return {
@@ -150,4 +153,35 @@ def seed(endpoint: str) -> Estate:
                 "disableSessionTags": False,
             }
         )
-    return Estate(account, region, cluster, issuer, instances, associations, spec)
+    return Estate(account, region, cluster, issuer, instances, associations, spec, _access_entries(spec, values))
+
+
+def _access_entries(spec: dict[str, Any], values: dict[str, str]) -> list[dict[str, Any]]:
+    """The estate's access entries as EKS describes them (moto has no access entries: the front server answers)."""
+    region, account, cluster = spec["region"], spec["account"], spec["cluster"]
+    out = []
+    for i, e in enumerate(spec.get("access_entries", [])):
+        principal = f"arn:aws:iam::{account}:role/{e['role']}"
+        suffix = f"{cluster}/role/{account}/{e['role']}/{i:08x}"
+        entry = {
+            "clusterName": cluster,
+            "principalArn": principal,
+            "kubernetesGroups": e["kubernetesGroups"],
+            "accessEntryArn": f"arn:aws:eks:{region}:{account}:access-entry/{suffix}",
+            "createdAt": 1732600000.0,
+            "modifiedAt": 1732600000.0,
+            "tags": {},
+            "username": fill(e["username"], values),
+            "type": e["type"],
+            "associatedAccessPolicies": [
+                {
+                    "policyArn": f"arn:aws:eks::aws:cluster-access-policy/{p['policy']}",
+                    "accessScope": p["accessScope"],
+                    "associatedAt": 1732600000.0,
+                    "modifiedAt": 1732600000.0,
+                }
+                for p in e.get("policies", [])
+            ],
+        }
+        out.append(entry)
+    return out

@@ -79,6 +79,8 @@ class LiveAws:
 
         root = root or self.evidence(f"ev{len(list(self.tmp.iterdir()))}")
         counter = CallCounter()
+        # Usage data (AWS-024) only when a test asks for it: the call budgets here are of the rest.
+        options.setdefault("aws_usage", False)
         request = CollectRequest(
             options=argparse.Namespace(**options),
             output=root,

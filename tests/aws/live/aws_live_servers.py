@@ -1,8 +1,12 @@
 """Local AWS for the live tests: moto in server mode, and a small front server for what moto lacks.
 
 The front server speaks the EKS Pod Identity REST routes (ListPodIdentityAssociations,
-DescribePodIdentityAssociation) with the shapes of the EKS API reference, can answer chosen
-operations with AccessDenied or Throttling (as AWS does: IAM's XML error, EKS's JSON error), can page
+DescribePodIdentityAssociation) and access-entry routes (ListAccessEntries, DescribeAccessEntry,
+ListAssociatedAccessPolicies) with the shapes of the EKS API reference, and the usage APIs moto lacks
+(`aws_live_usage.UsageApi`: IAM's service-last-accessed jobs, IAM Access Analyzer's unused-access
+findings), can answer chosen
+operations with AccessDenied or Throttling (as AWS does: IAM's XML error, EKS's JSON error), and the
+AssumeRole of chosen roles with AccessDenied (moto lets anyone assume any role), can page
 GetAccountAuthorizationDetails as AWS does (moto answers it in one page), logs every operation it
 sees, and forwards everything else to moto unchanged.
 """
@@ -24,6 +28,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 _PIA_LIST = re.compile(r"^/clusters/(?P<cluster>[^/]+)/pod-identity-associations$")
 _PIA_ONE = re.compile(r"^/clusters/(?P<cluster>[^/]+)/pod-identity-associations/(?P<id>[^/]+)$")
+_ENTRIES = re.compile(r"^/clusters/(?P<cluster>[^/]+)/access-entries$")
+_ENTRY = re.compile(r"^/clusters/(?P<cluster>[^/]+)/access-entries/(?P<arn>[^/]+)$")
+_ENTRY_POLICIES = re.compile(r"^/clusters/(?P<cluster>[^/]+)/access-entries/(?P<arn>[^/]+)/access-policies$")
+_ANALYZER_ROUTES = (
+    (re.compile(r"^/analyzer$"), "ListAnalyzers"),
+    (re.compile(r"^/findingv2$"), "ListFindingsV2"),
+    (re.compile(r"^/findingv2/[^/]+$"), "GetFindingV2"),
+)
 _EKS_ROUTES = (
     (re.compile(r"^/clusters$"), "ListClusters"),
     (re.compile(r"^/clusters/[^/]+$"), "DescribeCluster"),
@@ -31,16 +43,23 @@ _EKS_ROUTES = (
     (re.compile(r"^/clusters/[^/]+/node-groups/[^/]+$"), "DescribeNodegroup"),
     (_PIA_LIST, "ListPodIdentityAssociations"),
     (_PIA_ONE, "DescribePodIdentityAssociation"),
+    (_ENTRIES, "ListAccessEntries"),
+    (_ENTRY, "DescribeAccessEntry"),
+    (_ENTRY_POLICIES, "ListAssociatedAccessPolicies"),
 )
+_POD_IDENTITY = ("ListPodIdentityAssociations", "DescribePodIdentityAssociation")
+_ACCESS_ENTRIES = ("ListAccessEntries", "DescribeAccessEntry", "ListAssociatedAccessPolicies")
 
 
 @dataclass
 class FrontServer:
-    """Pod Identity routes + fault injection in front of moto."""
+    """Pod Identity and access-entry routes + fault injection in front of moto."""
 
     moto_port: int
     associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """cluster name -> DescribePodIdentityAssociation `association` objects."""
+    access_entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """cluster name -> DescribeAccessEntry `accessEntry` objects, each with its `associatedAccessPolicies`."""
     deny: set[str] = field(default_factory=set)
     """Operations (e.g. `iam:GetRole`, `eks:ListPodIdentityAssociations`) answered with AccessDenied."""
     throttle: set[str] = field(default_factory=set)
@@ -52,7 +71,7 @@ class FrontServer:
     items a page (AWS may return fewer than asked), by `Marker`, AWS managed policies attached to
     nothing left out (AWS returns only those in use). Unset: moto's one-page answer, as is."""
     page_size: int = 2
-    """Pod Identity list page size (small, so paging is exercised)."""
+    """Pod Identity and access-entry list page size (small, so paging is exercised)."""
     latency: float = 0.0
     """Seconds added to every request (benchmarks: what concurrency buys)."""
     allowed: set[str] | None = None
@@ -60,8 +79,15 @@ class FrontServer:
     this server answers itself (moto judges the rest)."""
     pages: set[str] = field(default_factory=set)
     """Operations answered with a web server's HTML 404 page (a wrong endpoint, a proxy): no AWS answer."""
+    crash_pages: set[str] = field(default_factory=set)
+    """Operations answered with a Python web framework's HTML 500 page, as moto's server answers an action it does
+    not implement (werkzeug's page, `<!doctype html>`): botocore cannot parse it (ResponseParserError)."""
+    deny_roles: set[str] = field(default_factory=set)
+    """Role ARNs whose sts:AssumeRole is answered with AccessDenied (the role's trust does not name the caller)."""
     refuse: str | None = None
     """Answer every request with this credentials error (`ExpiredToken`, `InvalidClientTokenId`)."""
+    usage: Any = None
+    """An `aws_live_usage.UsageApi`: the service-last-accessed jobs and Access Analyzer findings it answers."""
     log: list[str] = field(default_factory=list)
 
     def start(self) -> FrontServer:
@@ -92,17 +118,24 @@ class FrontServer:
                     )
                 if name in front.pages:
                     return self._page(404)
-                served_here = service == "eks" and operation in (
-                    "ListPodIdentityAssociations",
-                    "DescribePodIdentityAssociation",
+                if name in front.crash_pages:
+                    return self._page(500)
+                served_here = (service == "eks" and operation in _POD_IDENTITY + _ACCESS_ENTRIES) or (
+                    front.usage is not None and front.usage.serves(name)
                 )
                 allowed = front.deny_after.get(name)
                 if (
                     name in front.deny
+                    or (name == "sts:AssumeRole" and _form(body).get("RoleArn") in front.deny_roles)
                     or (allowed is not None and front.log.count(name) > allowed)
-                    or (served_here and front.allowed is not None and name not in front.allowed)
+                    or (served_here and front.allowed is not None and _permission(name) not in front.allowed)
                 ):
-                    code = {"eks": "AccessDeniedException", "ec2": "UnauthorizedOperation"}.get(service, "AccessDenied")
+                    code = {
+                        "eks": "AccessDeniedException",
+                        "ec2": "UnauthorizedOperation",
+                        "access-analyzer": "AccessDeniedException",
+                        "organizations": "AccessDeniedException",
+                    }.get(service, "AccessDenied")
                     return self._error(
                         service,
                         403,
@@ -110,15 +143,24 @@ class FrontServer:
                         f"User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: {operation}",
                     )
                 if name in front.throttle:
-                    code = {"eks": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(service, "Throttling")
+                    code = {
+                        "eks": "ThrottlingException",
+                        "ec2": "RequestLimitExceeded",
+                        "access-analyzer": "ThrottlingException",
+                    }.get(service, "Throttling")
                     return self._error(
                         service,
-                        429 if service == "eks" else 503 if service == "ec2" else 400,
+                        429 if service in ("eks", "access-analyzer") else 503 if service == "ec2" else 400,
                         code,
                         "Rate exceeded",
                     )
-                if served_here:
+                if served_here and service == "eks" and operation in _ACCESS_ENTRIES:
+                    return self._access_entries(operation)
+                if served_here and service == "eks":
                     return self._pod_identity(operation)
+                if served_here:
+                    status, kind, data = front.usage.answer(service, operation, self.path, body)
+                    return self._json(status, data) if kind == "json" else self._xml(status, data)
                 if name == "iam:GetAccountAuthorizationDetails" and front.gaad_page:
                     return self._paged_gaad(body, front.gaad_page)
                 self._forward(body)
@@ -162,6 +204,37 @@ class FrontServer:
                     page["nextToken"] = str(start + size)
                 self._json(200, page)
 
+            def _access_entries(self, operation: str) -> None:
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                pattern = {"ListAccessEntries": _ENTRIES, "DescribeAccessEntry": _ENTRY}.get(operation, _ENTRY_POLICIES)
+                m = pattern.match(url.path)
+                assert m
+                cluster = unquote(m["cluster"])
+                entries = {e["principalArn"]: e for e in front.access_entries.get(cluster, [])}
+                if operation == "ListAccessEntries":
+                    return self._json(200, self._paged("accessEntries", sorted(entries), query))
+                found = entries.get(unquote(m["arn"]))
+                if found is None:
+                    return self._json(
+                        404,
+                        {"message": f"The specified principalArn could not be found in cluster {cluster}."},
+                        {"x-amzn-ErrorType": "ResourceNotFoundException"},
+                    )
+                if operation == "DescribeAccessEntry":
+                    entry = {k: v for k, v in found.items() if k != "associatedAccessPolicies"}
+                    return self._json(200, {"accessEntry": entry})
+                page = self._paged("associatedAccessPolicies", found.get("associatedAccessPolicies", []), query)
+                self._json(200, {"clusterName": cluster, "principalArn": found["principalArn"], **page})
+
+            def _paged(self, key: str, items: list[Any], query: dict[str, str]) -> dict[str, Any]:
+                start = int(query.get("nextToken", "0"))
+                size = min(int(query.get("maxResults", front.page_size)), front.page_size)
+                page: dict[str, Any] = {key: items[start : start + size]}
+                if start + size < len(items):
+                    page["nextToken"] = str(start + size)
+                return page
+
             def _forward(self, body: bytes) -> None:
                 status, headers, data = self._moto(body)
                 if status >= 400 and data.lstrip().startswith(b"<") and self._service() == "eks":
@@ -198,7 +271,9 @@ class FrontServer:
                 self.wfile.write(data)
 
             def _error(self, service: str, status: int, code: str, message: str) -> None:
-                if service == "eks":
+                if service == "organizations":  # the JSON protocol: the code in the body's `__type`
+                    return self._json(status, {"__type": code, "Message": message})
+                if service in ("eks", "access-analyzer"):
                     return self._json(status, {"message": message}, {"x-amzn-ErrorType": code})
                 if service == "ec2":  # EC2's query errors have their own envelope
                     return self._xml(
@@ -217,6 +292,13 @@ class FrontServer:
                     b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>\n"
                     b"<h1>Not Found</h1><p>The requested URL was not found on this server.</p>\n</body></html>\n"
                 )
+                if status == 500:
+                    html = (
+                        b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+                        b"<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable "
+                        b"to complete your request. Either the server is overloaded or there is an error in the "
+                        b"application.</p>\n"
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(html)))
@@ -306,15 +388,34 @@ def page_gaad(xml: bytes, start: int, size: int) -> bytes:
     return ET.tostring(root, encoding="utf-8")
 
 
+_PERMISSIONS = {
+    "access-analyzer:ListFindingsV2": "access-analyzer:ListFindings",
+    "access-analyzer:GetFindingV2": "access-analyzer:GetFinding",
+}
+
+
+def _permission(operation: str) -> str:
+    """The IAM action an operation needs (ListFindingsV2 is authorised as access-analyzer:ListFindings)."""
+    return _PERMISSIONS.get(operation, operation)
+
+
 def _operation(method: str, path: str, headers: Any, body: bytes) -> tuple[str, str]:
     """(service, operation) of a request: from the SigV4 scope and the Action or the REST route."""
     scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/(?P<service>[^/]+)/", headers.get("Authorization", ""))
     service = scope["service"] if scope else "?"
-    if service == "eks":
+    if service in ("eks", "access-analyzer"):
         route = urlsplit(path).path
-        for pattern, name in _EKS_ROUTES:
+        for pattern, name in _EKS_ROUTES if service == "eks" else _ANALYZER_ROUTES:
             if pattern.match(route):
                 return service, name
         return service, f"{method} {route}"
+    target = headers.get("X-Amz-Target") or ""
+    if target:  # the JSON protocol (Organizations): `AWSOrganizationsV20161128.ListAccounts`
+        return service, target.rsplit(".", 1)[-1]
     params = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(urlsplit(path).query)
     return service, (params.get("Action") or ["?"])[0]
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """A query-protocol request's parameters (the first value of each)."""
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

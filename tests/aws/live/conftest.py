@@ -11,6 +11,7 @@ import pytest
 from aws_live_estate import Estate, seed
 from aws_live_harness import LiveAws
 from aws_live_servers import FrontServer
+from aws_live_usage import UsageApi, analyzer
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -40,6 +41,7 @@ def aws_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         mp.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # read by moto on the first IAM call
         estate = seed(moto_url)
     front.associations = {estate.cluster: estate.associations}
+    front.access_entries = {estate.cluster: estate.access_entries}
     try:
         yield moto_url, front, estate, config
     finally:
@@ -70,6 +72,10 @@ def live_aws(
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", front.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", front.url)
+    # The usage APIs moto lacks (AWS-024): a fresh state per test, jobs done at once, polled without waiting.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ACCESSANALYZER", front.url)
+    monkeypatch.setenv("KUBEIAM_AWS_USAGE_POLL", "0.01")
+    front.usage = UsageApi(polls_before_done=0, analyzers=[analyzer(estate.account, estate.region)])
     return LiveAws(moto_url, front, estate, tmp_path)
 
 

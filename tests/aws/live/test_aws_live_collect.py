@@ -34,6 +34,23 @@ NEEDED_ROLES = {
 }
 
 
+ACCESS_ENTRY_CALLS = ("eks:ListAccessEntries", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")
+
+
+def access_entry_calls(live_aws: LiveAws) -> dict[str, int]:
+    """What reading the cluster's access entries costs at the lower bound (docs/aws-live.md): the list's pages,
+    one description per entry, and the pages of each STANDARD entry's access policies (nodes have none)."""
+    entries, page = live_aws.estate.access_entries, live_aws.front.page_size
+    standard = [e for e in entries if e["type"] == "STANDARD"]
+    return {
+        "eks:ListAccessEntries": max(1, -(-len(entries) // page)),
+        "eks:DescribeAccessEntry": len(entries),
+        "eks:ListAssociatedAccessPolicies": sum(
+            max(1, -(-len(e["associatedAccessPolicies"]) // page)) for e in standard
+        ),
+    }
+
+
 def force(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """Force the per-role or the bulk path (the count-based choice is tested on its own)."""
     weight = 10**6 if mode == "bulk" else 0
@@ -126,6 +143,22 @@ def test_full_collection_writes_the_evidence_shapes(live_aws: LiveAws, mode: str
         ("payments", "api"),
     ]  # three associations over two pages of the list
     assert all(ISO.match(a["createdAt"]) and a["roleArn"].startswith("arn:aws:iam::") for a in associations)
+    # Access entries as describe-access-entry prints them, a STANDARD one with its access policies (K8S-006).
+    entries = {e["principalArn"]: e for e in run.load(f"{eks}/access-entries.json")["accessEntries"]}
+    seeded = {e["principalArn"]: e for e in live_aws.estate.access_entries}
+    assert set(entries) == set(seeded) and len(entries) >= 2
+    for arn, entry in entries.items():
+        assert (entry["type"], entry["username"], entry["kubernetesGroups"]) == (
+            seeded[arn]["type"],
+            seeded[arn]["username"],
+            seeded[arn]["kubernetesGroups"],
+        )
+        assert ISO.match(entry["createdAt"])
+        if entry["type"] == "STANDARD":
+            policies = [(p["policyArn"], p["accessScope"]) for p in entry["associatedAccessPolicies"]]
+            assert policies == [(p["policyArn"], p["accessScope"]) for p in seeded[arn]["associatedAccessPolicies"]]
+        else:
+            assert "associatedAccessPolicies" not in entry  # a node's entry takes no access policy
 
     # What cannot be reached is said, per ServiceAccount: another account, another partition.
     unreachable = {(e.subject, e.location) for e in run.errors}
@@ -188,10 +221,14 @@ def test_each_role_and_policy_is_fetched_once_and_every_call_is_counted(
     assert run.calls["ec2:DescribeLaunchTemplateVersions"] == 1
 
 
-def test_check_of_one_irsa_service_account_makes_at_most_six_calls(live_aws: LiveAws) -> None:
+def test_check_of_one_irsa_service_account_makes_six_calls_and_reads_the_access_entries(live_aws: LiveAws) -> None:
+    """At most 6 calls for the ServiceAccount's own identity, plus the cluster's access entries at their lower bound
+    (who else can act as it, K8S-006, may be any IAM principal mapped into the cluster)."""
     run = live_aws.collect(service_account=("orders", "api"))
     assert run.errors == []
-    assert run.total <= 6, run.calls
+    entries = access_entry_calls(live_aws)
+    assert {op: run.calls[op] for op in ACCESS_ENTRY_CALLS} == entries
+    assert run.total - sum(entries.values()) <= 6, run.calls
     orders = _roles(run)["orders-api"]
     assert len(orders["RolePolicyList"]) == 1 and len(orders["AttachedManagedPolicies"]) == 2
     policies = _policies(run)

@@ -11,7 +11,7 @@ import boto3
 import kubeiam_aws.live.iam as live_iam
 import pytest
 from aws_live_harness import LiveAws, Run
-from test_aws_live_collect import ACCOUNT, BASE, NEEDED_ROLES, force
+from test_aws_live_collect import ACCOUNT, BASE, NEEDED_ROLES, access_entry_calls, force
 
 from kubeiam.pipeline.audit import audit
 from kubeiam.pipeline.evidence import Evidence
@@ -104,7 +104,8 @@ def test_check_reads_in_bulk_when_the_pages_are_fewer_than_the_per_role_calls(
     if pages < live_iam.PER_ROLE_CALLS:  # e.g. page 12: 2 pages, as in the benchmark's account
         assert run.calls[GAAD] == pages and not set(PER_ROLE_OPS) & set(run.calls)
         assert "iam:GetPolicy" not in run.calls
-        assert run.total == 4 + pages, run.calls  # EKS 2, GetAccountSummary, the pages, the OIDC provider
+        # EKS 2, GetAccountSummary, the pages, the OIDC provider; and the cluster's access entries (K8S-006)
+        assert run.total == 4 + pages + sum(access_entry_calls(live_aws).values()), run.calls
     else:  # the role one by one (its policies by pages or one by one, whichever is estimated cheaper)
         assert all(run.calls[op] == 1 for op in PER_ROLE_OPS), run.calls
     orders = {r["RoleName"]: r for r in run.load(f"{BASE}/iam.json")["RoleDetailList"]}["orders-api"]
@@ -113,7 +114,7 @@ def test_check_reads_in_bulk_when_the_pages_are_fewer_than_the_per_role_calls(
     assert [p["PolicyName"] for p in orders["RolePolicyList"]] == ["orders-table"]
 
 
-def test_check_in_one_aws_page_makes_five_calls(live_aws: LiveAws) -> None:
+def test_check_in_one_aws_page_makes_five_calls_and_reads_the_access_entries(live_aws: LiveAws) -> None:
     with live_aws.front.aws_paging(1000):
         run = live_aws.collect(service_account=("orders", "api"))
     assert run.errors == []
@@ -123,6 +124,7 @@ def test_check_in_one_aws_page_makes_five_calls(live_aws: LiveAws) -> None:
         "iam:GetAccountSummary": 1,
         GAAD: 1,
         "iam:GetOpenIDConnectProvider": 1,
+        **access_entry_calls(live_aws),  # who else is mapped into the cluster (K8S-006), at its lower bound
     }
 
 

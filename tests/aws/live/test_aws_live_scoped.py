@@ -29,10 +29,10 @@ def _audit(run: Run, namespace: str | None = None, name: str | None = None) -> R
 def test_a_bulk_read_stopped_after_its_first_page_writes_only_what_is_needed(live_aws: LiveAws) -> None:
     """Pages of 4 items: the first holds orders-api, and other roles whose policies are on pages never
     read. Those roles are not needed, so they are not written (a role without its policies would be
-    reported as partly read), and `check` of orders/api is fully checked."""
+    reported as partly read), and `check` of orders/api is fully checked (its usage data read too, AWS-024)."""
     with live_aws.front.aws_paging(4):
         first = _roles_of([_first_page(live_aws)])
-        run = live_aws.collect(service_account=("orders", "api"))
+        run = live_aws.collect(service_account=("orders", "api"), aws_usage=True)
     assert "orders-api" in first and len(first) > 1
     assert run.calls["iam:GetAccountAuthorizationDetails"] == 1 and run.errors == []
     iam = run.load(f"{BASE}/iam.json")

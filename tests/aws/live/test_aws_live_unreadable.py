@@ -121,6 +121,38 @@ def test_a_foreign_answer_is_summarised_not_pasted(
     _assert_well_formed(run)
 
 
+UNPARSED = "not an AWS API answer ({}: the response could not be parsed)"
+PAGE_500 = "HTTP 500 (not an AWS API answer)"
+
+
+@pytest.mark.parametrize(
+    ("operation", "scope", "cause"),
+    [
+        ("iam:GetRole", {"namespace": "payments"}, UNPARSED),
+        ("eks:ListAccessEntries", {"namespace": "payments"}, PAGE_500),
+        ("iam:GenerateServiceLastAccessedDetails", {"namespace": "payments", "aws_usage": True}, UNPARSED),
+    ],
+)
+def test_an_answer_in_no_aws_protocol_is_coverage_not_a_crash(
+    live_aws: LiveAws, monkeypatch: pytest.MonkeyPatch, operation: str, scope: dict[str, object], cause: str
+) -> None:
+    """An HTML 500 page where the API's answer was due (moto's server answers an action it lacks so). IAM's XML
+    parser cannot read it at all (botocore's ResponseParserError, no status); EKS's JSON one sees the status. Each
+    call it fails is an entry with a one-line cause, what it leaves unread after it; the rest is read."""
+    force(monkeypatch, "per-role")
+    monkeypatch.setenv("KUBEIAM_AWS_MAX_ATTEMPTS", "2")
+    live_aws.front.crash_pages = {operation}
+    try:
+        run = live_aws.collect(**scope)  # type: ignore[arg-type]
+    finally:
+        live_aws.front.crash_pages = set()
+    failed = [e for e in run.errors if e.location.startswith(f"{operation} ")]
+    assert failed, run.errors
+    assert all(e.reason.startswith(cause.format(operation)) for e in failed), failed
+    assert not any(e.whole for e in run.errors)
+    _assert_well_formed(run)
+
+
 @pytest.mark.parametrize(
     ("deny", "subjects"),
     [
