@@ -15,8 +15,9 @@ from kubeiam_azure.declarations import AZURE
 from kubeiam_azure.evidence.aks import Problem
 from kubeiam_azure.view import AksCluster, ManagedIdentity
 
-GRANT_RULES = ("AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006")
-"""What an identity's role assignments decide (AZ-007's severity too, but not whether it is found)."""
+GRANT_RULES = ("AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006", "AZ-012")
+"""What an identity's role assignments decide (AZ-012: what it was granted; AZ-007's severity too, but not whether
+it is found)."""
 FEDERATION_RULES = ("AZ-007", "AZ-008")
 """What an identity's federated credentials decide."""
 CLUSTER_RULES = ("AZ-010", "AZ-011")

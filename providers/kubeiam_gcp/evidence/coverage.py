@@ -166,8 +166,11 @@ def _node_gaps(index: EvidenceIndex, matched: Mapping[str, GkeCluster], inventor
                 out.append(CoverageError(GCP, f"gcp/{key[0]}/", reason, subject=cluster.name))
             elif (cluster.cloud == GCP or key) and nodes.get(cluster.name):
                 where = "gcp/{}/gke/{}/{}/cluster.json".format(*key) if key else "gcp/<project>/gke/<location>/<name>"
-                reason = "no GKE cluster object for this cluster: its node pools' metadata mode is not checked"
-                out.append(CoverageError(GCP, where, reason, subject=cluster.name, rules=NODE_RULES))
+                reason = (
+                    "no GKE cluster object for this cluster: its node pools' metadata mode, and who its project's "
+                    "IAM grants let act as its ServiceAccounts (K8S-006), are not checked"
+                )
+                out.append(CoverageError(GCP, where, reason, subject=cluster.name, rules=(*NODE_RULES, "K8S-006")))
             continue
         gke_file = index.gke.get((gke.project, gke.location, gke.name))
         # Pools the file names but that could not be judged have their own entries (unread_coverage).

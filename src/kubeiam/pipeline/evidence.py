@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class Evidence:
             raise InputError(f"{relative}: not valid JSON ({exc})") from None
         if value is None:
             raise InputError(f"{relative}: holds null, not the command's JSON output")
+        if "\\ud" in text or "\\uD" in text:
+            value = _without_lone_surrogates(value)
         self.read.append(relative)
         return value
 
@@ -171,6 +174,33 @@ def decode(data: bytes, relative: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputError(f"{relative}: not {encoding.upper().replace('-SIG', '')} text ({exc.reason})") from None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate (`"\\ud800"`: valid JSON, but no character, so no report or terminal
+    could write it) replaced by U+FFFD. In place, without recursion: the document may be deeply nested."""
+
+    def fixed(x: Any) -> Any:
+        if isinstance(x, str):
+            return _LONE_SURROGATE.sub("\ufffd", x)
+        if isinstance(x, list | dict):
+            stack.append(x)
+        return x
+
+    stack: list[Any] = []
+    value = fixed(value)
+    while stack:
+        container = stack.pop()
+        if isinstance(container, list):
+            container[:] = [fixed(x) for x in container]
+        else:
+            items = [(fixed(k), fixed(x)) for k, x in container.items()]
+            container.clear()
+            container.update(items)
+    return value
 
 
 def _not_json(token: str) -> Any:

@@ -201,25 +201,31 @@ class Rechecked:
         # The evidence a finding rests on is its rule's source (K8S-001 about AWS keys reads pods only); an
         # identity-takeover finding rests on its identity's cloud evidence too (the power it judges).
         sources = [self.rule_clouds.get(rule, f.get("cloud"))]
-        if f.get("category") == "identity-takeover" and f.get("cloud") not in sources:
+        takeover = f.get("category") == "identity-takeover"
+        if takeover and f.get("cloud") not in sources:
             sources.append(f.get("cloud"))
-        return all(self._rechecked(f, rule, cloud) for cloud in sources)
+        return all(self._rechecked(f, rule, cloud, takeover) for cloud in sources)
 
-    def _rechecked(self, f: Mapping[str, Any], rule: str, cloud: Any) -> bool:
+    def _rechecked(self, f: Mapping[str, Any], rule: str, cloud: Any, takeover: bool = False) -> bool:
         cluster, ns, sa = (f.get(k) for k in ("cluster", "namespace", "service_account"))
         if cluster not in self.clusters or (cluster, ns, sa, cloud) in self.unchecked:
             return False
         subject = f"{cluster}/{ns}/{sa}" if sa is not None else f"{cluster}/node/{f.get('node')}"
+        evidence = f.get("evidence")
+        # A ServiceAccount's finding about the node its pod runs on (AWS-023) rests on that node's evidence too.
+        node = evidence.get("node") if isinstance(evidence, Mapping) and sa is not None else None
 
-        def hides(key: str | None, same_source_only: bool) -> bool:
+        def hides(key: str | None, same_source_only: bool, any_rule: bool = False) -> bool:
             return any(
-                (not rules or rule in rules) and (not same_source_only or source in (cloud, "kubernetes"))
+                (any_rule or not rules or rule in rules) and (not same_source_only or source in (cloud, "kubernetes"))
                 for source, rules in self.errors.get(key, ())
             )
 
         return not (
             hides(subject, False)
-            or (f.get("principal") is not None and hides(str(f.get("principal")), False))
+            # A takeover's severity is its identity's power: any gap in that identity's evidence leaves it open.
+            or (f.get("principal") is not None and hides(str(f.get("principal")), False, takeover))
+            or (isinstance(node, str) and hides(f"{cluster}/node/{node}", False))
             or hides(str(cluster), True)
             or any(source == cloud and (not rules or rule in rules) for source, rules in self.errors.get(None, ()))
         )

@@ -281,6 +281,8 @@ def _statement(raw: Any, item: str, version: str | None) -> Statement:
     for a, b in _EXCLUSIVE:
         if a in raw and b in raw:
             raise _Bad(item, f"has both {a} and {b}")
+    if "Action" not in raw and "NotAction" not in raw:  # IAM refuses it: read as "no action", it would clear findings
+        raise _Bad(item, "has neither Action nor NotAction")
     if effect is Effect.ALLOW and "NotPrincipal" in raw:
         raise _Bad(f"{item}.NotPrincipal", "is not supported with Allow")
     sid = raw.get("Sid")
