@@ -8,4 +8,12 @@ from kubeiam.vocabulary.declarations import Declarations
 KUBERNETES = "kubernetes"
 """The `cloud` of a finding that no cloud's evidence decides."""
 
-DECLARATIONS = Declarations()
+
+def _takeover_settings(raw: object) -> object:
+    # Imported here: the rules package imports this module (its cloud name), so not at import time.
+    from kubeiam_kubernetes.rules.takeover_index import parse_settings
+
+    return parse_settings(raw)
+
+
+DECLARATIONS = Declarations(settings={"takeover": _takeover_settings})

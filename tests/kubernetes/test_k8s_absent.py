@@ -34,6 +34,7 @@ def _copy(tmp_path: Path, *, clouds: bool = False) -> Path:
 def _take_away(folder: Path, how: str) -> None:
     """Leave the cluster known (its folder, an issuer or kubeconfig entry) and its objects unread."""
     (folder / "resources.json").unlink()
+    (folder / "rbac.json").unlink(missing_ok=True)
     if how == "empty-folder":
         (folder / "openid-configuration.json").unlink()
     elif how == "kubeconfig-only":

@@ -62,6 +62,7 @@ def test_forbidden_lists_show_in_coverage_and_strict_fails(kube_api, kubeiam_cli
     assert [(e["source"], e["location"]) for e in errors] == [("kubernetes", "list /api/v1/nodes (context prod)")]
     assert result.code == 3
     assert "coverage incomplete" in result.err
+    assert 'forbidden (403): forbidden: cannot get "/api/v1/nodes"' in result.err  # the 403 itself is said
 
 
 def test_collected_evidence_matches_kubectl_shape(kube_api, kubeiam_cli, tmp_path):

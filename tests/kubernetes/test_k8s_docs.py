@@ -153,3 +153,39 @@ def _kinds_of(cluster_dir: Path) -> list[str]:
 
 def _canonical(items: list[dict]) -> list[str]:
     return sorted(json.dumps(i, sort_keys=True) for i in items if i["kind"] != "Secret")
+
+
+@pytest.mark.skipif(not (shutil.which("kubectl") and shutil.which("jq")), reason="needs kubectl and jq")
+def test_the_documented_token_secrets_recipe_lists_names_and_owners_only(kube_api, tmp_path):
+    from kubeiam_kubernetes.evidence.token_secrets import load_token_secrets
+
+    from kubeiam.pipeline.evidence import Evidence
+
+    recipe = re.search(r"kubectl (get secrets .*?) \| jq '(.*?)' > token-secrets\.json", DOC)
+    assert recipe
+
+    def secret(name: str, owner: str | None, kind: str = "kubernetes.io/service-account-token") -> dict:
+        annotations = {"kubectl.kubernetes.io/last-applied-configuration": '{"stringData": {"token": "s3cr3t"}}'}
+        annotations |= {"kubernetes.io/service-account.name": owner} if owner else {}
+        meta = {"name": name, "namespace": "team-a", "annotations": annotations}
+        return {"apiVersion": "v1", "kind": "Secret", "type": kind, "metadata": meta, "data": {"token": "czNjcjN0"}}
+
+    served = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
+        secret("app-token-x7k2p", "app"),
+        secret("db-password", None, "Opaque"),
+    ]
+    api = kube_api(served, token=None)
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    listed = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *recipe.group(1).split()],
+                            capture_output=True, text=True, env=env, check=True, timeout=60)  # fmt: skip
+    by_hand = subprocess.run(["jq", recipe.group(2)], input=listed.stdout, capture_output=True, text=True, check=True)
+    folder = tmp_path / "ev" / "kubernetes" / "prod"
+    folder.mkdir(parents=True)
+    (folder / "token-secrets.json").write_text(by_hand.stdout)
+
+    assert "s3cr3t" not in by_hand.stdout and "czNjcjN0" not in by_hand.stdout and "db-password" not in by_hand.stdout
+    found = load_token_secrets(Evidence(tmp_path / "ev"), "kubernetes/prod/token-secrets.json", "prod")
+    assert found is not None and found.whole and found.errors == []
+    assert found.tokens == {("prod", "team-a", "app"): ("app-token-x7k2p",)}

@@ -32,6 +32,8 @@ def read(tmp_path: Path, items: list[Any]) -> Inventory:
     # Infinity is no JSON (the core refuses the file); 1e999 is, and reads as infinity.
     text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).replace("Infinity", "1e999")
     (folder / "resources.json").write_text(text)
+    # The cluster's RBAC is read (none beyond the resources here): what is left unread is only what these tests plant.
+    (folder / "rbac.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": []}))
     return reader.read(Evidence(tmp_path), Inventory(declarations=declarations_of(load_providers())))
 
 

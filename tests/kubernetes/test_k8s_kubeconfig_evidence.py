@@ -103,7 +103,8 @@ KUBECTL_MINIFY = {
 def _folder(tmp_path: Path, kubeconfig: object) -> Path:
     folder = tmp_path / "kubernetes" / "gke-data"
     folder.mkdir(parents=True)
-    (folder / "resources.json").write_text((DEMO_EKS.parent / "gke-data" / "resources.json").read_text())
+    for name in ("resources.json", "rbac.json"):
+        (folder / name).write_text((DEMO_EKS.parent / "gke-data" / name).read_text())
     (folder / "kubeconfig.json").write_text(json.dumps(kubeconfig))
     return tmp_path
 

@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_EKS = REPO / "fixtures" / "demo" / "kubernetes" / "eks-prod"
 KARPENTER = REPO / "fixtures" / "kubernetes" / "live-eks-karpenter"
 EKS_ARN = "arn:aws:eks:eu-west-1:111122223333:cluster/eks-prod"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 
 
 def _served(cluster_dir: Path) -> list[dict]:
@@ -176,8 +178,17 @@ def test_check_fetches_only_what_one_service_account_needs(kube_api, clean_env, 
     ]
     assert f"/api/v1/nodes/{pod['spec']['nodeName']}" in paths
     assert "/api/v1/nodes" not in paths and "/api/v1/serviceaccounts" not in paths
-    namespaced = [p for p in paths if "/namespaces/" in p]
+    # Every namespaced request stays in the namespace, but one get of EKS's aws-auth ConfigMap (who is mapped
+    # into the cluster from IAM, for K8S-006), and the RBAC beyond it is the cluster-wide roles and bindings.
+    namespaced = [p for p in paths if "/namespaces/" in p and p != AWS_AUTH]
     assert namespaced and all(f"/namespaces/{namespace}/" in p for p in namespaced)
+    assert api.count(AWS_AUTH) == 1
+    assert {p for p in paths if "/rbac.authorization.k8s.io/" in p} == {
+        f"{RBAC}/namespaces/{namespace}/roles",
+        f"{RBAC}/namespaces/{namespace}/rolebindings",
+        f"{RBAC}/clusterroles",
+        f"{RBAC}/clusterrolebindings",
+    }
     items = json.loads((tmp_path / "ev/kubernetes/eks-prod/resources.json").read_text())["items"]
     assert {(i["kind"], i["metadata"]["name"]) for i in items if i["kind"] in {"ServiceAccount", "Pod", "Node"}} == {
         ("ServiceAccount", "legacy-worker"),
@@ -221,8 +232,12 @@ def test_namespace_narrows_every_namespaced_list(kube_api, clean_env, tmp_path):
         "/api/v1/nodes",
         "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies",
         "/apis/karpenter.k8s.aws/v1/ec2nodeclasses",
+        f"{RBAC}/clusterroles",
+        f"{RBAC}/clusterrolebindings",
         "/.well-known/openid-configuration",
     }
+    namespaced = {p for p in api.paths() if "/namespaces/" in p} - {AWS_AUTH}
+    assert namespaced and all("/namespaces/payments/" in p for p in namespaced)
     ns_call = next(r for r in api.requests if r.path == "/api/v1/namespaces")
     assert ns_call.query["fieldSelector"] == "metadata.name=payments"
     items = json.loads((tmp_path / "ev/kubernetes/test-cluster/resources.json").read_text())["items"]

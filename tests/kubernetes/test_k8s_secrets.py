@@ -36,13 +36,20 @@ def test_no_output_format_contains_planted_values(kubeiam_cli, tmp_path):
 
     shutil.copytree(KARPENTER, tmp_path / "ev" / "kubernetes" / "prod")
     formats = [f.value for f in Format]
-    assert {"json", "table"} <= set(formats)
+    assert {"json", "table", "graph"} <= set(formats)
+    report = kubeiam_cli("audit", "--evidence", str(tmp_path / "ev"), "--format", "json").json()
+    holders = {(f["namespace"], f["service_account"]) for f in report["findings"] if f["rule_id"] == "K8S-001"}
+    assert holders
     for fmt in formats:
         out = tmp_path / f"report.{fmt}"
         result = kubeiam_cli("audit", "--evidence", str(tmp_path / "ev"), "--format", fmt, "--output", str(out))
         assert result.code == 1, (fmt, result.err)
         text = out.read_text()
-        assert "K8S-001" in text or "Static cloud credentials" in text, fmt  # the credentials were found...
+        if fmt == "graph":
+            # The identity graph holds no rules, only the ServiceAccounts of the findings: the holders are there.
+            assert all(f"serviceaccount:{ns}/{name}" in text for ns, name in holders), fmt
+        else:
+            assert "K8S-001" in text or "Static cloud credentials" in text, fmt  # the credentials were found...
         _assert_absent(text + result.out + result.err, f"--format {fmt}")  # ...and their values not shown
 
 

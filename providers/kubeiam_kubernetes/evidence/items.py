@@ -121,6 +121,9 @@ class _Reading:
         bad_meta = mismatches(meta, METADATA, ("metadata",))
         if bad_meta:
             return self.errors(i, bad_meta, f"the {kind} {name} was not read")
+        if kind == "Pod" and item.get("spec") is None:  # kubectl always prints it; "default" would be a guess
+            why = f"spec is missing: the pod {name} was not read: which ServiceAccount it runs as is unknown"
+            return self.error((*where, "spec"), why)
         found = mismatches(item, shape_of(kind))
         if not found:
             self.out.items.append(item)

@@ -21,7 +21,10 @@ from kubeiam_kubernetes.evidence.items import load_items
 from kubeiam_kubernetes.evidence.kubeconfig import load_kubeconfig_name
 from kubeiam_kubernetes.evidence.network_policies import egress_blocks
 from kubeiam_kubernetes.evidence.openid import load_issuer
+from kubeiam_kubernetes.evidence.rbac import RBAC_FILE, absent_rbac, annotated_service_accounts, load_rbac
 from kubeiam_kubernetes.evidence.resources import ClusterResources
+from kubeiam_kubernetes.evidence.token_secrets import TOKEN_SECRETS_FILE, load_token_secrets, merged, token_secrets
+from kubeiam_kubernetes.judge.rbac_model import RbacObjects
 from kubeiam_kubernetes.view import NAME, KubernetesView, ServiceAccountKey
 
 # Kinds the model holds (Secrets: only their key names, inside the workloads' credentials).
@@ -38,6 +41,9 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
     extras: list[Mapping[str, Any]] = []
     misplaced: dict[ServiceAccountKey, dict[str, dict[str, str]]] = {}
     errors: list[CoverageError] = []
+    rbac: dict[str, RbacObjects] = {}
+    tokens: dict[ServiceAccountKey, tuple[str, ...]] = {}
+    listed: set[str] = set()
     for name in evidence.children("kubernetes"):
         # A folder is a cluster some evidence refers to, even when it holds nothing: absent is not empty.
         base = f"kubernetes/{name}"
@@ -61,7 +67,24 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
             )
         )
         namespaces += parsed.namespaces()
-        sas += parsed.service_accounts()
+        cluster_sas = parsed.service_accounts()
+        sas += cluster_sas
+        objects, rbac_errors = load_rbac(evidence, f"{base}/{RBAC_FILE}", name)
+        errors += rbac_errors
+        if objects is not None:
+            rbac[name] = objects
+        elif loaded is not None:
+            annotated = annotated_service_accounts(cluster_sas, inventory.declarations.by_key)
+            errors += [absent_rbac(name, f"{base}/{RBAC_FILE}", annotated)] if annotated else []
+        # Token Secrets in resources.json exist; only a whole token-secrets.json says the others do not.
+        own_tokens = token_secrets(name, parsed.by_kind.get("Secret", []))
+        secret_list = load_token_secrets(evidence, f"{base}/{TOKEN_SECRETS_FILE}", name)
+        if secret_list is not None:
+            own_tokens = merged(own_tokens, secret_list.tokens)
+            errors += secret_list.errors
+            if secret_list.whole:
+                listed.add(name)
+        tokens.update(own_tokens)
         misplaced.update(parsed.misplaced_annotations())
         workloads += parsed.workloads()
         nodes += parsed.nodes()
@@ -74,7 +97,7 @@ def read(evidence: Evidence, inventory: Inventory) -> Inventory:
         ]
     sas += implicit_service_accounts(sas, workloads)
     views = dict(inventory.views)
-    views[NAME] = KubernetesView(tuple(extras), misplaced)
+    views[NAME] = KubernetesView(tuple(extras), misplaced, rbac, tokens, frozenset(listed))
     return inventory.with_(
         clusters=inventory.clusters + tuple(clusters),
         namespaces=inventory.namespaces + tuple(namespaces),

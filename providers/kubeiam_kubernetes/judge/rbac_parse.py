@@ -96,6 +96,10 @@ def _parse_item(
         problems.append(Problem(source, path or "(document)", f"expected an object, got {type(item).__name__}"))
         return
     kind = item.get("kind") or kind_hint
+    if isinstance(kind, str) and kind.endswith("List") and "items" in item:
+        # A List inside a list (the file wrapped once more): its objects would be skipped unseen.
+        problems.append(Problem(source, path or "(document)", f"a {kind} inside a list: its objects were not read"))
+        return
     if kind not in ROLE_KINDS + BINDING_KINDS:
         problems.append(
             Problem(source, _join(path, "kind"), f"not an RBAC object ({kind!r}); skipped", kind="skipped-kind")
@@ -110,9 +114,10 @@ def _parse_item(
         if not isinstance(name, str) or not name:
             raise _Unreadable(_join(path, "metadata.name"), "missing or not a string")
         if kind in NAMESPACED:
-            namespace = meta.get("namespace") or default_namespace
-            if not isinstance(namespace, str) or not namespace:
+            written = meta.get("namespace") or default_namespace
+            if not isinstance(written, str) or not written:  # (a Problem's namespace is a string or None)
                 raise _Unreadable(_join(path, "metadata.namespace"), f"a {kind} needs a namespace")
+            namespace = written
         if kind in ROLE_KINDS:
             roles.append(_role(source, path, item, kind, name, namespace, problems))
         else:

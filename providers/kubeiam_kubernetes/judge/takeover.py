@@ -5,6 +5,11 @@ its subjects' techniques into buckets keyed by what they need of a target (any S
 scope; a named ServiceAccount, pod, Secret or node; or just "has a pod" / "has a token Secret").
 A target then reads the few buckets that apply to it, so 20,000 ServiceAccounts cost 20,000 small
 look-ups, not 20,000 passes over the bindings. Takeover objects are shared between targets.
+
+A target whose token Secrets are not known (the cluster's Secrets were not listed: live collection never
+reads them) may have one: it reads the "has a token Secret" buckets too, as copies marked
+`secret_unknown` (made once per bucket), so what rests on a Secret that may not exist is said apart.
+Grants limited by resourceNames to Secrets count only for the Secrets known by name.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from kubeiam_kubernetes.judge.takeover_model import (
 
 BucketKey = tuple[str, Scope, str | None]  # (condition, scope, name or None)
 _RANK = {name: i for i, name in enumerate(TECHNIQUES)}  # the strongest technique is the one named
+# What a target's legacy token Secrets are: some known by name, none (the cluster's list was read), unknown.
+HAS_SECRET, NO_SECRET, SECRET_UNKNOWN = "has", "none", "unknown"
 
 
 def _offer_key(atom: Atom) -> list[OfferKey]:
@@ -77,7 +84,8 @@ class TakeoverIndex:
         self._buckets = dict(self._buckets)  # read-only from here: no default entries on look-up
         self._seen.clear()  # only needed while building
         self._offers.clear()
-        self._bases: dict[tuple[str, bool, bool, bool], _Frozen] = {}
+        self._bases: dict[tuple[str, bool, str, bool], _Frozen] = {}
+        self._unknown_secret: dict[BucketKey, tuple[Takeover, ...]] = {}
         self._unchecked: dict[str, tuple[Problem, ...]] = {}
         self._named_nodes = [k for k in self._buckets if k[0] == NODE and k[2] is not None]
         self._problems: dict[Scope, list[Problem]] = defaultdict(list)
@@ -203,9 +211,10 @@ class TakeoverIndex:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _base(self, ns: str, pods: bool, secrets: bool, unknown_node: bool) -> _Frozen:
+    def _base(self, ns: str, pods: bool, secrets: str, unknown_node: bool) -> _Frozen:
         """The unnamed buckets a target reads: the same for every ServiceAccount of a namespace with
-        the same facts, so built once per (namespace, facts) and shared (tuples are not copied)."""
+        the same facts, so built once per (namespace, facts) and shared (tuples are not copied).
+        `secrets`: HAS_SECRET, NO_SECRET or SECRET_UNKNOWN (the Secret buckets, marked)."""
         key = (ns, pods, secrets, unknown_node)
         base = self._bases.get(key)
         if base is None:
@@ -213,10 +222,23 @@ class TakeoverIndex:
             if pods:
                 keys += [(POD, None, None), (POD, ns, None), (NODE, None, None)]
                 keys += self._named_nodes if unknown_node else []
-            if secrets:
+            if secrets == HAS_SECRET:
                 keys += [(SECRET, None, None), (SECRET, ns, None)]
-            base = self._bases[key] = _Frozen([t for k in keys for t in self._buckets.get(k, ())])
+            items = [t for k in keys for t in self._buckets.get(k, ())]
+            if secrets == SECRET_UNKNOWN:
+                items += [t for k in ((SECRET, None, None), (SECRET, ns, None)) for t in self._maybe_secret(k)]
+            base = self._bases[key] = _Frozen(items)
         return base
+
+    def _maybe_secret(self, key: BucketKey) -> tuple[Takeover, ...]:
+        """A "has a token Secret" bucket as it applies to a ServiceAccount that may have one: each takeover
+        marked `secret_unknown`, copied once per bucket and shared by every namespace that reads it."""
+        found = self._unknown_secret.get(key)
+        if found is None:
+            found = self._unknown_secret[key] = tuple(
+                replace(t, secret_unknown=True) for t in self._buckets.get(key, ())
+            )
+        return found
 
     def _named(self, target: Target, unknown_node: bool) -> list[Takeover]:
         """Takeovers limited by resourceNames to this ServiceAccount, its pods, Secrets or nodes."""
@@ -232,7 +254,11 @@ class TakeoverIndex:
 
     def who_can_become(self, target: Target) -> TargetTakeover:
         unknown_node = any(p.node is None for p in target.pods)
-        base = self._base(target.namespace, bool(target.pods), bool(target.legacy_token_secrets), unknown_node)
+        if target.legacy_token_secrets:
+            secrets = HAS_SECRET
+        else:
+            secrets = NO_SECRET if target.token_secrets_known else SECRET_UNKNOWN
+        base = self._base(target.namespace, bool(target.pods), secrets, unknown_node)
         named = self._named(target, unknown_node)
         if target.namespace not in self._unchecked:
             found = tuple(self._problems.get(None, ())) + tuple(self._problems.get(target.namespace, ()))

@@ -129,7 +129,15 @@ class _Judge:
         # combination of cluster-wide grants is already judged at the cluster scope.
         if self.scope is not None and all(g.binding.namespace != self.scope for g in grants):
             return
+        # Levers held only through an implicit group (system:authenticated...) are the group's own: the group
+        # is judged as a subject of its own, so every member need not repeat its composition.
+        if self.subject.kind != "Group" and not any(self._names_me(g.binding) for g in grants):
+            return
         self._emit(condition, scope, name, technique, self.subject, grants, detail)
+
+    def _names_me(self, binding: Binding) -> bool:
+        me = self.subject.principal
+        return any(s.principal == me for s in binding.subjects)
 
     def where(self, scope: Scope) -> str:
         return f"namespace {scope}" if scope else "any namespace"

@@ -36,8 +36,11 @@ class Target:
     """A ServiceAccount to judge, with what the caller knows about it.
 
     `pods`: its running pods (exec/attach/patch and nodes/proxy need one). `legacy_token_secrets`:
-    names of its `kubernetes.io/service-account-token` Secrets (from metadata only). `own_controllers`:
-    principals ("serviceaccount:NS/NAME", "user:NAME") that manage this workload and are expected to.
+    names of its `kubernetes.io/service-account-token` Secrets (from metadata only). `token_secrets_known`:
+    whether the cluster's token Secrets were listed whole, so that no name here means none exists; when
+    False (live collection never reads Secrets) one may exist, and whoever may read the namespace's Secrets
+    takes it over through it (`Takeover.secret_unknown`). `own_controllers`: principals
+    ("serviceaccount:NS/NAME", "user:NAME") that manage this workload and are expected to.
     """
 
     namespace: str
@@ -45,6 +48,7 @@ class Target:
     pods: tuple[PodRef, ...] = ()
     legacy_token_secrets: tuple[str, ...] = ()
     own_controllers: tuple[str, ...] = ()
+    token_secrets_known: bool = True
 
     @property
     def principal(self) -> str:
@@ -64,6 +68,9 @@ class Takeover:
     grants: tuple[Grant, ...]
     detail: str
     expected: ExpectedSubject | None = None
+    secret_unknown: bool = False
+    """It goes through a legacy token Secret of the target that is not known to exist (the cluster's
+    Secrets were not listed): a takeover only if one does."""
 
     @property
     def broad(self) -> bool:

@@ -1,8 +1,9 @@
 """Live Kubernetes collection (the `kubernetes` client is imported here, never by the evidence reader).
 
-`collect(request)` writes `kubernetes/<cluster>/resources.json`, `openid-configuration.json` and
+`collect(request)` writes `kubernetes/<cluster>/resources.json`, `rbac.json`, `openid-configuration.json` and
 `kubeconfig.json` for each kubeconfig context (or in-cluster) and returns what it could not read as
-`CoverageError`s (a cluster that could not be read at all: `whole`, with the cluster as subject).
+`CoverageError`s (a cluster that could not be read at all: `whole`, with the cluster as subject). Secrets are
+never asked for: K8S-006 takes a legacy token Secret as possibly present (`evidence/token_secrets.py`).
 
 - `kubeconfig`: which clusters (contexts, in-cluster), their API clients, and the kubeconfig entries kept.
 - `plan`: which kinds and namespaces to request for the scope (`audit`, `--namespace`, `check`).

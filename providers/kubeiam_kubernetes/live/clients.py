@@ -41,6 +41,10 @@ _SNAKE = {
     "NetworkPolicy": "network_policy",
     "ReplicaSet": "replica_set",
     "Job": "job",
+    "Role": "role",
+    "RoleBinding": "role_binding",
+    "ClusterRole": "cluster_role",
+    "ClusterRoleBinding": "cluster_role_binding",
 }
 
 
@@ -88,6 +92,7 @@ class ClusterApi:
             "networking.k8s.io/v1": client.NetworkingV1Api(api),
             "apps/v1": client.AppsV1Api(api),
             "batch/v1": client.BatchV1Api(api),
+            "rbac.authorization.k8s.io/v1": client.RbacAuthorizationV1Api(api),
         }
 
     # -- single objects ----------------------------------------------------------------------
@@ -96,6 +101,11 @@ class ClusterApi:
         """The ServiceAccount; None when it could not be read (a coverage error); `Absent` on 404."""
         where = f"get {SERVICE_ACCOUNTS.path(namespace)}/{name}"
         return self._call(where, self.core.read_namespaced_service_account, name=name, namespace=namespace)
+
+    def read_config_map(self, namespace: str, name: str) -> Raw | None:
+        """One ConfigMap; None when it could not be read (a coverage error); `Absent` on 404."""
+        where = f"get /api/v1/namespaces/{namespace}/configmaps/{name}"
+        return self._call(where, self.core.read_namespaced_config_map, name=name, namespace=namespace)
 
     def read_node(self, name: str) -> Raw | None:
         return self._call(f"get /api/v1/nodes/{name}", self.core.read_node, name=name)

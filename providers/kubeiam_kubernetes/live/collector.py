@@ -2,8 +2,11 @@
 
 Writes exactly what `kubectl get ... -o json` prints (a `kind: List` whose items carry `kind` and
 `apiVersion`, camelCase, no managedFields) so a collected directory and a hand-made one are read
-by the same code, and the kubeconfig's entry for the cluster (`kubeconfig.json`, no credentials).
-Read-only, `get`/`list` only; Secrets are never requested.
+by the same code, the cluster's RBAC (`rbac.json`, as `kubectl get roles,rolebindings,clusterroles,
+clusterrolebindings -A -o json` prints it), and the kubeconfig's entry for the cluster (`kubeconfig.json`,
+no credentials). Read-only, `get`/`list` only; Secrets are never requested, so no `token-secrets.json` is
+written: K8S-006 then takes a legacy token Secret as possibly present (whoever may read the namespace's
+Secrets is a possible takeover, said so in its evidence), which leaves nothing unchecked to report.
 
 A cluster that cannot be read at all (credentials refused, no connection, every request refused) is a
 coverage error with the cluster as subject and `whole`: the other contexts are still collected, and the
@@ -22,15 +25,19 @@ from kubeiam.pipeline.progress import progress_of
 from kubeiam.pipeline.providers import CollectRequest
 from kubeiam.vocabulary.model import CoverageError
 from kubeiam_kubernetes.declarations import KUBERNETES
+from kubeiam_kubernetes.evidence.rbac import RBAC_FILE, TAKEOVER_RULES
 from kubeiam_kubernetes.live.clients import CONCURRENCY, Absent, ClusterApi, Raw, Unreachable
 from kubeiam_kubernetes.live.kubeconfig import Target, resolve_targets
 from kubeiam_kubernetes.live.plan import (
+    CONFIG_MAPS,
     NAMESPACES,
     NODES,
     SERVICE_ACCOUNTS,
     FirstServed,
+    GetConfigMap,
     GetServiceAccount,
     Kind,
+    ListKind,
     Plan,
     Step,
     plan_for,
@@ -89,19 +96,28 @@ class _Collector:
 
     def _run(self) -> list[CoverageError]:
         steps = self.plan.steps
+        rbac_steps = self.plan.rbac
         task = progress_of(self.request).task(
-            f"kubernetes: {self.target.cluster}", total=len(steps) + 1 + self.plan.nodes_of_pods
+            f"kubernetes: {self.target.cluster}", total=len(steps) + len(rbac_steps) + 1 + self.plan.nodes_of_pods
         )
         items: list[dict[str, Any]] = []
+        rbac: list[dict[str, Any]] = []
+        rbac_complete = True
         try:
             # The lists do not depend on each other: side by side, bounded; their items kept in plan order
             # (a stable resources.json). Pages of one list stay one after another (each needs its token).
             with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kubeiam-k8s-list") as pool:
                 lists = [pool.submit(self._step, step) for step in steps]
+                rbac_lists = [pool.submit(self._rbac_step, step) for step in rbac_steps]
                 issuer = pool.submit(self._openid_configuration)
                 try:
                     for done in lists:
                         items.extend(done.result())
+                        task.advance()
+                    for done_rbac in rbac_lists:
+                        found, complete = done_rbac.result()
+                        rbac.extend(found)
+                        rbac_complete = rbac_complete and complete
                         task.advance()
                     oidc = issuer.result()
                 except Unreachable:
@@ -117,9 +133,15 @@ class _Collector:
             task.done()
         self._write(items, oidc)
         if not self.api.answered and self.api.errors:
-            # Every request refused (403 everywhere, a proxy's error pages): the cluster was not read at all.
+            # Every request refused (403 everywhere, a proxy's error pages): the cluster was not read at all, which
+            # says everything the note below would.
             return [*self.api.errors, self._whole("every request was refused: nothing of the cluster was read")]
-        return self.api.errors
+        if rbac_steps and rbac_complete:
+            self._write_rbac(rbac)
+        elif rbac_steps:
+            # A list refused (403) leaves no rbac.json: no half of the RBAC passes for all of it.
+            return [*self.api.errors, self._rbac_incomplete()]
+        return list(self.api.errors)
 
     def _write(self, items: list[dict[str, Any]], oidc: Raw | None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -130,11 +152,32 @@ class _Collector:
         if self.target.kubeconfig is not None:
             write_json_file(self.folder / "kubeconfig.json", self.target.kubeconfig)
 
+    def _write_rbac(self, items: list[dict[str, Any]]) -> None:
+        doc = {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+        write_json_file(self.folder / RBAC_FILE, doc)
+
+    def _rbac_incomplete(self) -> CoverageError:
+        # The 403 itself is already a coverage error; this one says what it leaves unchecked.
+        return CoverageError(
+            KUBERNETES,
+            f"{RBAC_FILE} ({self.target.label})",
+            "not written: a list of roles or bindings could not be read, so who can act as the cluster's "
+            "ServiceAccounts is unchecked",
+            subject=self.target.cluster,
+            rules=TAKEOVER_RULES,
+        )
+
     # -- steps -----------------------------------------------------------------------------
+
+    def _rbac_step(self, step: ListKind) -> tuple[list[dict[str, Any]], bool]:
+        listing = self.api.list_kind(step.kind, step.namespace)
+        return _as_kubectl(listing.items, step.kind), listing.complete
 
     def _step(self, step: Step) -> list[dict[str, Any]]:
         if isinstance(step, GetServiceAccount):
             return self._service_account(step)
+        if isinstance(step, GetConfigMap):
+            return self._config_map(step)
         if isinstance(step, FirstServed):
             return self._first_served(step.kinds)
         listing = self.api.list_kind(step.kind, step.namespace, field_selector=step.field_selector)
@@ -151,6 +194,13 @@ class _Collector:
         if raw is None:
             return []
         return [as_kubectl_item(raw, SERVICE_ACCOUNTS.kind, SERVICE_ACCOUNTS.api_version)]
+
+    def _config_map(self, step: GetConfigMap) -> list[dict[str, Any]]:
+        try:
+            raw = self.api.read_config_map(step.namespace, step.name)
+        except Absent:
+            return []
+        return [as_kubectl_item(raw, CONFIG_MAPS.kind, CONFIG_MAPS.api_version)] if raw is not None else []
 
     def _first_served(self, kinds: tuple[Kind, ...]) -> list[dict[str, Any]]:
         for kind in kinds:

@@ -56,6 +56,16 @@ EC2_NODE_CLASSES = (
     Kind("EC2NodeClass", "karpenter.k8s.aws/v1", "ec2nodeclasses", False, crd=True),
     Kind("EC2NodeClass", "karpenter.k8s.aws/v1beta1", "ec2nodeclasses", False, crd=True),
 )
+# Who can become a ServiceAccount (K8S-006): the cluster's RBAC, written to rbac.json.
+ROLES = Kind("Role", "rbac.authorization.k8s.io/v1", "roles", True)
+ROLE_BINDINGS = Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", True)
+CLUSTER_ROLES = Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False)
+CLUSTER_ROLE_BINDINGS = Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", False)
+RBAC_KINDS = (ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS)
+# EKS maps IAM principals into the cluster through this one ConfigMap (the AWS reader reads it from the
+# Kubernetes view): one `get`, allowed by a resourceNames-scoped rule; 404 elsewhere, which is fine.
+CONFIG_MAPS = Kind("ConfigMap", "v1", "configmaps", True)
+AWS_AUTH = ("kube-system", "aws-auth")
 ALL_KINDS: tuple[Kind, ...] = (
     NAMESPACES,
     SERVICE_ACCOUNTS,
@@ -67,6 +77,8 @@ ALL_KINDS: tuple[Kind, ...] = (
     CILIUM_POLICIES,
     CILIUM_CLUSTER_POLICIES,
     *EC2_NODE_CLASSES,
+    *RBAC_KINDS,
+    CONFIG_MAPS,
 )
 """Everything live collection may request (docs/kubernetes.md's ClusterRole grants exactly these)."""
 
@@ -94,13 +106,21 @@ class GetServiceAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class GetConfigMap:
+    """One ConfigMap by name (`kube-system/aws-auth`); absent (404) is simply not there."""
+
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class FirstServed:
     """The objects of the first of `kinds` the server serves (a custom resource's versions, newest first)."""
 
     kinds: tuple[Kind, ...]
 
 
-Step = ListKind | GetServiceAccount | FirstServed
+Step = ListKind | GetServiceAccount | FirstServed | GetConfigMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +132,10 @@ class Plan:
     namespaces (only the scope's)."""
     nodes_of_pods: bool
     """`check`: after the steps, get the nodes the listed pods run on (or one node, for the platform)."""
+    rbac: tuple[ListKind, ...] = ()
+    """The RBAC lists, whose items go to `rbac.json`: Roles and RoleBindings of the scope's namespace (all
+    of them for a whole audit), every ClusterRole and ClusterRoleBinding. Why the namespace is enough: a
+    ServiceAccount can be become only through bindings in its namespace or cluster-wide ones."""
 
 
 def plan_for(namespace: str | None, service_account: tuple[str, str] | None) -> Plan:
@@ -132,7 +156,14 @@ def plan_for(namespace: str | None, service_account: tuple[str, str] | None) -> 
         ListKind(CILIUM_CLUSTER_POLICIES),
         FirstServed(EC2_NODE_CLASSES),
     ]
-    return Plan(namespace, tuple(steps), nodes_of_pods=service_account is not None)
+    steps.append(GetConfigMap(*AWS_AUTH))
+    rbac = (
+        ListKind(ROLES, namespace),
+        ListKind(ROLE_BINDINGS, namespace),
+        ListKind(CLUSTER_ROLES),
+        ListKind(CLUSTER_ROLE_BINDINGS),
+    )
+    return Plan(namespace, tuple(steps), nodes_of_pods=service_account is not None, rbac=rbac)
 
 
 def _name_is(namespace: str | None) -> str | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from kubeiam.vocabulary.rules import Rule
-from kubeiam_kubernetes.rules import host_network, identity_annotations, static_credentials
+from kubeiam_kubernetes.rules import host_network, identity_annotations, static_credentials, takeover
 
-# Rule order is the catalogue's order (`kubeiam rules`): K8S-001..005.
+# Rule order is the catalogue's order (`kubeiam rules`): K8S-001..006.
 RULES: tuple[Rule, ...] = tuple(
-    sorted(static_credentials.RULES + identity_annotations.RULES + host_network.RULES, key=lambda r: r.id)
+    sorted(
+        static_credentials.RULES + identity_annotations.RULES + host_network.RULES + takeover.RULES, key=lambda r: r.id
+    )
 )
