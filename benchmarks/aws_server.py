@@ -8,8 +8,10 @@ Control routes (never counted, never delayed): `GET /__bench__/latency?ms=N` set
 seeding runs at 0), `GET /__bench__/stats` returns the calls seen per `service:Operation`,
 `GET /__bench__/reset` clears them, `GET /__bench__/gaad?max=N` caps GetAccountAuthorizationDetails
 pages at N items whatever `MaxItems` asks (AWS may return fewer than asked; 0 lifts the cap). moto
-lacks EKS Pod Identity: the list route answers an empty list, as AWS does for a cluster without
-associations. moto answers GetAccountAuthorizationDetails in
+lacks EKS Pod Identity and access entries: their list routes answer an empty list, as AWS does for a cluster
+without associations or entries. moto lacks the usage APIs too (AWS-024): a service-last-accessed job is done at
+once with no service used, and ListAnalyzers finds no analyzer (one call a region). moto answers
+GetAccountAuthorizationDetails in
 one page whatever `MaxItems` says; AWS pages it (`MaxItems` at most 1000, default 100), so this
 middleware pages moto's answer by `MaxItems` and `Marker` (`paginate_gaad`), so that call counts
 and latencies are those AWS would give.
@@ -39,7 +41,16 @@ _EKS_ROUTES = (
     (re.compile(r"^/clusters/[^/]+/node-groups$"), "ListNodegroups"),
     (re.compile(r"^/clusters/[^/]+/node-groups/[^/]+$"), "DescribeNodegroup"),
     (_PIA_LIST, "ListPodIdentityAssociations"),
+    (re.compile(r"^/clusters/[^/]+/access-entries$"), "ListAccessEntries"),
 )
+_ANALYZER_ROUTES = ((re.compile(r"^/analyzer$"), "ListAnalyzers"),)
+_IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+# What moto lacks, answered here: (status, content type, body) by `service:Operation`.
+_EMPTY_LISTS = {
+    "eks:ListPodIdentityAssociations": {"associations": []},
+    "eks:ListAccessEntries": {"accessEntries": []},
+    "access-analyzer:ListAnalyzers": {"analyzers": []},
+}
 
 StartResponse = Callable[..., Any]
 
@@ -68,8 +79,10 @@ class LatencyApp:
             self.calls[name] += 1
         if self.latency:
             time.sleep(self.latency)
-        if name == "eks:ListPodIdentityAssociations":
-            return _json(start_response, {"associations": []})
+        if name in _EMPTY_LISTS:
+            return _json(start_response, _EMPTY_LISTS[name])
+        if name in ("iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails"):
+            return _usage_job(name.split(":", 1)[1], start_response)
         if name == "iam:GetAccountAuthorizationDetails":
             return self._paged_gaad(environ, body, start_response)
         return self.app(environ, start_response)
@@ -151,11 +164,32 @@ def operation(environ: dict[str, Any], body: bytes) -> str:
     """`service:Operation` of a request: SigV4 scope, then the Query `Action` or the EKS REST route."""
     m = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = m["service"] if m else "?"
-    if service == "eks":
+    if service in ("eks", "access-analyzer"):
         path = environ.get("PATH_INFO", "")
-        return "eks:" + next((name for pattern, name in _EKS_ROUTES if pattern.match(path)), path)
+        routes = _EKS_ROUTES if service == "eks" else _ANALYZER_ROUTES
+        return f"{service}:" + next((name for pattern, name in routes if pattern.match(path)), path)
     params = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(environ.get("QUERY_STRING", ""))
     return f"{service}:{(params.get('Action') or ['?'])[0]}"
+
+
+def _usage_job(operation: str, start_response: StartResponse) -> list[bytes]:
+    """IAM's answer (query protocol XML) for a service-last-accessed job: started, or done with no service used."""
+    if operation == "GenerateServiceLastAccessedDetails":
+        result = "<JobId>00000000-0000-4000-8000-0000000be9c4</JobId>"  # a UUID, as IAM gives (36 characters)
+    else:
+        result = (
+            "<JobStatus>COMPLETED</JobStatus><JobType>ACTION_LEVEL</JobType>"
+            "<JobCreationDate>2026-01-10T12:00:00Z</JobCreationDate>"
+            "<JobCompletionDate>2026-01-10T12:00:05Z</JobCompletionDate>"
+            "<ServicesLastAccessed/><IsTruncated>false</IsTruncated>"
+        )
+    data = (
+        f'<{operation}Response xmlns="{_IAM_XMLNS}"><{operation}Result>{result}</{operation}Result>'
+        f"<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
+        f"</{operation}Response>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def _json(start_response: StartResponse, doc: Any) -> list[bytes]:

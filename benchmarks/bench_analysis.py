@@ -6,6 +6,7 @@ parliament on the same authorization-details file.
         [--cloud gcp|azure]   (the same knobs for GKE/GCP and AKS/Azure estates; no peers there)
         [--managed-policies fixtures/aws/corpus/aws-managed-policies.json.gz]   (AWS: the second estate, whose
         roles have 2 real AWS managed policies attached and 1 inline, all from that corpus; see managed_estate.py)
+        [--assume-chains]   (AWS: 10% of the roles strung into sts:AssumeRole chains of up to 5; see reach_estate.py)
 
 Each tool runs as its own process (wall time and peak RSS measured by a small launcher, procs.py), so the numbers
 include start-up and JSON parsing, as a user would see them; the best of `--repeat` runs is kept
@@ -158,6 +159,9 @@ def main() -> None:
         metavar="CORPUS",
         help="AWS: the estate of real AWS managed policies (2 attached + 1 inline per role) drawn from this corpus",
     )
+    p.add_argument(
+        "--assume-chains", action="store_true", help="AWS: 10%% of the roles in sts:AssumeRole chains of up to 5 roles"
+    )
     a = p.parse_args()
 
     results: dict[str, Any] = {
@@ -167,11 +171,12 @@ def main() -> None:
         "cloud": a.cloud,
         "scale": {"service_accounts": a.service_accounts, "roles": a.roles, "policies": a.policies, "nodes": a.nodes},
         **({"managed_policies": str(a.managed_policies)} if a.managed_policies else {}),
+        **({"assume_chains": True} if a.assume_chains else {}),
     }
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         estate = a.keep or tmp / "estate"
-        make(a.cloud, estate, a.service_accounts, a.roles, a.policies, a.nodes, a.managed_policies)
+        make(a.cloud, estate, a.service_accounts, a.roles, a.policies, a.nodes, a.managed_policies, a.assume_chains)
         report = tmp / "report.json"
         ki = kubeiam_audit(estate, report, a.repeat)
         doc = json.loads(report.read_text())
@@ -198,7 +203,7 @@ def main() -> None:
             results["scaling"] = []
             for n in [int(x) for x in a.scaling.split(",")]:
                 d = tmp / f"scale-{n}"
-                make(a.cloud, d, n, a.roles, a.policies, a.nodes, a.managed_policies)
+                make(a.cloud, d, n, a.roles, a.policies, a.nodes, a.managed_policies, a.assume_chains)
                 r = kubeiam_audit(d, tmp / f"scale-{n}.json", a.repeat)
                 r["findings"] = len(json.loads((tmp / f"scale-{n}.json").read_text())["findings"])
                 results["scaling"].append({"service_accounts": n, **r})
@@ -209,13 +214,21 @@ def main() -> None:
 
 
 def make(
-    cloud: str, out: Path, service_accounts: int, roles: int, policies: int, nodes: int, managed: Path | None = None
+    cloud: str,
+    out: Path,
+    service_accounts: int,
+    roles: int,
+    policies: int,
+    nodes: int,
+    managed: Path | None = None,
+    chains: bool = False,
 ) -> None:
-    """`managed`: write the managed-policy estate (`--managed-policies`) instead of the synthetic-policy one."""
+    """`managed`: write the managed-policy estate (`--managed-policies`) instead of the synthetic-policy one;
+    `chains`: string 10% of the roles into AssumeRole chains (`--assume-chains`)."""
     if cloud == "aws" and managed is not None:
         generate_managed(out, service_accounts, roles, nodes, managed)
     elif cloud == "aws":
-        generate(out, service_accounts, roles, policies, nodes)
+        generate(out, service_accounts, roles, policies, nodes, chains=chains)
     else:
         generate_other(cloud, out, Scale(service_accounts, roles, policies, nodes))
 
@@ -226,7 +239,7 @@ def render(results: dict[str, Any]) -> str:
         f"2 AWS managed + 1 inline policies per role from {results['managed_policies']}"
         if results.get("managed_policies")
         else f"{s['policies']} managed policies / custom roles"
-    )
+    ) + ("; 10% of the roles in AssumeRole chains of up to 5" if results.get("assume_chains") else "")
     lines = [
         f"{results['date']}, {results.get('cloud', 'aws')}: {s['service_accounts']} ServiceAccounts, {s['roles']}"
         f" identities, {policies}, {s['nodes']} nodes; {results['cores']} cores;"

@@ -169,9 +169,10 @@ def _prepare(cloud: str, endpoints: dict[str, Any]) -> tuple[Any, dict[str, int]
         from kubeiam_gcp.live import collect
         from kubeiam_gcp.live.clients import Settings
         from kubeiam_gcp.live.collector import ASSET, CONTAINER, IAM, RM
+        from kubeiam_gcp.live.usage import ANALYZER, RECOMMENDER
 
         settings = Settings(rest_endpoint=endpoints["rest"], iam_grpc_endpoint=endpoints["iam"])
-        limits = dict.fromkeys((RM, IAM, CONTAINER, ASSET), settings.per_service)
+        limits = dict.fromkeys((RM, IAM, CONTAINER, ASSET, RECOMMENDER, ANALYZER), settings.per_service)
         return (lambda request, inventory: collect(request, inventory, settings=settings)), limits
     if cloud == "azure":
         from azure.mgmt import authorization, containerservice, msi  # noqa: F401
@@ -192,7 +193,15 @@ def _prepare(cloud: str, endpoints: dict[str, Any]) -> tuple[Any, dict[str, int]
     # This client builds a pydantic schema per method when an API class is first made (~0.5 s, once
     # per process): set-up, like the imports, timed apart from the collection.
     api = client.ApiClient()
-    apis = ("CoreV1Api", "CustomObjectsApi", "NetworkingV1Api", "AppsV1Api", "BatchV1Api", "WellKnownApi")
+    apis = (
+        "CoreV1Api",
+        "CustomObjectsApi",
+        "NetworkingV1Api",
+        "AppsV1Api",
+        "BatchV1Api",
+        "RbacAuthorizationV1Api",
+        "WellKnownApi",
+    )
     for name in apis:
         getattr(client, name)(api)
 

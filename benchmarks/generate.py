@@ -4,10 +4,14 @@ S ServiceAccounts spread over namespaces, R IAM roles (IRSA trust for the Servic
 them; 2 customer managed policies and 1 inline policy each, 2% with an AWS managed policy too), P
 customer managed policies, N nodes (every 10th allows IMDSv1). Deterministic for a seed.
 `--managed-policies CORPUS` writes the second AWS estate instead (`managed_estate.py`): each role has 2 real
-AWS managed policies attached and 1 inline policy, all drawn from the vendored corpus.
+AWS managed policies attached and 1 inline policy, all drawn from the vendored corpus. `--assume-chains` strings
+10% of the roles into `sts:AssumeRole` chains of up to 5 roles (`reach_estate.py`): reach through other roles.
+With `KUBEIAM_BENCH_USAGE=1` (as for the other clouds) every IRSA role also gets usage data (`usage_estate.py`:
+its service-last-accessed job and RoleLastUsed, AWS-024).
 
     python benchmarks/generate.py OUT --service-accounts 20000 --roles 5000 --policies 300 --nodes 500
     python benchmarks/generate.py OUT --managed-policies fixtures/aws/corpus/aws-managed-policies.json.gz
+    python benchmarks/generate.py OUT --assume-chains
     python benchmarks/generate.py OUT --cloud gcp --service-accounts 20000 --identities 5000
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -37,10 +42,36 @@ from estate import (
 DATE = "2026-01-01T00:00:00+00:00"
 
 
-def generate(out: Path, service_accounts: int, roles: int, policies: int, nodes: int, seed: int = 7) -> AwsEstate:
-    """Write the AWS estate of this scale under `out`; return it."""
+USAGE_VAR = "KUBEIAM_BENCH_USAGE"
+"""Set to 1 to write usage data for every role (issue 14) when no `usage` argument says otherwise."""
+
+
+def generate(
+    out: Path,
+    service_accounts: int,
+    roles: int,
+    policies: int,
+    nodes: int,
+    seed: int = 7,
+    *,
+    chains: bool = False,
+    usage: bool | None = None,
+) -> AwsEstate:
+    """Write the AWS estate of this scale under `out`; return it. `chains`: 10% of the roles in AssumeRole chains;
+    `usage`: every IRSA role's usage data too (default: `$KUBEIAM_BENCH_USAGE`)."""
     estate = build(Scale(service_accounts, roles, policies, nodes, seed))
-    write_aws_evidence(estate, out)
+    usage = os.environ.get(USAGE_VAR) == "1" if usage is None else usage
+    iam = iam_document(estate) if chains or usage else None
+    if chains and iam is not None:
+        from reach_estate import add_assume_chains
+
+        add_assume_chains(iam, seed=seed)
+    if usage and iam is not None:
+        from usage_estate import add_usage
+
+        last_accessed = add_usage(iam, estate.region, seed, skip=[NODE_ROLE])
+        dump(out / "aws" / estate.account / "service-last-accessed.json", last_accessed)
+    write_aws_evidence(estate, out, iam)
     return estate
 
 
@@ -213,11 +244,14 @@ def main() -> None:
         metavar="CORPUS",
         help="AWS: the estate of real AWS managed policies (2 attached + 1 inline per role) from this corpus file",
     )
+    p.add_argument(
+        "--assume-chains", action="store_true", help="AWS: 10%% of the roles in sts:AssumeRole chains of up to 5 roles"
+    )
     a = p.parse_args()
     if a.cloud == "aws" and a.managed_policies:
         generate_managed(a.out, a.service_accounts, a.roles, a.nodes, a.managed_policies, a.seed)
     elif a.cloud == "aws":
-        generate(a.out, a.service_accounts, a.roles, a.policies, a.nodes, a.seed)
+        generate(a.out, a.service_accounts, a.roles, a.policies, a.nodes, a.seed, chains=a.assume_chains)
     else:
         import other_clouds
 

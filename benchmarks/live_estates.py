@@ -5,7 +5,8 @@ and turns them into the servers' data: Google's v3/v1 REST and IAM admin objects
 (`properties` nested), and the Kubernetes objects, plus what every lower bound needs counted.
 Added for realism where other_clouds.py has nothing: an asset search (the project's, its GSAs' and
 some buckets' policies), folder and organisation policies with one organisation custom role, the
-AKS kubelet identity and its assignments, ReplicaSets owning the pods, Jobs and NetworkPolicies.
+AKS kubelet identity and its assignments, ReplicaSets owning the pods, Jobs and NetworkPolicies, the cluster's
+RBAC (the bootstrap policy and what teams add, as takeover.py makes it) and the identities' Activity Log.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class GcpEstate:
 
 
 def gcp_estate(scale: Scale, out: Path) -> GcpEstate:
-    generate_gcp(out, scale)
+    generate_gcp(out, scale, usage=True)
     gcp = out / "gcp" / GCP_PROJECT
     accounts = _load(gcp / "service-accounts.json")
     sa_policies = _load(gcp / "service-account-iam-policies.json")
@@ -96,6 +97,7 @@ def gcp_estate(scale: Scale, out: Path) -> GcpEstate:
             ("roles/browser", "group:everyone@bench.example"), (ORG_ROLE, "group:auditors@bench.example")
         ),
         f"/v1/projects/{GCP_PROJECT}/locations/{GKE_LOCATION}/clusters/{GKE_CLUSTER}": cluster,
+        **_usage_routes(gcp),
     }
     project = {
         "accounts": accounts,
@@ -106,6 +108,27 @@ def gcp_estate(scale: Scale, out: Path) -> GcpEstate:
     org_role = {"name": ORG_ROLE, "title": "auditor", "includedPermissions": ["resourcemanager.projects.get"]}
     shutil.rmtree(out / "gcp")  # the collector writes these; keep only the Kubernetes half
     return GcpEstate(out, routes, {GCP_PROJECT: project}, {ORG: {"roles": [org_role]}})
+
+
+def _usage_routes(gcp: Path) -> dict[str, Any]:
+    """The recommender's lists and Policy Analyzer's activities (issue 14), as the REST API answers them."""
+    where = f"/v1/projects/{GCP_PROJECT}/locations/global"
+    activity = "/activityTypes/{}LastAuthentication/activities:query"
+    return {
+        f"{where}/insightTypes/google.iam.policy.Insight/insights": {"insights": _load(gcp / "iam-insights.json")},
+        f"{where}/recommenders/google.iam.policy.Recommender/recommendations": {
+            "recommendations": _load(gcp / "iam-recommendations.json")
+        },
+        **{
+            where + activity.format(kind): {
+                "_items": _load(gcp / f"{name}-last-authentication.json"),
+                "_key": "activities",
+                "_max_page": 1000,
+                "_filter": "fullResourceName",
+            }
+            for kind, name in (("serviceAccount", "service-account"), ("serviceAccountKey", "service-account-key"))
+        },
+    }
 
 
 def _asset(resource: str, kind: str, policy: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +165,8 @@ def gcp_needs(estate: GcpEstate, check: str | None) -> GcpNeeds:
     policies = [estate.routes[f"/v3/projects/{GCP_PROJECT}:getIamPolicy"], *(r["policy"] for r in assets)]
     policies += [project["policies"][e] for e in gsas]
     bound = {b["role"] for p in policies for b in p.get("bindings", []) if b["role"].startswith("projects/")}
+    members = {m for b in estate.routes[f"/v3/projects/{GCP_PROJECT}:getIamPolicy"]["bindings"] for m in b["members"]}
+    keys = [k for e in gsas for k in project["keys"].get(e, ()) if k["keyType"] == "USER_MANAGED"]
     return GcpNeeds(
         check=check is not None,
         asset_results=len(assets),
@@ -151,6 +176,8 @@ def gcp_needs(estate: GcpEstate, check: str | None) -> GcpNeeds:
         project_roles_bound=len(bound),
         project_roles=len(project["roles"]),
         org_roles_bound=1,
+        usage_projects=int(any(f"serviceAccount:{e}" in members for e in gsas)),
+        gsa_keys=len(keys),
     )
 
 
@@ -165,9 +192,15 @@ class AzureEstate:
 
 
 def azure_estate(scale: Scale, out: Path) -> AzureEstate:
-    """other_clouds' AKS estate (az CLI shapes) rewritten as the ARM REST JSON the server serves."""
-    generate_azure(out, scale)
+    """other_clouds' AKS estate (az CLI shapes) rewritten as the ARM REST JSON the server serves, with each
+    identity's Activity Log (issue 14; its times made relative, as the server's fixtures say them, so that they
+    stay inside the 90 days read whenever the benchmark runs)."""
+    generate_azure(out, scale, usage=True)
     az = out / "azure" / AZ_SUB
+    activity = {
+        oid: [{**e, "eventTimestamp": f"now-{1 + (n + i) % 89}d"} for i, e in enumerate(events)]
+        for n, (oid, events) in enumerate(_load(az / "activity-log.json").items())
+    }
     identities = [
         {
             "id": i["id"],
@@ -253,6 +286,7 @@ def azure_estate(scale: Scale, out: Path) -> AzureEstate:
         "role-assignments": assignments,
         "custom-roles": roles,
         "managed-clusters": [managed],
+        "activity-log": activity,
     }.items():
         (root / AZ_SUB / f"{name}.json").write_text(json.dumps(value))
     shutil.rmtree(out / "azure")  # the collector writes these
@@ -276,6 +310,13 @@ def azure_needs(estate: AzureEstate, check: str | None, page: int, known_builtin
     theirs = [a for a in data["role-assignments"] if a["properties"]["principalId"] in principals]
     per_principal = {p: sum(a["properties"]["principalId"] == p for a in theirs) for p in principals}
     referenced = {a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1].lower() for a in theirs}
+    # The Activity Log is read for the identities named that hold a role in the subscription (the kubelet's is not).
+    in_sub = {
+        a["properties"]["principalId"]
+        for a in theirs
+        if a["properties"]["scope"].lower().startswith(f"/subscriptions/{AZ_SUB}".lower())
+    }
+    events = data.get("activity-log", {})
     return AzureNeeds(
         page=page,
         identities=len(data["identities"]),
@@ -285,6 +326,11 @@ def azure_needs(estate: AzureEstate, check: str | None, page: int, known_builtin
         assignments=len(data["role-assignments"]),
         unknown_roles=len(referenced - known_builtins),
         custom_roles=len(data["custom-roles"]),
+        activity_pages=sum(
+            pages(len(events.get(i["properties"]["principalId"], [])), page)
+            for i in needed
+            if i["properties"]["principalId"] in in_sub
+        ),
     )
 
 
@@ -335,10 +381,21 @@ def kube_estate(scale: Scale, out: Path) -> KubeEstate:
         )
         if n % 2 == 0:
             extra.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly", "namespace": ns}})
+    extra += kube_rbac(objects, len([o for o in objects if o["kind"] == "ServiceAccount"]))
     oidc = _load(base / "openid-configuration.json")
     shutil.rmtree(out / "gcp")
     shutil.rmtree(out / "kubernetes")
     return KubeEstate(out, objects + extra, oidc, GKE_CLUSTER)
+
+
+def kube_rbac(objects: list[dict[str, Any]], service_accounts: int) -> list[dict[str, Any]]:
+    """The bootstrap policy and, at takeover.py's ratio (2,000 roles and 5,000 bindings for 20,000
+    ServiceAccounts), the Roles, ClusterRoles and bindings teams add: what K8S-006 lists (issue 13)."""
+    from takeover import default_items, synthetic_rbac
+
+    namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    sas = [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects if o["kind"] == "ServiceAccount"]
+    return default_items() + synthetic_rbac(namespaces, sas, service_accounts // 10, service_accounts // 4)
 
 
 KUBE_LISTS = {
@@ -350,6 +407,15 @@ KUBE_LISTS = {
     "ReplicaSet": "/apis/apps/v1/replicasets",
     "Job": "/apis/batch/v1/jobs",
 }
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+KUBE_RBAC = {
+    "Role": f"{RBAC}/roles",
+    "RoleBinding": f"{RBAC}/rolebindings",
+    "ClusterRole": f"{RBAC}/clusterroles",
+    "ClusterRoleBinding": f"{RBAC}/clusterrolebindings",
+}
+AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
+"""EKS's mapping of IAM principals into the cluster: one get by name (a 404 on this GKE estate)."""
 KUBE_ABSENT = (
     "/apis/cilium.io/v2/ciliumnetworkpolicies",
     "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies",
@@ -359,9 +425,10 @@ KUBE_ABSENT = (
 
 
 def kube_needs(estate: KubeEstate, check: str | None) -> KubeNeeds:
-    count = {kind: sum(o["kind"] == kind for o in estate.objects) for kind in KUBE_LISTS}
+    kinds = {**KUBE_LISTS, **KUBE_RBAC}
+    count = {kind: sum(o["kind"] == kind for o in estate.objects) for kind in kinds}
     if check is None:
-        return KubeNeeds({path: count[kind] for kind, path in KUBE_LISTS.items()}, KUBE_ABSENT)
+        return KubeNeeds({path: count[kind] for kind, path in kinds.items()}, KUBE_ABSENT, (AWS_AUTH,))
     ns, name = check.split("/", 1)
 
     def in_ns(kind: str) -> int:
@@ -376,9 +443,14 @@ def kube_needs(estate: KubeEstate, check: str | None) -> KubeNeeds:
         f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies": in_ns("NetworkPolicy"),
         f"/apis/apps/v1/namespaces/{ns}/replicasets": in_ns("ReplicaSet"),
         f"/apis/batch/v1/namespaces/{ns}/jobs": in_ns("Job"),
+        # Who can become it: the namespace's Roles and RoleBindings, every ClusterRole and ClusterRoleBinding.
+        f"{RBAC}/namespaces/{ns}/roles": in_ns("Role"),
+        f"{RBAC}/namespaces/{ns}/rolebindings": in_ns("RoleBinding"),
+        KUBE_RBAC["ClusterRole"]: count["ClusterRole"],
+        KUBE_RBAC["ClusterRoleBinding"]: count["ClusterRoleBinding"],
     }
     if not nodes:
         lists["/api/v1/nodes"] = 1  # one page of one node, for the platform
     absent = (f"/apis/cilium.io/v2/namespaces/{ns}/ciliumnetworkpolicies", *KUBE_ABSENT[1:])
-    gets = (f"/api/v1/namespaces/{ns}/serviceaccounts/{name}", *(f"/api/v1/nodes/{n}" for n in nodes))
+    gets = (f"/api/v1/namespaces/{ns}/serviceaccounts/{name}", *(f"/api/v1/nodes/{n}" for n in nodes), AWS_AUTH)
     return KubeNeeds(lists, absent, gets)

@@ -41,6 +41,19 @@ _GCP_REST = [
     (re.compile(r"^GET /v1/projects/[^/:]+:searchAllIamPolicies$"), "searchAllIamPolicies"),
     (re.compile(r"^GET /v1/projects/[^/]+/locations/[^/]+/clusters/[^/]+$"), "projects.locations.clusters.get"),
     (re.compile(r"^GET /v1/projects/[^/]+/locations/[^/]+/clusters$"), "projects.locations.clusters.list"),
+    # Usage data (issue 14): the IAM recommender and Policy Analyzer activity.
+    (
+        re.compile(r"^GET /v1/projects/[^/]+/locations/global/insightTypes/[^/]+/insights$"),
+        "projects.locations.insightTypes.insights.list",
+    ),
+    (
+        re.compile(r"^GET /v1/projects/[^/]+/locations/global/recommenders/[^/]+/recommendations$"),
+        "projects.locations.recommenders.recommendations.list",
+    ),
+    (
+        re.compile(r"^GET /v1/projects/[^/]+/locations/global/activityTypes/(\w+)/activities:query$"),
+        "activityTypes.{}.activities.query",
+    ),
 ]
 _GCP_RPC = {
     "ListServiceAccounts": "projects.serviceAccounts.list",
@@ -55,6 +68,7 @@ _ARM = [
     (re.compile(r"/roledefinitions$"), "roleDefinitions.list"),
     (re.compile(r"/roledefinitions/[^/]+$"), "roleDefinitions.get"),
     (re.compile(r"/managedclusters$"), "managedClusters.list"),
+    (re.compile(r"/providers/microsoft\.insights/eventtypes/management/values$"), "activityLogs.list"),
 ]
 
 
@@ -66,7 +80,11 @@ def gcp_operation(key: Any) -> str:
             kind = "organizations" if resource.startswith("organizations/") else "projects"
             return f"{kind}.roles.{'list' if rpc == 'ListRoles' else 'get'}"
         return _GCP_RPC.get(rpc, rpc)
-    return next((op for rx, op in _GCP_REST if rx.match(key)), key)
+    for rx, op in _GCP_REST:
+        m = rx.match(key)
+        if m:
+            return op.format(*m.groups())
+    return str(key)
 
 
 def arm_operation(path: str) -> str:
@@ -108,7 +126,7 @@ class _Azure:
         pem = Path(data["dir"]) / "ca.pem"
         ca.cert_pem.write_to_path(str(pem))
         page = int(data["page"])
-        sizes = dict.fromkeys(("ids", "ras", "fic", "rds", "aks"), page)
+        sizes = dict.fromkeys(("ids", "ras", "fic", "rds", "aks", "activity"), page)
         self.arm = ArmServer(ca, page_size=sizes, root=Path(data["arm_root"]))
         self.endpoints = {"url": self.arm.url, "ca": str(pem), "token": self.arm.token}
 

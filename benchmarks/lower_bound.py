@@ -4,6 +4,8 @@ Formulas (benchmarks/README.md explains each term):
 
     EKS   = DescribeCluster 1 + ListPodIdentityAssociations ceil(A/100) (at least 1)
             + [whole cluster] ListNodegroups ceil(G/100) + DescribeNodegroup G
+            + ListAccessEntries ceil(E/100) (at least 1) + DescribeAccessEntry E
+            + ListAssociatedAccessPolicies S                     (E access entries, S of them STANDARD)
     EC2   = DescribeInstances ceil(N/1000)                       (N instances behind the in-scope nodes)
     IAM   = min(per-role, bulk)
       per-role = GetInstanceProfile IP + (GetRole + ListRolePolicies + ListAttachedRolePolicies) R
@@ -11,6 +13,9 @@ Formulas (benchmarks/README.md explains each term):
       bulk     = GetAccountAuthorizationDetails ceil((R_account + P_account) / page)
                  (page: the items AWS returns per page, 1000 = MaxItems' maximum unless it returns fewer)
     OIDC  = GetOpenIDConnectProvider O                           (each trusted provider, described once)
+    USAGE = (GenerateServiceLastAccessedDetails + GetServiceLastAccessedDetails) U + ListAnalyzers 1
+                                                                 (U roles of the in-scope ServiceAccounts; a job
+                                                                  done at the first poll; no analyzer)
 
     T_bound = L * sum over services s of max(depth_s, ceil(calls_s / C_s))
 
@@ -51,6 +56,11 @@ class Needs:
     """False for `check` / `--namespace`: node groups are cluster-level and not fetched."""
     page_items: int = GAAD_MAX_ITEMS
     """Items per GetAccountAuthorizationDetails page the server returns (AWS may return fewer than asked)."""
+    access_entries: int = 0
+    standard_access_entries: int = 0
+    """EKS access entries of the cluster, and those of type STANDARD (each with its access policies listed)."""
+    usage_roles: int = 0
+    """Roles whose usage data (AWS-024) is read: those the in-scope ServiceAccounts take."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +106,17 @@ def lower_bound(n: Needs) -> Bound:
     if n.whole_cluster:
         calls["eks:ListNodegroups"] = max(1, math.ceil(n.nodegroups / EKS_PAGE))
         calls["eks:DescribeNodegroup"] = n.nodegroups
+    calls["eks:ListAccessEntries"] = max(1, math.ceil(n.access_entries / EKS_PAGE))
+    calls["eks:DescribeAccessEntry"] = n.access_entries
+    calls["eks:ListAssociatedAccessPolicies"] = n.standard_access_entries
     calls["ec2:DescribeInstances"] = math.ceil(n.instances / INSTANCE_BATCH)
     per_role, bulk = per_role_calls(n), bulk_calls(n)
     strategy = "bulk" if sum(bulk.values()) < sum(per_role.values()) else "per-role"
     calls.update(bulk if strategy == "bulk" else per_role)
     calls["iam:GetOpenIDConnectProvider"] = n.oidc_providers
+    calls["iam:GenerateServiceLastAccessedDetails"] = n.usage_roles
+    calls["iam:GetServiceLastAccessedDetails"] = n.usage_roles
+    calls["accessanalyzer:ListAnalyzers"] = 1 if n.usage_roles else 0
     return Bound({k: v for k, v in calls.items() if v}, strategy)
 
 

@@ -8,16 +8,23 @@ explains each term; in short, with pages(n, size) = max(1, ceil(n / size)):
       + audit: serviceAccounts.list pages(G_p, 100) + getIamPolicy (G - G_a) + keys.list G
       | check: serviceAccounts.get 1 + getIamPolicy 1 + keys.list 1
       + min(R_b, pages(R_p, 1000)) project custom roles (get each, or list) + R_o organisation roles (get)
+      + usage (issue 14), per project binding an identity in scope: insights.list 1 + recommendations.list 1
+        + last authentication  audit: min(pages(G_p, 1000), G) | check: 1
+        + key last authentication (G_k user-managed keys of those accounts)  audit: min(1, G_k) | check: G_k
 
     Azure (per subscription)
       userAssignedIdentities.list pages(I, p) + managedClusters.list pages(K, p)
       + federatedIdentityCredentials.list  sum over the identities named of pages(f_i, p)
       + roleAssignments.list  min(sum over principals of pages(a_j, p), pages(RA, p))
       + role definitions  min(U, pages(CR, p))           (get each unknown role, or list the custom roles)
+      + activityLogs.list (issue 14)  sum over the identities named holding a role in the subscription
+        of pages(e_i, p), e_i their events of the last 90 days
 
     Kubernetes
       sum over kinds read of pages(n_k, 500) + absent custom resources 1 each (+1 for Karpenter's
-      v1beta1 when v1 is absent) + openid-configuration 1; check: the ServiceAccount 1, its pods
+      v1beta1 when v1 is absent) + openid-configuration 1 + the aws-auth ConfigMap 1 (a get; 404 off
+      EKS); the kinds include the RBAC (issue 13): Roles and RoleBindings (all, or the check's
+      namespace's), every ClusterRole and ClusterRoleBinding; check: the ServiceAccount 1, its pods
       pages(n, 500) (field selector), one get per node they run on (or one page of one node)
 
     T_bound = L * max(D, max over services s of ceil(N_s / C_s))
@@ -38,6 +45,8 @@ GCP_ASSET_PAGE = 500
 """searchAllIamPolicies: at most 500 a page."""
 GCP_ROLE_PAGE = 1000
 """roles.list: at most 1,000 a page."""
+GCP_ACTIVITY_PAGE = 1000
+"""Policy Analyzer activities.query: at most 1,000 a page."""
 KUBE_PAGE = 500
 """kubeiam's `limit` (kubectl's default chunk size)."""
 
@@ -91,6 +100,10 @@ class GcpNeeds:
     project_roles: int
     """R_p: every custom role of the project (what roles.list returns)."""
     org_roles_bound: int = 0
+    usage_projects: int = 0
+    """Projects whose policy binds an identity in scope: their recommender lists are read (issue 14)."""
+    gsa_keys: int = 0
+    """G_k: user-managed keys of the GSAs in scope (their last authentication is read)."""
     folders: int = 1
     folder_depth: int = 1
     organizations: int = 1
@@ -113,6 +126,10 @@ GCP_SERVICES = {
     "projects.roles.list": "iam",
     "projects.roles.get": "iam",
     "organizations.roles.get": "iam",
+    "projects.locations.insightTypes.insights.list": "recommender",
+    "projects.locations.recommenders.recommendations.list": "recommender",
+    "activityTypes.serviceAccountLastAuthentication.activities.query": "policyanalyzer",
+    "activityTypes.serviceAccountKeyLastAuthentication.activities.query": "policyanalyzer",
 }
 
 
@@ -138,6 +155,12 @@ def gcp_bound(n: GcpNeeds) -> Bound:
         op = "projects.roles.list" if role_pages < n.project_roles_bound else "projects.roles.get"
         calls[op] = min(role_pages, n.project_roles_bound)
     calls["organizations.roles.get"] = n.org_roles_bound
+    calls["projects.locations.insightTypes.insights.list"] = n.usage_projects
+    calls["projects.locations.recommenders.recommendations.list"] = n.usage_projects
+    activity = n.gsas if n.check else min(pages(n.project_accounts, GCP_ACTIVITY_PAGE), n.gsas)
+    calls["activityTypes.serviceAccountLastAuthentication.activities.query"] = activity
+    keys = n.gsa_keys if n.check else min(1, n.gsa_keys)
+    calls["activityTypes.serviceAccountKeyLastAuthentication.activities.query"] = keys
     depth = max(
         n.folder_depth + 2,  # projects.get -> folders.get per level -> the top ancestor's policy
         pages(n.asset_results, GCP_ASSET_PAGE),
@@ -169,6 +192,8 @@ class AzureNeeds:
     custom_roles: int
     """CR: custom roles of the subscription (the `type eq 'CustomRole'` listing)."""
     clusters: int = 1
+    activity_pages: int = 0
+    """sum over the identities named that hold a role in the subscription of pages(their Activity Log events)."""
 
 
 AZURE_SERVICES = {
@@ -178,6 +203,7 @@ AZURE_SERVICES = {
     "roleAssignments.list": "arm",
     "roleDefinitions.get": "arm",
     "roleDefinitions.list": "arm",
+    "activityLogs.list": "arm",
 }
 
 
@@ -193,11 +219,14 @@ def azure_bound(n: AzureNeeds) -> Bound:
         "federatedIdentityCredentials.list": n.credential_pages,
         "roleAssignments.list": n.principal_pages if filtered else all_assignments,
         "roleDefinitions.get" if gets else "roleDefinitions.list": n.unknown_roles if gets else role_list,
+        "activityLogs.list": n.activity_pages,
     }
     roles_after = (1 if gets else role_list) if n.unknown_roles else 0
     # Filtered listings need the principals, which the identity listing gives; the unfiltered one does not.
     assignments_chain = id_pages + 1 if filtered else all_assignments
-    depth = max(id_pages + 1, assignments_chain + roles_after)
+    # A query names the principal: at least one query after the identity listing that gives it.
+    activity_chain = id_pages + 1 if n.activity_pages else 0
+    depth = max(id_pages + 1, assignments_chain + roles_after, activity_chain)
     return Bound({k: v for k, v in calls.items() if v}, AZURE_SERVICES, depth)
 
 

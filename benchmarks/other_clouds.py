@@ -9,6 +9,7 @@ role) and trusts exactly the ServiceAccounts that use it. Deterministic for a se
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,17 @@ AZ_ACTIONS = [
 MSI = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
-def generate(cloud: str, out: Path, scale: Scale) -> None:
-    {"gcp": generate_gcp, "azure": generate_azure}[cloud](out, scale)
+USAGE_VAR = "KUBEIAM_BENCH_USAGE"
+"""Set to 1 to write usage data for every identity (issue 14) when no `usage` argument says otherwise."""
+
+
+def generate(cloud: str, out: Path, scale: Scale, *, usage: bool | None = None) -> None:
+    """`usage`: also write each cloud's usage files (default: `$KUBEIAM_BENCH_USAGE`)."""
+    usage = os.environ.get(USAGE_VAR) == "1" if usage is None else usage
+    if cloud == "gcp":
+        generate_gcp(out, scale, usage=usage)
+    else:
+        generate_azure(out, scale, usage=usage)
 
 
 def _sas(scale: Scale) -> list[tuple[str, str, int]]:
@@ -111,7 +121,7 @@ def _kubernetes(
 # -- GCP ------------------------------------------------------------------------------------------
 
 
-def generate_gcp(out: Path, scale: Scale) -> None:
+def generate_gcp(out: Path, scale: Scale, *, usage: bool = False) -> None:
     rng = random.Random(scale.seed)
     sas = _sas(scale)
     emails = [f"bench-gsa-{i:05d}@{GCP_PROJECT}.iam.gserviceaccount.com" for i in range(scale.roles)]
@@ -229,6 +239,89 @@ def generate_gcp(out: Path, scale: Scale) -> None:
         },
     )
     _dump(gke / "node-pools.json", pools)
+    if usage:
+        _gcp_usage(gcp, emails, members, custom, random.Random(scale.seed + 1))
+
+
+GCP_FRESH = "2026-11-30T07:00:00Z"
+"""The newest time the synthetic usage data holds (what disuse is measured up to)."""
+
+
+def _gcp_usage(
+    gcp: Path, emails: list[str], members: dict[str, list[str]], custom: list[dict[str, Any]], rng: random.Random
+) -> None:
+    """Usage files for every identity, in the shapes gcloud prints (docs/evidence.md): an insight for 70% of
+    the bindings (0-5 permissions used; none used: a REMOVE_ROLE recommendation), each account's last
+    authentication (every 25th never, every 10th 200 days ago), the user-managed keys' last use."""
+    from kubeiam_gcp.judge.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    custom_perms = {c["name"]: c["includedPermissions"] for c in custom}
+    project = f"//cloudresourcemanager.googleapis.com/projects/{GCP_PROJECT}"
+    parent = f"projects/{GCP_NUMBER}/locations/global"
+    insights: list[dict[str, Any]] = []
+    recommendations: list[dict[str, Any]] = []
+    # Every 25th account never authenticated, every 10th not for 200 days: their insights show no use.
+    idle = {f"serviceAccount:{e}" for i, e in enumerate(emails) if i % 10 == 0 or i % 25 == 0}
+    for role, role_members in sorted(members.items()):
+        perms = sorted(custom_perms.get(role) or catalogue.permissions_of(role) or ())
+        for member in role_members:
+            if rng.random() < 0.3:
+                continue  # all of it used, or not analysed: no insight
+            used = [] if member in idle else rng.sample(perms, rng.randint(0, min(5, len(perms))))
+            n = len(insights)
+            insights.append(
+                {
+                    "name": f"{parent}/insightTypes/google.iam.policy.Insight/insights/bench-{n:06d}",
+                    "insightSubtype": "PERMISSIONS_USAGE",
+                    "category": "SECURITY",
+                    "lastRefreshTime": GCP_FRESH,
+                    "observationPeriod": "7776000s",
+                    "stateInfo": {"state": "ACTIVE"},
+                    "targetResources": [project],
+                    "content": {
+                        "member": member,
+                        "role": role,
+                        "exercisedPermissions": [{"permission": p} for p in used],
+                        "inferredPermissions": [],
+                        "currentTotalPermissionsCount": str(len(perms)),
+                    },
+                }
+            )
+            if not used:
+                recommendations.append(
+                    {
+                        "name": f"{parent}/recommenders/google.iam.policy.Recommender/recommendations/bench-{n:06d}",
+                        "recommenderSubtype": "REMOVE_ROLE",
+                        "lastRefreshTime": GCP_FRESH,
+                        "stateInfo": {"state": "ACTIVE"},
+                        "content": {
+                            "overview": {"member": member, "removedRole": role, "resource": project},
+                            "operationGroups": [],
+                        },
+                    }
+                )
+    activity, keys = [], []
+    for i, email in enumerate(emails):
+        account = f"//iam.googleapis.com/projects/{GCP_PROJECT}/serviceAccounts/{email}"
+        when = "2026-05-14T07:00:00Z" if i % 10 == 0 else GCP_FRESH
+        if i % 25:
+            activity.append(_activity("serviceAccount", account, when))
+        if i % 50 == 0:  # the user-managed keys of generate_gcp
+            keys.append(_activity("serviceAccountKey", f"{account}/keys/{i:020x}{1:020x}", when))
+    _dump(gcp / "iam-insights.json", insights)
+    _dump(gcp / "iam-recommendations.json", recommendations)
+    _dump(gcp / "service-account-last-authentication.json", activity)
+    _dump(gcp / "service-account-key-last-authentication.json", keys)
+
+
+def _activity(kind: str, name: str, when: str) -> dict[str, Any]:
+    return {
+        "activity": {"lastAuthenticatedTime": when, kind: {"fullResourceName": name, "projectNumber": GCP_NUMBER}},
+        "activityType": f"{kind}LastAuthentication",
+        "fullResourceName": name,
+        "observationPeriod": {"startTime": when, "endTime": when},
+    }
 
 
 # -- Azure ----------------------------------------------------------------------------------------
@@ -238,7 +331,7 @@ def _guid(n: int, prefix: str) -> str:
     return f"{prefix * 8}-0000-4000-8000-{n:012x}"
 
 
-def generate_azure(out: Path, scale: Scale) -> None:
+def generate_azure(out: Path, scale: Scale, *, usage: bool = False) -> None:
     rng = random.Random(scale.seed)
     sas = _sas(scale)
     sub = f"/subscriptions/{AZ_SUB}"
@@ -346,6 +439,60 @@ def generate_azure(out: Path, scale: Scale) -> None:
         "type": "Microsoft.ContainerService/ManagedClusters",
     }
     _dump(az / "aks" / AZ_RG / f"{AKS_CLUSTER}.json", aks)
+    if usage:
+        _azure_usage(az, principals, clients, random.Random(scale.seed + 1))
+
+
+AZ_FRESH = "2026-11-30T07:00:00.0000000Z"
+"""The newest time the synthetic Azure usage data holds (the window ends there)."""
+AZ_USED = [
+    # What bench workloads do in the control plane: mostly nothing, some record and VM writes.
+    "Microsoft.Network/dnszones/A/write",
+    "Microsoft.Network/dnszones/CNAME/write",
+    "Microsoft.Compute/virtualMachines/start/action",
+    "Microsoft.Compute/virtualMachines/write",
+    "Microsoft.Storage/storageAccounts/listKeys/action",
+    "Microsoft.Resources/deployments/write",
+]
+
+
+def _azure_usage(az: Path, principals: list[str], clients: list[str], rng: random.Random) -> None:
+    """The Activity Log of every identity (0-4 operations in the last 90 days; every 25th none at all) and its
+    managed-identity sign-ins (every 10th none), in the shapes az and Graph print (docs/evidence.md)."""
+    sub = f"/subscriptions/{AZ_SUB}"
+    log: dict[str, list[dict[str, Any]]] = {}
+    signins: dict[str, dict[str, Any]] = {}
+    for i, (oid, client) in enumerate(zip(principals, clients, strict=True)):
+        events = []
+        for _ in range(0 if i % 25 == 0 else rng.randint(0, 4)):
+            action = rng.choice(AZ_USED)
+            scope = f"{sub}/resourceGroups/{AZ_RG}/providers/{action.rsplit('/', 1)[0]}/bench-{i % 50}"
+            day = 1 + rng.randrange(89)
+            events.append(
+                {
+                    "authorization": {"action": action, "scope": scope},
+                    "caller": oid,
+                    "category": {"localizedValue": "Administrative", "value": "Administrative"},
+                    "claims": {"appid": client, "idtyp": "app"},
+                    "eventName": {"localizedValue": "End request", "value": "EndRequest"},
+                    "eventTimestamp": f"2026-{9 + (day - 1) // 30:02d}-{1 + (day - 1) % 28:02d}T07:00:00.0000000Z",
+                    "operationName": {"localizedValue": action, "value": action},
+                    "resourceId": scope,
+                    "status": {"localizedValue": "Succeeded", "value": "Succeeded"},
+                    "subscriptionId": AZ_SUB,
+                }
+            )
+        log[oid] = events
+        signed = {
+            "createdDateTime": AZ_FRESH,  # the newest record: the window ends there
+            "servicePrincipalId": oid,
+            "resourceDisplayName": "Azure Storage",
+            "signInEventTypes": ["managedIdentity"],
+            "status": {"errorCode": 0},
+        }
+        signins[oid] = {"value": [] if i % 10 == 0 else [signed]}
+    _dump(az / "activity-log.json", log)
+    _dump(az / "managed-identity-sign-ins.json", signins)
 
 
 def _dump(path: Path, value: Any) -> None:

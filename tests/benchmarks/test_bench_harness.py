@@ -35,6 +35,7 @@ def test_lower_bound_of_a_small_estate_picks_per_role_when_the_account_is_big() 
         "eks:ListPodIdentityAssociations": 1,
         "eks:ListNodegroups": 1,
         "eks:DescribeNodegroup": 1,
+        "eks:ListAccessEntries": 1,  # whether anyone is mapped into the cluster (K8S-006): one page, empty
         "ec2:DescribeInstances": 2,
         "iam:GetInstanceProfile": 1,
         "iam:GetRole": 3,
@@ -45,8 +46,17 @@ def test_lower_bound_of_a_small_estate_picks_per_role_when_the_account_is_big() 
         "iam:GetPolicyVersion": 2,
         "iam:GetOpenIDConnectProvider": 1,
     }
-    assert b.total == 24
+    assert b.total == 25
     assert sum(bulk_calls(n).values()) == 21
+    # With access entries (2, one STANDARD) and the usage data of the 3 roles (AWS-024): their own calls on top.
+    more = lower_bound(dataclasses.replace(n, access_entries=2, standard_access_entries=1, usage_roles=3))
+    assert {k: v for k, v in more.calls.items() if b.calls.get(k) != v} == {
+        "eks:DescribeAccessEntry": 2,
+        "eks:ListAssociatedAccessPolicies": 1,
+        "iam:GenerateServiceLastAccessedDetails": 3,
+        "iam:GetServiceLastAccessedDetails": 3,
+        "accessanalyzer:ListAnalyzers": 1,
+    }
 
 
 def test_lower_bound_switches_to_bulk_and_check_skips_node_groups() -> None:
@@ -70,11 +80,11 @@ def test_lower_bound_of_check_follows_the_page_size_aws_returns() -> None:
         account_roles=1001,
         account_policies=300,
     )
-    full = lower_bound(n)  # pages of the 1000 asked: 2 pages beat 8 per-role calls
-    assert (full.iam_strategy, full.calls["iam:GetAccountAuthorizationDetails"], full.total) == ("bulk", 2, 5)
+    full = lower_bound(n)  # pages of the 1000 asked: 2 pages beat 8 per-role calls (+ 1 access-entry list)
+    assert (full.iam_strategy, full.calls["iam:GetAccountAuthorizationDetails"], full.total) == ("bulk", 2, 6)
     short = lower_bound(dataclasses.replace(n, page_items=100))  # AWS returning 100: 14 pages
     assert bulk_calls(dataclasses.replace(n, page_items=100)) == {"iam:GetAccountAuthorizationDetails": 14}
-    assert (short.iam_strategy, short.total) == ("per-role", 11)
+    assert (short.iam_strategy, short.total) == ("per-role", 12)
 
 
 def test_wall_bound_spreads_calls_over_the_concurrency_limit() -> None:
