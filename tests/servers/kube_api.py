@@ -75,6 +75,10 @@ KNOWN: tuple[Resource, ...] = (
     Resource("EC2NodeClass", "ec2nodeclasses", False, "karpenter.k8s.aws/v1"),
     Resource("EC2NodeClass", "ec2nodeclasses", False, "karpenter.k8s.aws/v1beta1"),
     Resource("NodePool", "nodepools", False, "karpenter.sh/v1"),
+    Resource("Role", "roles", True, "rbac.authorization.k8s.io/v1"),
+    Resource("RoleBinding", "rolebindings", True, "rbac.authorization.k8s.io/v1"),
+    Resource("ClusterRole", "clusterroles", False, "rbac.authorization.k8s.io/v1"),
+    Resource("ClusterRoleBinding", "clusterrolebindings", False, "rbac.authorization.k8s.io/v1"),
 )
 
 
@@ -158,9 +162,12 @@ class KubeApiServer:
 
     @classmethod
     def from_evidence(cls, cluster_dir: Path, **kwargs: Any) -> KubeApiServer:
-        """Serve `cluster_dir/resources.json` (and its `openid-configuration.json`, if present)."""
+        """Serve `cluster_dir/resources.json` (and its `rbac.json` and `openid-configuration.json`, if present)."""
         doc = json.loads((cluster_dir / "resources.json").read_text())
         items = doc["items"] if isinstance(doc, dict) and "items" in doc else [doc]
+        rbac_file = cluster_dir / "rbac.json"
+        if rbac_file.is_file():
+            items = [*items, *json.loads(rbac_file.read_text())["items"]]
         oidc_file = cluster_dir / "openid-configuration.json"
         if "openid_configuration" not in kwargs and oidc_file.is_file():
             kwargs["openid_configuration"] = json.loads(oidc_file.read_text())
