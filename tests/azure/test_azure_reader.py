@@ -131,7 +131,7 @@ def test_missing_role_assignments_is_a_coverage_error(inventory_of):
     (error,) = [e for e in inv.errors if "role-assignments.json" in e.location]
     # Named by the identity (the findings' principal), limited to the rules assignments decide.
     assert error.subject == s.mi_id("id-app").lower()
-    assert error.rules == ("AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006")
+    assert error.rules == ("AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006", "AZ-012")
 
 
 def test_unknown_custom_role_leaves_the_identity_partly_checked(inventory_of):

@@ -14,7 +14,7 @@ from kubeiam.pipeline.providers import CollectRequest
 LIVE = Path(__file__).resolve().parents[3] / "fixtures" / "azure" / "live"
 SUB_A = "8f3c2d1e-4b5a-4c6d-9e8f-0a1b2c3d4e5f"
 SUB_B = "3b9f6a2e-7c1d-4e8f-a5b6-c7d8e9f0a1b2"
-GRANT_RULES = ["AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006"]
+GRANT_RULES = ["AZ-001", "AZ-002", "AZ-003", "AZ-004", "AZ-005", "AZ-006", "AZ-012"]  # what role assignments decide
 GRAPH_FILES = "azure/<subscription-id>/group-memberships.json, app-roles.json"
 
 
