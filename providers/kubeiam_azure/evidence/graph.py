@@ -14,13 +14,16 @@ short (`@odata.nextLink`) is a gap of that principal only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.vocabulary.model import Gap
 from kubeiam_azure.evidence.fields import Unreadable, kind, obj_of, optional_text, text
 from kubeiam_azure.view import AppRole, Membership
+
+T = TypeVar("T")
 
 MEMBERSHIPS = "group-memberships.json"
 APP_ROLES = "app-roles.json"
@@ -55,24 +58,24 @@ def load_memberships(
     evidence: Evidence, path: str, found: dict[str, tuple[Membership, ...]], gaps: dict[str, list[Gap]]
 ) -> bool:
     """Reads one `group-memberships.json` into `found` / `gaps`; False when the file is absent."""
-    entries = _entries(evidence, path, gaps)
-    if entries is None:
-        return False
-    for principal, prefix, items in entries:
-        kept = list(found.get(principal, ()))
-        for i, raw in enumerate(items):
-            try:
-                kept.append(parse_membership(raw, f"{prefix}[{i}]", path))
-            except Unreadable as exc:
-                gaps.setdefault(principal, []).append(Gap(path, exc.item, exc.reason))
-        found[principal] = tuple(kept)
-    return True
+    return _load(evidence, path, found, gaps, parse_membership)
 
 
 def load_app_roles(
     evidence: Evidence, path: str, found: dict[str, tuple[AppRole, ...]], gaps: dict[str, list[Gap]]
 ) -> bool:
     """Reads one `app-roles.json` into `found` / `gaps`; False when the file is absent."""
+    return _load(evidence, path, found, gaps, parse_app_role)
+
+
+def _load(
+    evidence: Evidence,
+    path: str,
+    found: dict[str, tuple[T, ...]],
+    gaps: dict[str, list[Gap]],
+    parse: Callable[[Any, str, str], T | None],
+) -> bool:
+    """One Graph file's items per principal, each parsed alone: an item not understood is a gap of its own."""
     entries = _entries(evidence, path, gaps)
     if entries is None:
         return False
@@ -80,12 +83,12 @@ def load_app_roles(
         kept = list(found.get(principal, ()))
         for i, raw in enumerate(items):
             try:
-                role = parse_app_role(raw, f"{prefix}[{i}]", path)
+                parsed = parse(raw, f"{prefix}[{i}]", path)
             except Unreadable as exc:
                 gaps.setdefault(principal, []).append(Gap(path, exc.item, exc.reason))
                 continue
-            if role is not None:
-                kept.append(role)
+            if parsed is not None:
+                kept.append(parsed)
         found[principal] = tuple(kept)
     return True
 
