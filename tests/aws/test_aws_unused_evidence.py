@@ -1,5 +1,6 @@
 """The usage files of AWS-024, read exactly as the commands print them (the corpus samples of
-../shared/corpus/usage-data/aws, copied and schema-built), and what cannot be read named, never "unused"."""
+fixtures/aws/usage, vendored from the shared corpus: copied and schema-built), and what cannot be read
+named, never "unused"."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from kubeiam.pipeline.audit import audit, read_inventory
 from kubeiam.pipeline.evidence import Evidence
 from kubeiam.pipeline.providers import load_providers
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "usage-data" / "aws"
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not on this machine")
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "usage"
+"""The shared corpus's AWS usage samples, vendored (fixtures/aws/usage/README.md)."""
 
 
 def _sample(name: str) -> dict[str, Any]:

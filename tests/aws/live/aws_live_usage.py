@@ -7,7 +7,7 @@
   `eq` filters kubeiam sends, paged), `GET /findingv2/{id}` (GetFindingV2, its `findingDetails` paged one a page).
 
 Shapes follow the API references (GetServiceLastAccessedDetails, ListFindingsV2, GetFindingV2) and the corpus
-samples of ../shared/corpus/usage-data/aws.
+samples of fixtures/aws/usage.
 """
 
 from __future__ import annotations
