@@ -196,6 +196,8 @@ def test_nothing_in_the_demo_or_a_rule_fixture_is_taken_for_a_secret_but_its_pla
     """Every evidence file of the repository redacts to itself, except the literal credentials planted on
     purpose (static-credential rules and live-collection fixtures): no false positive on real-looking data."""
     planted_on_purpose = ("K8S-001", "live-eks-karpenter", "fixtures/secrets", "fixtures/aws/live", "fixtures/gcp/live")
+    # AWS's documented example key id (AKIAIOSFODNN7EXAMPLE) in an Access Analyzer unused-key finding sample.
+    planted_on_purpose += ("fixtures/aws/usage/accessanalyzer-get-finding-v2.unused",)
     changed = []
     for path in sorted((REPO / "fixtures").rglob("*.json")):
         if any(part in path.as_posix() for part in planted_on_purpose):
