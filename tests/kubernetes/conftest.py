@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes_alone import kubernetes_alone
 
-from kubeiam.pipeline.evidence import Evidence
-from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
-from kubeiam.vocabulary.declarations import Declarations
-from kubeiam.vocabulary.model import CoverageError, Inventory
-from kubeiam.vocabulary.rules import Rule
+from kubeiam.pipeline.providers import Provider
 
 
 @dataclass(frozen=True)
@@ -41,37 +37,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return home
-
-
-@dataclass(frozen=True)
-class DeclarationsOnly:
-    """A cloud provider reduced to its declarations: it reads nothing, collects nothing, has no rules."""
-
-    name: str
-    order: int
-    declarations: Declarations
-    rules: tuple[Rule, ...] = ()
-
-    def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        return None
-
-    def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return inventory
-
-    def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
-        return ()
-
-
-def kubernetes_alone() -> tuple[Provider, ...]:
-    """The Kubernetes provider, with the cloud providers standing by only for what they declare.
-
-    Why their declarations: the Kubernetes reader and rules know a cloud's annotations and credential
-    variables only from them (the pipeline merges every provider's before reading).
-    """
-    from kubeiam_kubernetes import PROVIDER
-
-    clouds = [DeclarationsOnly(p.name, p.order, p.declarations) for p in load_providers() if p is not PROVIDER]
-    return (PROVIDER, *clouds)
 
 
 @pytest.fixture

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kubeiam.pipeline.evidence import Evidence
-from kubeiam.pipeline.providers import CollectRequest, Provider, load_providers
-from kubeiam.vocabulary.declarations import Declarations
-from kubeiam.vocabulary.model import CoverageError, Inventory
-from kubeiam.vocabulary.rules import Rule
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kubernetes"))
+from kubernetes_alone import kubernetes_alone
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "fixtures" / "secrets"
@@ -72,35 +69,6 @@ def files_under(*roots: Path) -> dict[Path, bytes]:
         elif root.is_dir():
             found.update({p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()})
     return found
-
-
-@dataclass(frozen=True)
-class DeclarationsOnly:
-    """A cloud provider reduced to its declarations: it reads nothing, collects nothing, has no rules.
-
-    Why: a live run of the Kubernetes provider alone must not try to reach a real cloud, while its
-    reader still needs every cloud's annotations and credential variables."""
-
-    name: str
-    order: int
-    declarations: Declarations
-    rules: tuple[Rule, ...] = ()
-
-    def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        return None
-
-    def read(self, evidence: Evidence, inventory: Inventory) -> Inventory:
-        return inventory
-
-    def collect(self, request: CollectRequest, inventory: Inventory) -> Sequence[CoverageError]:
-        return ()
-
-
-def kubernetes_alone() -> tuple[Provider, ...]:
-    from kubeiam_kubernetes import PROVIDER
-
-    clouds = [DeclarationsOnly(p.name, p.order, p.declarations) for p in load_providers() if p is not PROVIDER]
-    return (PROVIDER, *clouds)
 
 
 Run = Callable[..., Written]
